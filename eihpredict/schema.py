@@ -1,0 +1,333 @@
+"""The cohort contract (``shared/CONTRACT.md`` section 1), defined once.
+
+Every column of the contract is one :class:`ColumnSpec` in :data:`COLUMNS`. The table
+validator (:mod:`eihpredict.validation`), the per-record request model used by the HTTP
+service (:func:`participant_model`) and the documentation table
+(:func:`contract_markdown`) are all derived from that single tuple, so they cannot drift
+apart.
+
+This module only describes the contract; it reads no files and touches no state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+__all__ = [
+    "CONTRACT_VERSION",
+    "COLUMNS",
+    "COLUMN_BY_NAME",
+    "QUESTIONNAIRES",
+    "TOTAL_RULES",
+    "OUTCOME_COLUMNS",
+    "ColumnSpec",
+    "Questionnaire",
+    "TotalRule",
+    "contract_markdown",
+    "participant_model",
+]
+
+#: Version of the cohort contract this package reads and writes.
+CONTRACT_VERSION = 1
+
+Kind = Literal["string", "category", "number", "integer"]
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of the cohort contract.
+
+    Parameters
+    ----------
+    name : str
+        Exact (lower-case) column name.
+    kind : {"string", "category", "number", "integer"}
+        Value type. Integers may be missing, so they are held as ``float64`` in frames.
+    group : str
+        Source group; every derived feature name starts with it (contract section 2).
+    description : str
+        One line for the documentation table.
+    unit : str, optional
+        Unit of measurement.
+    min, max : float, optional
+        Allowed range. ``min_exclusive`` makes the lower bound strict (``> min``).
+    categories : tuple of str, optional
+        Allowed values of a category, lower case (matched case-insensitively).
+    required : bool
+        The column must exist and no cell may be empty.
+    training_only : bool
+        Needed to train (the outcome), never a feature and never needed to score.
+
+    Examples
+    --------
+    >>> COLUMN_BY_NAME["pcs_01"].rule
+    'whole number between 0 and 4'
+    >>> COLUMN_BY_NAME["ppt_local_kpa"].rule
+    'number > 0 and <= 2000 kPa'
+    """
+
+    name: str
+    kind: Kind
+    group: str
+    description: str
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    min_exclusive: bool = False
+    categories: tuple[str, ...] | None = None
+    required: bool = False
+    training_only: bool = False
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.kind in ("number", "integer")
+
+    @property
+    def rule(self) -> str:
+        """The column's rule in words, as used in validation messages."""
+        if self.kind == "category":
+            assert self.categories is not None
+            return "one of " + ", ".join(self.categories)
+        if self.kind == "string":
+            return "non-empty text, unique in the file" if self.required else "text"
+        noun = "whole number" if self.kind == "integer" else "number"
+        unit = f" {self.unit}" if self.unit else ""
+        lo, hi = _fmt(self.min), _fmt(self.max)
+        if self.min is not None and self.max is not None:
+            if self.min_exclusive:
+                return f"{noun} > {lo} and <= {hi}{unit}"
+            return f"{noun} between {lo} and {hi}{unit}"
+        if self.min is not None:
+            return f"{noun} {'>' if self.min_exclusive else '>='} {lo}{unit}"
+        return noun
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    """Item layout of a questionnaire: item columns, item scale and reverse-keyed items.
+
+    ``reverse`` lists 1-based item numbers scored as ``reverse_constant - answer``.
+    """
+
+    name: str
+    n_items: int
+    item_min: int
+    item_max: int
+    reverse: tuple[int, ...] = ()
+    reverse_constant: int = 0
+
+    def item(self, number: int) -> str:
+        return f"{self.name}_{number:02d}"
+
+    @property
+    def items(self) -> tuple[str, ...]:
+        return tuple(self.item(i) for i in range(1, self.n_items + 1))
+
+
+@dataclass(frozen=True)
+class TotalRule:
+    """A total column that must agree with the items it sums (after reverse scoring)."""
+
+    total: str
+    questionnaire: str
+    items: tuple[int, ...]
+
+
+QUESTIONNAIRES: Mapping[str, Questionnaire] = {
+    # PCS (Sullivan 1995): 13 items 0-4, no reverse-keyed items.
+    "pcs": Questionnaire("pcs", 13, 0, 4),
+    # TSK-17 (Miller, Kori & Todd 1991): items 1-4; 4, 8, 12 and 16 reverse-keyed (5 - x).
+    "tsk": Questionnaire("tsk", 17, 1, 4, reverse=(4, 8, 12, 16), reverse_constant=5),
+    # HADS (Zigmond & Snaith 1983): 14 items 0-3 as scored on the form.
+    "hads": Questionnaire("hads", 14, 0, 3),
+}
+
+TOTAL_RULES: tuple[TotalRule, ...] = (
+    TotalRule("pcs_total", "pcs", tuple(range(1, 14))),
+    TotalRule("tsk_total", "tsk", tuple(range(1, 18))),
+    TotalRule("hads_anxiety", "hads", tuple(range(1, 15, 2))),
+    TotalRule("hads_depression", "hads", tuple(range(2, 15, 2))),
+)
+
+POPULATIONS = (
+    "healthy",
+    "chronic_low_back_pain",
+    "knee_osteoarthritis",
+    "chronic_neck_pain",
+    "fibromyalgia",
+    "other_chronic_pain",
+)
+KPA = {"unit": "kPa", "min": 0.0, "max": 2000.0, "min_exclusive": True}
+
+
+def _items(q: Questionnaire, label: str) -> list[ColumnSpec]:
+    return [
+        ColumnSpec(
+            name,
+            "integer",
+            q.name,
+            f"{label} item {i}" + (" (reverse-keyed, as answered)" if i in q.reverse else ""),
+            min=q.item_min,
+            max=q.item_max,
+        )
+        for i, name in enumerate(q.items, start=1)
+    ]
+
+
+COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("participant_id", "string", "id", "Participant identifier", required=True),
+    ColumnSpec("site", "string", "site", "Study centre"),
+    ColumnSpec("population", "category", "population", "Pain population", categories=POPULATIONS),
+    ColumnSpec("sex", "category", "sex", "Sex", categories=("female", "male"), required=True),
+    ColumnSpec("age_years", "number", "age", "Age", unit="years", min=18, max=100),
+    ColumnSpec("bmi_kg_m2", "number", "bmi", "Body mass index", unit="kg/m2", min=12, max=70),
+    ColumnSpec(
+        "pain_duration_months", "number", "pain", "Pain duration (0 if pain-free)",
+        unit="months", min=0,
+    ),
+    ColumnSpec("pain_intensity_nrs", "number", "pain", "Pain intensity", unit="NRS", min=0, max=10),
+    ColumnSpec(
+        "physical_activity_met_min_week", "number", "physical_activity",
+        "Physical activity (IPAQ)", unit="MET-min/week", min=0, max=20000,
+    ),
+    ColumnSpec("ppt_local_kpa", "number", "ppt", "Baseline PPT, exercising site", **KPA),
+    ColumnSpec("ppt_remote_kpa", "number", "ppt", "Baseline PPT, remote site", **KPA),
+    ColumnSpec("cpm_test_before_kpa", "number", "cpm", "CPM test stimulus (PPT) before", **KPA),
+    ColumnSpec(
+        "cpm_test_after_kpa", "number", "cpm",
+        "CPM test stimulus (PPT) during or after conditioning", **KPA,
+    ),
+    ColumnSpec(
+        "cpm_paradigm", "category", "cpm", "CPM paradigm", categories=("parallel", "sequential")
+    ),
+    ColumnSpec(
+        "cpm_conditioning", "category", "cpm", "CPM conditioning stimulus",
+        categories=("cold_pressor", "cuff_pressure", "hot_water", "ischemic", "other"),
+    ),
+    ColumnSpec("ts_first_nrs", "number", "ts", "TS: first rating of the train", unit="NRS",
+               min=0, max=10),
+    ColumnSpec("ts_last_nrs", "number", "ts", "TS: last rating of the train", unit="NRS",
+               min=0, max=10),
+    ColumnSpec("ts_single_nrs", "number", "ts", "DFNS wind-up: single stimulus rating",
+               unit="NRS 0-100", min=0, max=100),
+    ColumnSpec("ts_series_nrs", "number", "ts", "DFNS wind-up: series rating",
+               unit="NRS 0-100", min=0, max=100),
+    *_items(QUESTIONNAIRES["pcs"], "Pain Catastrophizing Scale"),
+    *_items(QUESTIONNAIRES["tsk"], "Tampa Scale of Kinesiophobia"),
+    *_items(QUESTIONNAIRES["hads"], "Hospital Anxiety and Depression Scale"),
+    ColumnSpec("pcs_total", "number", "pcs", "PCS total (when only totals were kept)",
+               min=0, max=52),
+    ColumnSpec("tsk_total", "number", "tsk", "TSK-17 total after reverse scoring",
+               min=17, max=68),
+    ColumnSpec("hads_anxiety", "number", "hads", "HADS anxiety (odd items)", min=0, max=21),
+    ColumnSpec("hads_depression", "number", "hads", "HADS depression (even items)",
+               min=0, max=21),
+    ColumnSpec(
+        "exercise_modality", "category", "exercise", "Exercise bout",
+        categories=("aerobic", "isometric", "dynamic_resistance"),
+    ),
+    ColumnSpec(
+        "exercise_intensity_pct", "number", "exercise",
+        "Exercise intensity (% VO2max, HR reserve or MVC)", unit="%", min=0, max=100,
+    ),
+    ColumnSpec(
+        "exercise_duration_min", "number", "exercise", "Exercise duration", unit="min",
+        min=0, max=180, min_exclusive=True,
+    ),
+    ColumnSpec("eih_ppt_pre_kpa", "number", "eih", "PPT at the test site before the bout",
+               training_only=True, **KPA),
+    ColumnSpec("eih_ppt_post_kpa", "number", "eih", "PPT at the test site after the bout",
+               training_only=True, **KPA),
+    ColumnSpec("eih_impaired", "integer", "eih", "Impaired EIH label (overrides the rule)",
+               min=0, max=1, training_only=True),
+)
+
+COLUMN_BY_NAME: Mapping[str, ColumnSpec] = {c.name: c for c in COLUMNS}
+
+#: Columns that describe the outcome; never features.
+OUTCOME_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.training_only)
+
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
+
+
+def contract_markdown() -> str:
+    """Render the contract as a Markdown table (the docs are generated from this).
+
+    Examples
+    --------
+    >>> print(contract_markdown().splitlines()[0])
+    | column | type | group | rule | required | description |
+    """
+    lines = [
+        "| column | type | group | rule | required | description |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in COLUMNS:
+        required = "always" if c.required else ("training only" if c.training_only else "no")
+        lines.append(
+            f"| {c.name} | {c.kind} | {c.group} | {c.rule} | {required} | {c.description} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+@cache
+def participant_model() -> type:
+    """Pydantic model of one participant record, generated from :data:`COLUMNS`.
+
+    The HTTP service uses it for its request schema. It applies the same per-field
+    rules as the table validator (type, range, category, whole-number items); the
+    cross-field rules (totals against items, unique ids) are applied by running the
+    table validator on the request, so both paths accept and refuse the same records.
+    Unknown extra fields are kept (they pass through to the output).
+
+    Examples
+    --------
+    >>> Participant = participant_model()
+    >>> Participant(participant_id="p1", sex="Female").sex
+    'female'
+    """
+    from typing import Annotated
+
+    from pydantic import BeforeValidator, ConfigDict, Field, create_model
+
+    def _lower(value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    fields: dict[str, Any] = {}
+    for c in COLUMNS:
+        if c.training_only:
+            continue
+        constraints: dict[str, Any] = {"description": f"{c.description} ({c.rule})"}
+        if c.min is not None:
+            constraints["gt" if c.min_exclusive else "ge"] = c.min
+        if c.max is not None:
+            constraints["le"] = c.max
+        if c.kind == "category":
+            assert c.categories is not None
+            annotation: Any = Annotated[Literal[c.categories], BeforeValidator(_lower)]  # type: ignore[valid-type]
+            constraints = {"description": constraints["description"]}
+        elif c.kind == "string":
+            annotation = Annotated[str, Field(min_length=1 if c.required else 0)]
+            constraints = {"description": constraints["description"]}
+        elif c.kind == "integer":
+            annotation = Annotated[int, Field(strict=False, allow_inf_nan=False)]
+        else:
+            annotation = Annotated[float, Field(allow_inf_nan=False)]
+        if c.required:
+            fields[c.name] = (annotation, Field(..., **constraints))
+        else:
+            fields[c.name] = (annotation | None, Field(None, **constraints))
+    return create_model(
+        "Participant",
+        __config__=ConfigDict(extra="allow", str_strip_whitespace=True),
+        **fields,
+    )

@@ -1,0 +1,32 @@
+"""Shared fixtures: small simulated cohorts, session-scoped so the suite stays fast."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from eihpredict.simulate import simulate_cohort
+
+
+@pytest.fixture(scope="session")
+def small_cohort():
+    """300 participants of the default scenario (with ground truth)."""
+    return simulate_cohort(300, seed=11, scenario="default")
+
+
+@pytest.fixture(scope="session")
+def cohort_csv(tmp_path_factory, small_cohort) -> str:
+    path = tmp_path_factory.mktemp("data") / "cohort.csv"
+    small_cohort.frame.to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.fixture
+def minimal_frame() -> pd.DataFrame:
+    """Three valid rows with only the required columns plus a few optional ones."""
+    return pd.DataFrame({
+        "participant_id": ["p1", "p2", "p3"],
+        "sex": ["female", "Male", "FEMALE"],
+        "pcs_01": ["0", "4", ""],
+        "ppt_local_kpa": ["350.5", "600", ""],
+    })
