@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
+import numpy as np
+
 __all__ = [
     "CONTRACT_VERSION",
     "COLUMNS",
@@ -131,6 +133,36 @@ class Questionnaire:
     @property
     def items(self) -> tuple[str, ...]:
         return tuple(self.item(i) for i in range(1, self.n_items + 1))
+
+    def scored(self, answers: list[np.ndarray], numbers: tuple[int, ...]) -> list[np.ndarray]:
+        """Item scores from answer columns (NaN = missing), reverse-keyed items reversed.
+
+        Columns (one 1-D array per item) rather than a rows x items matrix keep every
+        step a contiguous vector operation.
+
+        Examples
+        --------
+        >>> tsk = QUESTIONNAIRES["tsk"]
+        >>> [c.tolist() for c in tsk.scored([np.array([1.0]), np.array([1.0])], (3, 4))]
+        [[1.0], [4.0]]
+        """
+        return [self.reverse_constant - column if number in self.reverse else column
+                for column, number in zip(answers, numbers, strict=True)]
+
+    def sum_bounds(
+        self, scores: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: sum of answered scores, number answered, and the lowest and highest
+        total the row allows (unanswered items at the scale's minimum or maximum)."""
+        partial = np.zeros(len(scores[0]))
+        answered = np.zeros(len(scores[0]))
+        for column in scores:
+            present = ~np.isnan(column)
+            partial += np.where(present, column, 0.0)
+            answered += present
+        n_missing = len(scores) - answered
+        return (partial, answered, partial + self.item_min * n_missing,
+                partial + self.item_max * n_missing)
 
 
 @dataclass(frozen=True)

@@ -230,19 +230,13 @@ def _check_totals(frame: pd.DataFrame, issues: _Issues) -> None:
         present_names = [n for n in names if n in frame]
         if not present_names:
             continue
-        items = np.column_stack([
+        items = q.scored([
             frame[n].to_numpy() if n in frame else np.full(len(frame), np.nan) for n in names
-        ])
-        for j, i in enumerate(rule.items):
-            if i in q.reverse:
-                items[:, j] = q.reverse_constant - items[:, j]
-        answered = ~np.isnan(items)
-        n_missing = (~answered).sum(axis=1)
-        partial = np.where(answered, items, 0).sum(axis=1)
-        low = partial + q.item_min * n_missing
-        high = partial + q.item_max * n_missing
+        ], rule.items)
+        partial, n_answered, low, high = q.sum_bounds(items)
+        n_missing = len(names) - n_answered
         total = frame[rule.total].to_numpy()
-        checkable = ~np.isnan(total) & answered.any(axis=1)
+        checkable = ~np.isnan(total) & (n_answered > 0)
         with np.errstate(invalid="ignore"):
             wrong = checkable & ((total < low - 1e-9) | (total > high + 1e-9))
         if not wrong.any():
