@@ -42,6 +42,10 @@ def _run(func, *args, **kwargs):
         if _state["debug"]:
             raise
         _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except Exception as exc:  # an unexpected failure: still one line, traceback on --debug
+        if _state["debug"]:
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
 
 
 @app.callback()
@@ -57,7 +61,7 @@ def main(
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    for noisy in ("alembic", "mlflow", "urllib3", "optuna", "distributed", "git"):
+    for noisy in ("alembic", "mlflow", "urllib3", "optuna", "distributed", "git", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -160,6 +164,59 @@ def validate(
         err=True,
     )
     raise typer.Exit(1)
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Argument(help="Pipeline config (pipelines/*.yaml).")],
+    data: Annotated[Path, typer.Option("--data", help="Cohort with the EIH outcome.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Model directory to write "
+                                             "(default models/<config name>).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Override the config's seed.")] = None,
+    n_trials: Annotated[int | None, typer.Option("--n-trials", min=1,
+                                                 help="Override tuning.n_trials.")] = None,
+    tracking_uri: Annotated[str | None, typer.Option(
+        "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else "
+        "sqlite:///mlflow.db).")] = None,
+    storage: Annotated[str | None, typer.Option(
+        "--storage", help="Optuna storage shared by worker processes (journal:PATH or a "
+        "database URL).")] = None,
+    no_tracking: Annotated[bool, typer.Option("--no-tracking", help="Do not log to "
+                                              "MLflow.")] = False,
+) -> None:
+    """Train, validate (nested CV) and save a model; tracked in MLflow."""
+    from .config import ConfigError, load_config
+    from .modeling._train import format_results
+    from .modeling._train import train as run_training
+
+    try:
+        cfg = load_config(config, seed=seed, n_trials=n_trials)
+    except ConfigError as exc:
+        _fail(str(exc))
+    result = _run(run_training, cfg, data, out=out, tracking_uri=tracking_uri,
+                  storage=storage, track=not no_tracking)
+    typer.echo(format_results(result))
+
+
+@app.command()
+def samplesize(
+    prevalence: Annotated[float, typer.Option("--prevalence", min=0.0, max=1.0)],
+    c_statistic: Annotated[float, typer.Option("--c-statistic", min=0.5, max=1.0)],
+    parameters: Annotated[int, typer.Option("--parameters", min=1)],
+    shrinkage: Annotated[float, typer.Option("--shrinkage")] = 0.9,
+) -> None:
+    """Riley et al. minimum sample size to develop a binary-outcome prediction model."""
+    from .modeling import minimum_sample_size
+
+    r = _run(minimum_sample_size, prevalence, c_statistic, parameters, shrinkage=shrinkage)
+    typer.echo(
+        f"minimum sample size: {r.minimum_n} rows, {r.minimum_events} events "
+        f"(EPP {r.events_per_parameter})\n"
+        f"  criterion 1 (shrinkage >= {shrinkage}): {r.n_shrinkage}\n"
+        f"  criterion 2 (optimism in Nagelkerke R2 <= 0.05): {r.n_optimism}\n"
+        f"  criterion 3 (overall risk within 0.05): {r.n_risk}\n"
+        f"  anticipated Cox-Snell R2 {r.r2_cox_snell} (max {r.max_r2_cox_snell})"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,209 @@
+"""Pipeline configs (``pipelines/*.yaml``): parameters only, loaded into pydantic models.
+
+Unknown keys are refused everywhere (``extra="forbid"``), so a typo fails loudly with
+the key's name and the file. Every key is documented in the README's config reference
+and in the ``description`` of its field here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .features import FEATURE_GROUPS
+from .labels import LabelRule
+
+__all__ = [
+    "CalibrationConfig",
+    "CandidateConfig",
+    "ConfigError",
+    "CVConfig",
+    "ParamSpec",
+    "PipelineConfig",
+    "ThresholdConfig",
+    "TuningConfig",
+    "load_config",
+]
+
+
+class ConfigError(ValueError):
+    """A pipeline config that cannot be used (one readable line per problem)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParamSpec(_Strict):
+    """Search range of one hyperparameter (Optuna ``suggest_*``)."""
+
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+
+    @field_validator("choices")
+    @classmethod
+    def _non_empty(cls, value):
+        if value is not None and not value:
+            raise ValueError("choices must not be empty")
+        return value
+
+
+class CandidateConfig(_Strict):
+    """One candidate model."""
+
+    name: str = Field(description="Name shown in results and MLflow.")
+    kind: Literal["lightgbm", "logistic"] = Field(description="Model family.")
+    groups: list[str] | None = Field(
+        None, description="Feature groups for this candidate (default: features.groups)."
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Fixed hyperparameters of the estimator."
+    )
+    search_space: dict[str, ParamSpec] = Field(
+        default_factory=dict, description="Tuned hyperparameters (empty: not tuned)."
+    )
+    baseline: bool = Field(
+        False, description="A reference model: reported, never chosen as the final model."
+    )
+
+    @field_validator("groups")
+    @classmethod
+    def _known_groups(cls, value):
+        if value is not None:
+            unknown = [g for g in value if g not in FEATURE_GROUPS]
+            if unknown or not value:
+                raise ValueError(f"unknown feature groups {unknown}; expected {FEATURE_GROUPS}")
+        return value
+
+
+class FeaturesConfig(_Strict):
+    groups: list[str] = Field(default_factory=lambda: list(FEATURE_GROUPS))
+    options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("groups")
+    @classmethod
+    def _known(cls, value):
+        unknown = [g for g in value if g not in FEATURE_GROUPS]
+        if unknown or not value:
+            raise ValueError(f"unknown feature groups {unknown}; expected {FEATURE_GROUPS}")
+        return value
+
+
+class TuningConfig(_Strict):
+    n_trials: Annotated[int, Field(ge=1)] = 30
+    timeout_seconds: Annotated[float | None, Field(gt=0)] = None
+    inner_folds: Annotated[int, Field(ge=2)] = 3
+    metric: Literal["log_loss", "roc_auc", "brier"] = "log_loss"
+    pruning: bool = True
+
+
+class CVConfig(_Strict):
+    scheme: Literal["stratified_kfold", "leave_site_out"] = "stratified_kfold"
+    outer_folds: Annotated[int, Field(ge=2)] = 5
+    repeats: int | Literal["auto"] = Field(
+        "auto", description="Outer CV repeats; auto = 3 below 300 rows, 2 below 1000, else 1."
+    )
+    bootstrap: Annotated[int, Field(ge=50)] = 500
+    n_jobs: int = Field(1, description="Outer folds in parallel (processes); -1 = all cores.")
+
+
+class CalibrationConfig(_Strict):
+    method: Literal["auto", "sigmoid", "isotonic", "temperature", "none"] = Field(
+        "auto", description="auto: sigmoid below 5,000 rows, isotonic from 5,000."
+    )
+    folds: Annotated[int, Field(ge=2)] = 5
+
+
+class ThresholdConfig(_Strict):
+    rule: Literal["youden", "fixed", "prevalence", "sensitivity"] = "youden"
+    value: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    min_sensitivity: Annotated[float, Field(gt=0, le=1)] = 0.8
+
+
+class MLflowConfig(_Strict):
+    experiment: str = "eihpredict"
+    tracking_uri: str | None = None
+
+
+class PipelineConfig(_Strict):
+    """A whole experiment definition."""
+
+    name: str
+    description: str = ""
+    seed: int = 42
+    label: LabelRule = Field(default_factory=LabelRule)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    models: list[CandidateConfig]
+    tuning: TuningConfig = Field(default_factory=TuningConfig)
+    cv: CVConfig = Field(default_factory=CVConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    threshold: ThresholdConfig = Field(default_factory=ThresholdConfig)
+    selection_metric: Literal["log_loss", "roc_auc", "brier"] = "log_loss"
+    anticipated_c_statistic: Annotated[float, Field(gt=0.5, lt=1)] = Field(
+        0.70, description="C-statistic assumed by the Riley sample size (realistic: 0.65-0.75)."
+    )
+    mlflow: MLflowConfig = Field(default_factory=MLflowConfig)
+
+    @field_validator("models")
+    @classmethod
+    def _one_real_candidate(cls, value):
+        if not any(not c.baseline for c in value):
+            raise ValueError("at least one candidate must not be a baseline")
+        names = [c.name for c in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"candidate names must be unique, got {names}")
+        return value
+
+    def groups_for(self, candidate: CandidateConfig) -> list[str]:
+        return list(candidate.groups or self.features.groups)
+
+
+def load_config(path: str | os.PathLike[str], **overrides: Any) -> PipelineConfig:
+    """Load and check a pipeline config.
+
+    Parameters
+    ----------
+    path : path-like
+        YAML file.
+    **overrides
+        Top-level values replacing the file's (e.g. ``seed=7``), or ``n_trials`` for
+        ``tuning.n_trials``.
+
+    Raises
+    ------
+    ConfigError
+        Unreadable YAML or a value/key the schema refuses; the message names the file
+        and the key path (``models.0.search_space.num_leaves.type``).
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    data.setdefault("name", path.stem)
+    n_trials = overrides.pop("n_trials", None)
+    if n_trials is not None:
+        data.setdefault("tuning", {})["n_trials"] = n_trials
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            if err["type"] == "extra_forbidden":
+                problems.append(f"unknown key {where!r}")
+            else:
+                problems.append(f"{where}: {err['msg']}")
+        raise ConfigError(f"{path}: " + "; ".join(problems)) from None

@@ -1,0 +1,118 @@
+"""Model card, generated for every trained model and organised by the TRIPOD+AI items
+(Collins et al., BMJ 2024;385:e078378) that a toolkit can fill in by itself. Items that
+need the researcher (source of data, ethics, funding, ...) are listed as to be completed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["render_model_card"]
+
+
+def _metric_rows(metrics: dict[str, Any]) -> list[str]:
+    names = ["auroc", "auprc", "brier", "log_loss", "calibration_slope", "calibration_intercept",
+             "sensitivity", "specificity", "ppv", "npv"]
+    rows = ["| candidate | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for candidate, table in metrics.items():
+        cells = [f"{table[m]['estimate']:.3f} ({table[m]['ci_low']:.3f}-{table[m]['ci_high']:.3f})"
+                 for m in names]
+        rows.append(f"| {candidate} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def render_model_card(result, metadata: dict[str, Any]) -> str:
+    """Markdown model card for a :class:`~eihpredict.modeling.TrainingResult`."""
+    config = result.config
+    data = metadata["training_data"]
+    ss = metadata["sample_size"]
+    val = metadata["validation"]
+    chosen = val["metrics"][result.chosen]
+    candidates = ", ".join(
+        f"{c.name} ({c.kind}{', baseline' if c.baseline else ''})" for c in config.models)
+    lines = [
+        f"# Model card: {metadata['model_version']}",
+        "",
+        "Research software, not a medical device. A model trained on simulated cohorts "
+        "(`eihpredict simulate`) is a demonstration, not evidence about patients.",
+        "",
+        "## Title and intended use (TRIPOD+AI 1, 3)",
+        f"- Predicts the probability of **impaired exercise-induced hypoalgesia (EIH)**: "
+        f"{metadata['label_rule']['description']}.",
+        "- Intended for researchers stratifying participants before an exercise bout; "
+        "not for individual clinical decisions without external validation.",
+        "",
+        "## Data (TRIPOD+AI 5, 6, 8)",
+        f"- Training file `{data['file']}`, SHA-256 `{data['sha256']}`.",
+        f"- {data['n_rows']} participants, {data['n_impaired']} with impaired EIH "
+        f"(prevalence {data['prevalence']:.1%}).",
+    ]
+    for col in ("population", "sex", "site", "exercise_modality"):
+        if col in data:
+            parts = ", ".join(f"{k} {v}" for k, v in data[col].items())
+            lines.append(f"- {col}: {parts}.")
+    lines += [
+        "- Source, eligibility, recruitment dates and settings: *to be completed by the "
+        "study team*.",
+        "",
+        "## Outcome (TRIPOD+AI 7)",
+        f"- {metadata['label_rule']['description']}.",
+        "- EIH is only moderately repeatable between sessions (ICC 0.40-0.57; Vaegter 2018), "
+        "which caps any predictor's accuracy.",
+        "",
+        "## Predictors (TRIPOD+AI 8)",
+        f"- Feature groups: {', '.join(metadata['feature_groups'])}.",
+        f"- Input columns: {', '.join(metadata['input_columns'])}.",
+        f"- {len(metadata['features'])} model features (names start with their source group).",
+        "- Missing data: LightGBM routes missing values natively; the logistic model uses "
+        "median imputation with missing-indicators; questionnaire totals are pro-rated when "
+        "at most 20 % of items are missing.",
+        "",
+        "## Sample size (TRIPOD+AI 9)",
+        f"- Riley et al. minimum for {ss['parameters']} candidate parameters at anticipated "
+        f"C = {ss['c_statistic']} and prevalence {ss['prevalence']:.2f}: **{ss['minimum_n']} "
+        f"rows** ({ss['minimum_events']} events; shrinkage {ss['n_shrinkage']}, optimism "
+        f"{ss['n_optimism']}, overall risk {ss['n_risk']}).",
+        f"- This cohort: {data['n_rows']} rows "
+        + ("(meets the minimum)." if data["n_rows"] >= ss["minimum_n"] else
+           "(**below the minimum**: expect optimism and wide intervals)."),
+        "",
+        "## Model development (TRIPOD+AI 10, 12)",
+        f"- Candidates: {candidates}.",
+        f"- Tuning: Optuna TPE (seed {config.seed}), {config.tuning.n_trials} trials per "
+        f"candidate and training set, {config.tuning.inner_folds}-fold inner CV on "
+        f"{config.tuning.metric}, median pruning {'on' if config.tuning.pruning else 'off'}; "
+        "a fresh study in every outer fold.",
+        f"- Chosen: **{result.chosen}** ({metadata['kind']}) by outer-CV "
+        f"{val['selection_metric']}; hyperparameters `{metadata['hyperparameters']}`.",
+        f"- Calibration: {metadata['calibration']['method']} on out-of-fold log-odds.",
+        f"- Decision threshold: {metadata['threshold']['value']:.3f} "
+        f"({metadata['threshold']['rule']} rule, chosen on out-of-fold predictions).",
+        "",
+        "## Performance (TRIPOD+AI 12, 23)",
+        f"- Internal validation: nested cross-validation, {val['scheme']}, "
+        f"{val['outer_folds']} folds x {val['repeats']} repeat(s); 95 % intervals from "
+        f"{val['bootstrap']} participant-level bootstrap samples of the outer predictions.",
+        "",
+        *_metric_rows(val["metrics"]),
+        "",
+        f"- Chosen model: AUROC {chosen['auroc']['estimate']:.3f}, calibration slope "
+        f"{chosen['calibration_slope']['estimate']:.2f} (1 = ideal).",
+        "- Plots: `plots/roc.png`, `plots/calibration.png`, `plots/decision_curve.png`.",
+        "",
+        "## Subgroups and fairness (TRIPOD+AI 14, 23)",
+        "- Performance by population, sex and site: `eihpredict explain` writes it.",
+        "",
+        "## Limitations (TRIPOD+AI 26)",
+        "- Internal validation only; external validation in another cohort is needed.",
+        "- Published models explain at most 20-25 % of EIH variance (realistic AUROC "
+        "0.65-0.75); much higher figures suggest leakage or overfitting.",
+        "",
+        "## Reproducibility (TRIPOD+AI 18)",
+        f"- Config `{config.name}`; package versions: "
+        + ", ".join(f"{k} {v}" for k, v in metadata["package_versions"].items()) + ".",
+    ]
+    if metadata.get("mlflow"):
+        lines.append(f"- MLflow run `{metadata['mlflow']['run_id']}` in "
+                     f"`{metadata['mlflow']['tracking_uri']}`.")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,200 @@
+"""The model directory (contract section 5): an MLflow pyfunc model plus metadata.
+
+Layout::
+
+    MODEL_DIR/
+      MLmodel, python_model.pkl, artifacts/model.joblib, code/eihpredict/...  (MLflow)
+      requirements.txt, python_env.yaml, input_example.json                   (MLflow)
+      metadata.json      contract version, features, label rule, threshold, metrics,
+                         training data fingerprint and summary, package versions
+      model_card.md      human-readable model card (TRIPOD+AI items)
+      plots/*.png        ROC, calibration and decision curves
+      checksums.sha256   SHA-256 of every other file
+
+Serialisation: the fitted pipeline is a joblib pickle inside a pyfunc model built
+from code (``_pyfunc_entry.py``, so no pickled wrapper class). MLflow's sklearn
+flavour now defaults to skops, which refuses a pipeline holding LightGBM, and the
+probability we serve is the calibrated one, which no stock flavour knows. Pickle
+runs code when loaded, so :func:`load_model_dir` first checks every file against
+``checksums.sha256`` and refuses a directory whose files were altered; load only
+directories you trust. ``code/`` holds a copy of this package, so MLflow can load the
+model where eihpredict is not installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .modeling import TrainedModel
+from .schema import COLUMN_BY_NAME, CONTRACT_VERSION
+
+__all__ = ["LoadedModel", "ModelDirectoryError", "load_model_dir", "save_model_dir"]
+
+CHECKSUMS = "checksums.sha256"
+METADATA = "metadata.json"
+MODEL_CARD = "model_card.md"
+
+
+class ModelDirectoryError(ValueError):
+    """A model directory that is missing, incomplete, altered or for another contract."""
+
+
+@dataclass
+class LoadedModel:
+    model: TrainedModel
+    metadata: dict[str, Any]
+    path: Path
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["model_version"])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def signature_for(model: TrainedModel):
+    """MLflow signature: the contract columns the model may read, typed for pyfunc.
+
+    Integer columns that may be missing are declared ``double`` (MLflow cannot hold a
+    missing value in an integer column); text and categories are ``string``.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    names = ["participant_id", *[c for c in model.input_columns if c != "participant_id"]]
+    specs = []
+    for name in names:
+        spec = COLUMN_BY_NAME[name]
+        kind = "double" if spec.is_numeric else "string"
+        specs.append(ColSpec(kind, name, required=spec.required))
+    return ModelSignature(inputs=Schema(specs), outputs=Schema([ColSpec("double",
+                                                                        "p_impaired_eih")]))
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    names = ["numpy", "pandas", "scikit-learn", "lightgbm", "scipy", "pyarrow", "pydantic",
+             "joblib", "mlflow"]
+    return [f"{n}=={version(n)}" for n in names]
+
+
+def save_model_dir(model: TrainedModel, path: str | os.PathLike[str], *,
+                   metadata: dict[str, Any], model_card: str,
+                   input_example=None, plots: dict[str, Path] | None = None) -> Path:
+    """Write the model directory atomically (a failed save leaves the old one intact)."""
+    import joblib
+    import mlflow.pyfunc
+
+    final = Path(path).resolve()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        staging = work / "model"
+        blob = work / "model.joblib"
+        joblib.dump(model, blob)
+        mlflow.pyfunc.save_model(
+            path=str(staging),
+            python_model=str(Path(__file__).resolve().parent / "_pyfunc_entry.py"),
+            artifacts={"model": str(blob)},
+            signature=signature_for(model),
+            input_example=_example(input_example),
+            pip_requirements=_requirements(),
+            code_paths=[str(Path(__file__).resolve().parent)],
+        )
+        (staging / METADATA).write_text(json.dumps(metadata, indent=2, default=str))
+        (staging / MODEL_CARD).write_text(model_card)
+        for name, png in (plots or {}).items():
+            (staging / "plots").mkdir(exist_ok=True)
+            shutil.copyfile(png, staging / "plots" / name)
+        _write_checksums(staging)
+        backup = None
+        if final.exists():
+            backup = work / "previous"
+            os.replace(final, backup)
+        os.replace(staging, final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return final
+
+
+def _example(frame):
+    """Input example in the signature's types: text as plain strings, numbers as floats."""
+    if frame is None:
+        return None
+    out = frame.copy()
+    for col in out.columns:
+        spec = COLUMN_BY_NAME.get(col)
+        if spec is not None and spec.is_numeric:
+            out[col] = out[col].astype("float64")
+        else:
+            out[col] = out[col].astype("object").where(out[col].notna(), None)
+    return out
+
+
+def _write_checksums(root: Path) -> None:
+    lines = []
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = file.relative_to(root).as_posix()
+        if rel == CHECKSUMS or "__pycache__" in rel:
+            continue
+        lines.append(f"{_sha256(file)}  {rel}")
+    (root / CHECKSUMS).write_text("\n".join(lines) + "\n")
+
+
+def verify_model_dir(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Check a model directory's files and contract version; return its metadata.
+
+    Raises
+    ------
+    ModelDirectoryError
+        Missing directory or file, a file altered since training, or a model made for
+        another contract version.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise ModelDirectoryError(f"{root}: no such model directory")
+    checksums = root / CHECKSUMS
+    if not checksums.exists():
+        raise ModelDirectoryError(f"{root}: not an eihpredict model directory "
+                                  f"({CHECKSUMS} is missing)")
+    for line in checksums.read_text().splitlines():
+        digest, rel = line.split("  ", 1)
+        file = root / rel
+        if not file.exists():
+            raise ModelDirectoryError(f"{root}: file {rel!r} is missing")
+        if _sha256(file) != digest:
+            raise ModelDirectoryError(
+                f"{root}: file {rel!r} was altered after training (SHA-256 mismatch); "
+                "retrain or restore the directory"
+            )
+    metadata = json.loads((root / METADATA).read_text())
+    if metadata.get("contract_version") != CONTRACT_VERSION:
+        raise ModelDirectoryError(
+            f"{root}: model made for cohort contract version "
+            f"{metadata.get('contract_version')!r}; this eihpredict reads version "
+            f"{CONTRACT_VERSION}"
+        )
+    return metadata
+
+
+def load_model_dir(path: str | os.PathLike[str]) -> LoadedModel:
+    """Verify and load a model directory (see :func:`verify_model_dir`)."""
+    import joblib
+
+    metadata = verify_model_dir(path)
+    model = joblib.load(Path(path) / "artifacts" / "model.joblib")
+    return LoadedModel(model=model, metadata=metadata, path=Path(path))

@@ -1,0 +1,189 @@
+"""Nested cross-validation and the final refit.
+
+Outer loop: stratified K-fold (repeated when the cohort is small) or leave-site-out.
+For each outer training set and each candidate, :func:`fit_candidate` tunes (a fresh
+Optuna study), calibrates on inner out-of-fold predictions, chooses the decision
+threshold on those same inner predictions, and refits on the whole outer training set;
+the outer test rows are then predicted once. All preprocessing lives in the pipeline,
+so it is fitted inside every fold. The outer predictions are the honest estimate; the
+final model repeats :func:`fit_candidate` on all rows with the chosen candidate.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import LeaveOneGroupOut, RepeatedStratifiedKFold, StratifiedKFold
+
+from ..config import CandidateConfig, PipelineConfig
+from ._calibration import Calibrator, resolve_method
+from ._estimators import make_pipeline, raw_log_odds
+from ._metrics import choose_threshold
+from ._model import TrainedModel
+from ._tuning import tune
+
+__all__ = ["FittedCandidate", "OuterResult", "fit_candidate", "outer_splits", "run_outer_cv"]
+
+logger = logging.getLogger("eihpredict.train")
+
+
+@dataclass
+class FittedCandidate:
+    model: TrainedModel
+    params: dict[str, Any]
+    inner_best_value: float | None
+    n_trials: int
+    n_pruned: int
+    calibration_method: str
+    seconds: float
+
+
+@dataclass
+class OuterResult:
+    """Out-of-fold predictions of every candidate (one row per repeat)."""
+
+    candidates: list[str]
+    probabilities: dict[str, np.ndarray]
+    decisions: dict[str, np.ndarray]
+    folds: list[dict[str, Any]] = field(default_factory=list)
+    n_repeats: int = 1
+
+
+def n_repeats(config: PipelineConfig, n_rows: int) -> int:
+    """Outer CV repeats: the config's number, or by cohort size when ``auto``."""
+    if config.cv.scheme == "leave_site_out":
+        return 1
+    if config.cv.repeats != "auto":
+        return int(config.cv.repeats)
+    return 3 if n_rows < 300 else 2 if n_rows < 1000 else 1
+
+
+def outer_splits(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray):
+    """Yield ``(repeat, fold, train_idx, test_idx, label)`` for the outer loop."""
+    if config.cv.scheme == "leave_site_out":
+        if "site" not in X or X["site"].isna().any():
+            raise ValueError(
+                "cv.scheme is leave_site_out but the data has no complete 'site' column; "
+                "add site for every row or use stratified_kfold."
+            )
+        sites = X["site"].astype(str).to_numpy()
+        if len(np.unique(sites)) < 2:
+            raise ValueError("leave_site_out needs at least two sites; the data has one.")
+        for fold, (train, test) in enumerate(LeaveOneGroupOut().split(X, y, sites)):
+            yield 0, fold, train, test, f"site {sites[test][0]}"
+        return
+    repeats = n_repeats(config, len(y))
+    splitter = RepeatedStratifiedKFold(n_splits=config.cv.outer_folds, n_repeats=repeats,
+                                       random_state=config.seed)
+    for i, (train, test) in enumerate(splitter.split(X, y)):
+        yield i // config.cv.outer_folds, i % config.cv.outer_folds, train, test, ""
+
+
+def fit_candidate(candidate: CandidateConfig, config: PipelineConfig, X: pd.DataFrame,
+                  y: np.ndarray, *, seed: int, storage: str | None = None,
+                  study_name: str | None = None) -> FittedCandidate:
+    """Tune, calibrate, choose the threshold and fit one candidate on ``X, y``."""
+    start = time.perf_counter()
+    groups = config.groups_for(candidate)
+
+    def make(params: dict[str, Any]):
+        return make_pipeline(candidate.kind, groups, {**candidate.params, **params}, seed=seed,
+                             feature_options=config.features.options)
+
+    params: dict[str, Any] = {}
+    inner_best, n_trials, n_pruned = None, 0, 0
+    if candidate.search_space:
+        tuned = tune(make, X, y, candidate.search_space, n_trials=config.tuning.n_trials,
+                     timeout=config.tuning.timeout_seconds,
+                     inner_folds=config.tuning.inner_folds, metric=config.tuning.metric,
+                     seed=seed, pruning=config.tuning.pruning, storage=storage,
+                     study_name=study_name)
+        params, inner_best = tuned.best_params, tuned.inner_best_value
+        n_trials, n_pruned = tuned.n_trials, tuned.n_pruned
+    pipeline = make(params)
+    method = resolve_method(config.calibration.method, len(y))
+    # Out-of-fold raw log-odds for the calibrator and the threshold.
+    raw_oof = np.zeros(len(y))
+    cal_folds = StratifiedKFold(config.calibration.folds, shuffle=True, random_state=seed + 1)
+    for train, val in cal_folds.split(X, y):
+        fold_model = clone(pipeline).fit(X.iloc[train], y[train])
+        raw_oof[val] = raw_log_odds(fold_model, X.iloc[val])
+    calibrator = Calibrator(method).fit(raw_oof, y)
+    threshold = choose_threshold(y, calibrator.predict(raw_oof), config.threshold.rule,
+                                 value=config.threshold.value,
+                                 min_sensitivity=config.threshold.min_sensitivity)
+    pipeline.fit(X, y)
+    input_columns = [c for c in _inputs_of(pipeline) if c in X.columns]
+    model = TrainedModel(pipeline=pipeline, calibrator=calibrator, threshold=threshold,
+                         candidate=candidate.name, kind=candidate.kind, groups=groups,
+                         input_columns=input_columns)
+    return FittedCandidate(model, params, inner_best, n_trials, n_pruned, method,
+                           time.perf_counter() - start)
+
+
+def _inputs_of(pipeline) -> list[str]:
+    union = pipeline.named_steps["features"]
+    cols: list[str] = []
+    for _, transformer in union.transformer_list:
+        cols.extend(c for c in transformer.inputs_ if c not in cols)
+    return cols
+
+
+def _outer_task(candidate, config, X, y, repeat, fold, train, test, storage, study_prefix):
+    seed = config.seed + 1000 * repeat + fold
+    name = f"{study_prefix}-r{repeat}f{fold}-{candidate.name}" if storage else None
+    fitted = fit_candidate(candidate, config, X.iloc[train], y[train], seed=seed,
+                           storage=storage, study_name=name)
+    p = fitted.model.predict_proba(X.iloc[test])
+    return candidate.name, repeat, fold, test, p, fitted
+
+
+def run_outer_cv(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, *,
+                 storage: str | None = None, study_prefix: str = "eihpredict",
+                 on_fold=None) -> OuterResult:
+    """Run the outer loop for every candidate; collect out-of-fold predictions."""
+    from joblib import Parallel, delayed
+
+    splits = list(outer_splits(config, X, y))
+    repeats = max(s[0] for s in splits) + 1
+    names = [c.name for c in config.models]
+    result = OuterResult(
+        candidates=names,
+        probabilities={n: np.full((repeats, len(y)), np.nan) for n in names},
+        decisions={n: np.zeros((repeats, len(y)), dtype=bool) for n in names},
+        n_repeats=repeats,
+    )
+    tasks = [(cand, r, f, tr, te, label) for (r, f, tr, te, label) in splits
+             for cand in config.models]
+    total = len(tasks)
+    n_jobs = config.cv.n_jobs
+    logger.info("nested CV: %d outer fold(s) x %d candidate(s), %d repeat(s), %d trial(s) "
+                "per tuned candidate", len(splits), len(names), repeats, config.tuning.n_trials)
+    runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered") if n_jobs != 1 else None
+    jobs = (delayed(_outer_task)(cand, config, X, y, r, f, tr, te, storage, study_prefix)
+            for cand, r, f, tr, te, _ in tasks)
+    iterator = runner(jobs) if runner is not None else (
+        _outer_task(cand, config, X, y, r, f, tr, te, storage, study_prefix)
+        for cand, r, f, tr, te, _ in tasks)
+    labels = {(r, f): label for (r, f, _, _, label) in splits}
+    for done, (name, repeat, fold, test, p, fitted) in enumerate(iterator, start=1):
+        result.probabilities[name][repeat, test] = p
+        result.decisions[name][repeat, test] = p >= fitted.model.threshold
+        result.folds.append({
+            "candidate": name, "repeat": repeat, "fold": fold, "label": labels[(repeat, fold)],
+            "n_test": len(test), "threshold": fitted.model.threshold, "params": fitted.params,
+            "inner_best_value": fitted.inner_best_value, "n_trials": fitted.n_trials,
+            "n_pruned": fitted.n_pruned, "seconds": round(fitted.seconds, 2),
+        })
+        logger.info("outer fold %d/%d done: %s repeat %d fold %d (%d trials, %.1f s)", done,
+                    total, name, repeat + 1, fold + 1, fitted.n_trials, fitted.seconds)
+        if on_fold is not None:
+            on_fold(done, total)
+    result.folds.sort(key=lambda d: (d["candidate"], d["repeat"], d["fold"]))
+    return result

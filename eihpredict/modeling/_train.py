@@ -1,0 +1,320 @@
+"""``train``: a config and a cohort file in, a validated and tracked model directory out.
+
+Steps, each logged: validate the data against the contract; make labels; report the
+Riley minimum sample size; nested CV of every candidate; metrics with 95 % intervals,
+plots; choose the final candidate by the outer-CV ``selection_metric``; refit it on all
+rows; write the model directory; log everything to one MLflow parent run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import PipelineConfig
+from ..features import build_feature_pipeline
+from ..labels import make_labels
+from ..schema import CONTRACT_VERSION, OUTCOME_COLUMNS
+from ..validation import read_valid_cohort
+from ._metrics import bootstrap_metrics, decision_curve
+from ._nested import FittedCandidate, OuterResult, fit_candidate, run_outer_cv
+from ._samplesize import SampleSize, minimum_sample_size
+
+__all__ = ["TrainingResult", "format_results", "train"]
+
+logger = logging.getLogger("eihpredict.train")
+_LOWER_IS_BETTER = {"log_loss": True, "brier": True, "roc_auc": False}
+_METRIC_KEY = {"log_loss": "log_loss", "brier": "brier", "roc_auc": "auroc"}
+
+
+@dataclass
+class TrainingResult:
+    """What a training produced."""
+
+    config: PipelineConfig
+    metrics: dict[str, pd.DataFrame]
+    decision_curves: dict[str, pd.DataFrame]
+    outer: OuterResult
+    final: FittedCandidate
+    chosen: str
+    sample_size: SampleSize
+    data_summary: dict[str, Any]
+    model_dir: Path | None = None
+    run_id: str | None = None
+    tracking_uri: str | None = None
+    seconds: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def metrics_table(self) -> pd.DataFrame:
+        """Candidates x metrics, each cell ``estimate (low-high)``."""
+        rows = {}
+        for name, table in self.metrics.items():
+            rows[name] = {m: f"{r.estimate:.3f} ({r.ci_low:.3f}-{r.ci_high:.3f})"
+                          for m, r in table.iterrows()}
+        return pd.DataFrame(rows).T
+
+
+def file_fingerprint(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def summarise(frame: pd.DataFrame, y: np.ndarray) -> dict[str, Any]:
+    """Training data summary for the metadata and model card (no individual rows)."""
+    summary: dict[str, Any] = {"n_rows": len(frame), "n_impaired": int(y.sum()),
+                               "prevalence": round(float(y.mean()), 4)}
+    for col in ("population", "sex", "site", "exercise_modality"):
+        if col in frame:
+            counts = frame[col].astype("object").fillna("missing").value_counts()
+            summary[col] = {str(k): int(v) for k, v in counts.items()}
+    numeric = [c for c in ("age_years", "ppt_local_kpa", "eih_ppt_pre_kpa") if c in frame]
+    summary["numeric"] = {c: {"median": round(float(frame[c].median()), 2),
+                              "missing": int(frame[c].isna().sum())} for c in numeric}
+    return summary
+
+
+def train(config: PipelineConfig, data: str | os.PathLike[str], *,
+          out: str | os.PathLike[str] | None = None, tracking_uri: str | None = None,
+          storage: str | None = None, track: bool = True) -> TrainingResult:
+    """Train, validate and save a model as the config describes.
+
+    Parameters
+    ----------
+    config : PipelineConfig
+    data : path-like
+        Cohort CSV or Parquet with the EIH outcome columns.
+    out : path-like, optional
+        Model directory to write (default ``models/<config name>``).
+    tracking_uri : str, optional
+        MLflow tracking URI (see :func:`eihpredict.tracking.resolve_tracking_uri`).
+    storage : str, optional
+        Optuna storage URL shared by several worker processes.
+    track : bool
+        Log to MLflow (on by default).
+
+    Returns
+    -------
+    TrainingResult
+    """
+    from ..tracking import resolve_tracking_uri
+
+    start = time.perf_counter()
+    logger.info("1/6 validating %s against the cohort contract", data)
+    frame = read_valid_cohort(data)
+    y = make_labels(frame, config.label).to_numpy()
+    if len(np.unique(y)) < 2:
+        raise ValueError(f"{data}: every row has the same label ({y[0]}); nothing to learn")
+    X = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame])
+    fingerprint = file_fingerprint(data)
+    summary = summarise(frame, y)
+    logger.info("    %d rows, %d impaired (%.1f %%), label: %s", len(y), y.sum(),
+                100 * y.mean(), config.label.describe())
+
+    logger.info("2/6 sample size (Riley et al. 2020)")
+    # Candidate parameters: the widest design matrix (linear: with missing indicators).
+    n_params = len(build_feature_pipeline(config.features.groups, model_kind="linear")
+                   .fit(X).get_feature_names_out())
+    sample_size = minimum_sample_size(max(min(float(y.mean()), 0.99), 0.01),
+                                      config.anticipated_c_statistic, n_params)
+    message = (f"    {n_params} candidate parameters, anticipated C "
+               f"{config.anticipated_c_statistic}: minimum {sample_size.minimum_n} rows "
+               f"({sample_size.minimum_events} events); "
+               f"cohort has {len(y)} rows ({int(y.sum())} events)")
+    logger.info(message)
+    if len(y) < sample_size.minimum_n:
+        logger.warning("    the cohort is below the minimum development sample size "
+                       "(%d < %d): expect overfitting and wide intervals", len(y),
+                       sample_size.minimum_n)
+
+    logger.info("3/6 nested cross-validation")
+    prefix = f"{config.name}-{fingerprint[:12]}-s{config.seed}"
+    outer = run_outer_cv(config, X, y, storage=storage, study_prefix=prefix)
+
+    logger.info("4/6 metrics with 95 % bootstrap intervals")
+    metrics, curves = {}, {}
+    for name in outer.candidates:
+        folds = [f for f in outer.folds if f["candidate"] == name]
+        metrics[name] = bootstrap_metrics(y, outer.probabilities[name],
+                                          float(np.median([f["threshold"] for f in folds])),
+                                          decisions=outer.decisions[name],
+                                          n_boot=config.cv.bootstrap, seed=config.seed)
+        curves[name] = decision_curve(y, outer.probabilities[name],
+                                      n_boot=min(config.cv.bootstrap, 200), seed=config.seed)
+    key = _METRIC_KEY[config.selection_metric]
+    eligible = [c.name for c in config.models if not c.baseline]
+    scores = {n: metrics[n].loc[key, "estimate"] for n in eligible}
+    chosen = (min if _LOWER_IS_BETTER[config.selection_metric] else max)(scores, key=scores.get)
+    logger.info("    chosen by outer-CV %s: %s", config.selection_metric, chosen)
+
+    logger.info("5/6 refitting %s on all %d rows", chosen, len(y))
+    candidate = next(c for c in config.models if c.name == chosen)
+    final = fit_candidate(candidate, config, X, y, seed=config.seed, storage=storage,
+                          study_name=f"{prefix}-final-{chosen}" if storage else None)
+
+    result = TrainingResult(config=config, metrics=metrics, decision_curves=curves,
+                            outer=outer, final=final, chosen=chosen, sample_size=sample_size,
+                            data_summary=summary)
+    logger.info("6/6 writing the model directory%s", " and logging to MLflow" if track else "")
+    _finish(result, X, y, data=data, fingerprint=fingerprint, out=out, track=track,
+            tracking_uri=resolve_tracking_uri(tracking_uri, config.mlflow.tracking_uri),
+            start=start)
+    return result
+
+
+def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fingerprint: str,
+            out, track: bool, tracking_uri: str, start: float) -> None:
+    from ..model_card import render_model_card
+    from ..model_dir import save_model_dir
+    from ..tracking import package_versions, training_run
+    from ._plots import plot_calibration, plot_decision_curves, plot_roc
+
+    config = result.config
+    created = datetime.now(UTC)
+    version = f"{config.name}-{created:%Y%m%dT%H%M%SZ}-{fingerprint[:8]}"
+    out_dir = Path(out) if out is not None else Path("models") / config.name
+    with tempfile.TemporaryDirectory() as tmp:
+        plots = {
+            "roc.png": plot_roc(y, result.outer.probabilities, _fmt(result.metrics, "auroc"),
+                                Path(tmp) / "roc.png", seed=config.seed),
+            "calibration.png": plot_calibration(y, result.outer.probabilities,
+                                                _fmt(result.metrics, "calibration_slope"),
+                                                Path(tmp) / "calibration.png"),
+            "decision_curve.png": plot_decision_curves(result.decision_curves,
+                                                       Path(tmp) / "decision_curve.png"),
+        }
+        model = result.final.model
+        metadata = {
+            "model_version": version,
+            "created": created.isoformat(),
+            "contract_version": CONTRACT_VERSION,
+            "config_name": config.name,
+            "candidate": model.candidate,
+            "kind": model.kind,
+            "feature_groups": model.groups,
+            "input_columns": model.input_columns,
+            "features": model.feature_names,
+            "label_rule": {**config.label.model_dump(), "description": config.label.describe()},
+            "threshold": {"value": model.threshold, "rule": config.threshold.rule},
+            "calibration": {"method": result.final.calibration_method,
+                            "slope": model.calibrator.slope_,
+                            "intercept": model.calibrator.intercept_},
+            "hyperparameters": result.final.params,
+            "training_data": {"file": Path(data).name, "sha256": fingerprint,
+                              **result.data_summary},
+            "validation": {
+                "scheme": config.cv.scheme, "outer_folds": config.cv.outer_folds,
+                "repeats": result.outer.n_repeats, "bootstrap": config.cv.bootstrap,
+                "selection_metric": config.selection_metric,
+                "metrics": {name: table.round(4).to_dict(orient="index")
+                            for name, table in result.metrics.items()},
+            },
+            "sample_size": result.sample_size.to_dict(),
+            "config": config.model_dump(mode="json"),
+            "package_versions": package_versions(),
+        }
+        run_id = None
+        if track:
+            with training_run(config.mlflow.experiment, tracking_uri, version,
+                              tags={"eihpredict.config": config.name,
+                                    "eihpredict.chosen": result.chosen}) as run:
+                run_id = run.run_id
+                metadata["mlflow"] = {"tracking_uri": tracking_uri, "run_id": run_id,
+                                      "experiment": config.mlflow.experiment}
+                _log_run(run, result, metadata, plots, fingerprint)
+                result.model_dir = save_model_dir(
+                    model, out_dir, metadata=metadata,
+                    model_card=render_model_card(result, metadata),
+                    input_example=X[_example_columns(model)].head(3), plots=plots)
+                run.log_model(result.model_dir)
+                run.log_artifact(result.model_dir / "model_card.md")
+        else:
+            result.model_dir = save_model_dir(
+                model, out_dir, metadata=metadata,
+                model_card=render_model_card(result, metadata),
+                input_example=X[_example_columns(model)].head(3), plots=plots)
+    result.run_id = run_id
+    result.tracking_uri = tracking_uri if track else None
+    result.metadata = metadata
+    result.seconds = time.perf_counter() - start
+
+
+def _example_columns(model) -> list[str]:
+    return ["participant_id", *[c for c in model.input_columns if c != "participant_id"]]
+
+
+def _fmt(metrics: dict[str, pd.DataFrame], name: str) -> dict[str, str]:
+    return {c: f"{t.loc[name, 'estimate']:.2f} ({t.loc[name, 'ci_low']:.2f}-"
+               f"{t.loc[name, 'ci_high']:.2f})" for c, t in metrics.items()}
+
+
+def _log_run(run, result: TrainingResult, metadata: dict, plots: dict, fingerprint: str) -> None:
+    config = result.config
+    run.log_params({
+        "config": config.name, "seed": config.seed, "label_rule": config.label.rule,
+        "feature_groups": ",".join(config.features.groups), "cv_scheme": config.cv.scheme,
+        "outer_folds": config.cv.outer_folds, "cv_repeats": result.outer.n_repeats,
+        "n_trials": config.tuning.n_trials, "tuning_metric": config.tuning.metric,
+        "calibration": result.final.calibration_method, "threshold_rule": config.threshold.rule,
+        "chosen": result.chosen, "data_sha256": fingerprint,
+        "n_rows": result.data_summary["n_rows"],
+    })
+    chosen = result.metrics[result.chosen]
+    run.log_metrics({f"{m}": r.estimate for m, r in chosen.iterrows()})
+    run.log_metrics({f"{m}_ci_low": r.ci_low for m, r in chosen.iterrows()})
+    run.log_metrics({f"{m}_ci_high": r.ci_high for m, r in chosen.iterrows()})
+    run.log_metrics({"threshold": result.final.model.threshold,
+                     "sample_size_minimum_n": result.sample_size.minimum_n})
+    for name, table in result.metrics.items():
+        flat = {f"{m}{s}": getattr(r, col) for m, r in table.iterrows()
+                for s, col in (("", "estimate"), ("_ci_low", "ci_low"), ("_ci_high", "ci_high"))}
+        folds = [f for f in result.outer.folds if f["candidate"] == name]
+        params = {"candidate": name, "kind": next(c.kind for c in config.models
+                                                  if c.name == name)}
+        run.log_candidate(name, flat, folds, params)
+    run.log_dict(config.model_dump(mode="json"), "config.json")
+    run.log_dict(metadata["package_versions"], "package_versions.json")
+    run.log_dict(result.sample_size.to_dict(), "sample_size.json")
+    run.log_text(result.metrics_table().to_csv(), "metrics.csv")
+    for name, curve in result.decision_curves.items():
+        run.log_text(curve.to_csv(index=False), f"decision_curves/{name}.csv")
+    for png in plots.values():
+        run.log_artifact(png, "plots")
+
+
+def format_results(result: TrainingResult) -> str:
+    """The results table and where things are, for the terminal."""
+    cols = ["auroc", "auprc", "brier", "calibration_slope", "calibration_intercept",
+            "sensitivity", "specificity"]
+    table = result.metrics_table()[cols]
+    width = max(len(n) for n in table.index) + 3
+    lines = [f"Outer-CV performance (95 % bootstrap intervals), {result.data_summary['n_rows']} "
+             f"rows, {result.outer.n_repeats} repeat(s) of {result.config.cv.outer_folds}-fold:"]
+    lines.append(" " * width + "  ".join(f"{c:<21}" for c in cols))
+    for name, row in table.iterrows():
+        tag = "*" if name == result.chosen else ""
+        lines.append(f"{name + tag:<{width}}" + "  ".join(f"{row[c]:<21}" for c in cols))
+    lines.append("* chosen; baselines are never chosen")
+    ss = result.sample_size
+    lines.append(f"Sample size (Riley): minimum {ss.minimum_n} rows for {ss.parameters} "
+                 f"parameters at C={ss.c_statistic}; cohort {result.data_summary['n_rows']}.")
+    lines.append(f"Decision threshold ({result.config.threshold.rule}): "
+                 f"{result.final.model.threshold:.3f}")
+    lines.append(f"Model directory: {result.model_dir}")
+    if result.run_id:
+        lines.append(f"MLflow run: {result.run_id} in {result.tracking_uri} "
+                     f"(mlflow ui --backend-store-uri {result.tracking_uri})")
+    lines.append(f"Finished in {result.seconds:.0f} s")
+    return "\n".join(lines)

@@ -1,0 +1,140 @@
+"""Hyperparameter tuning with Optuna inside one training set.
+
+Every call creates (or joins, with shared storage) its own study, so no study is ever
+continued across outer folds: a study continued across folds leaks the held-out rows
+of earlier folds into the search (the ``OptunaSearchCV`` inside ``cross_validate``
+pattern). The study's best value is an optimistic inner-CV figure; it is logged as
+``inner_best_*`` and never reported as performance.
+
+Shared storage lets several processes or machines work on one study: a JournalStorage
+file on one machine (Optuna advises against SQLite for parallel workers), an RDB URL
+(PostgreSQL, MySQL) across machines. Each worker stops when the study holds
+``n_trials`` finished trials, waits for the running ones, and reads the same best
+parameters, so all workers end with one consistent result.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold
+
+from ..config import ParamSpec
+from ._estimators import raw_log_odds
+from ._metrics import point_metrics
+
+__all__ = ["TuningResult", "open_storage", "tune"]
+
+logger = logging.getLogger(__name__)
+
+_DIRECTION = {"log_loss": "minimize", "brier": "minimize", "roc_auc": "maximize"}
+
+
+@dataclass
+class TuningResult:
+    best_params: dict[str, Any]
+    inner_best_value: float
+    n_trials: int
+    n_pruned: int
+
+
+def open_storage(url: str | None):
+    """Optuna storage from a URL: ``journal:PATH`` or a ``*.log``/``*.journal`` path gives
+    a JournalStorage file; ``sqlite://``, ``postgresql://``, ``mysql://`` an RDB storage.
+    """
+    if url is None:
+        return None
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    if url.startswith("journal:"):
+        path = url.removeprefix("journal:").removeprefix("//")
+        return JournalStorage(JournalFileBackend(path))
+    if url.endswith((".log", ".journal")) and "://" not in url:
+        return JournalStorage(JournalFileBackend(url))
+    if "://" in url:
+        return optuna.storages.RDBStorage(url)
+    raise ValueError(
+        f"Got storage={url!r}; expected journal:PATH, a .log file, or a database URL "
+        "(postgresql://..., mysql://..., sqlite:///...)."
+    )
+
+
+def _suggest(trial, space: dict[str, ParamSpec]) -> dict[str, Any]:
+    params = {}
+    for name, spec in space.items():
+        if spec.type == "float":
+            params[name] = trial.suggest_float(name, spec.low, spec.high, log=spec.log)
+        elif spec.type == "int":
+            params[name] = trial.suggest_int(name, int(spec.low), int(spec.high), log=spec.log)
+        else:
+            params[name] = trial.suggest_categorical(name, spec.choices)
+    return params
+
+
+def _score(metric: str, y: np.ndarray, z: np.ndarray) -> float:
+    p = 1 / (1 + np.exp(-z))
+    m = point_metrics(y, p, 0.5)
+    return {"log_loss": m["log_loss"], "brier": m["brier"], "roc_auc": m["auroc"]}[metric]
+
+
+def tune(make: Callable[[dict[str, Any]], Any], X, y: np.ndarray,
+         space: dict[str, ParamSpec], *, n_trials: int, timeout: float | None,
+         inner_folds: int, metric: str, seed: int, pruning: bool = True,
+         storage: str | None = None, study_name: str | None = None) -> TuningResult:
+    """Tune the pipeline ``make(params)`` on ``X, y`` by inner stratified K-fold CV.
+
+    The objective is the mean inner-fold ``metric`` of the raw (uncalibrated) model;
+    each fold's running mean is reported so the median pruner can stop poor trials.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    pruner = (optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+              if pruning else optuna.pruners.NopPruner())
+    study = optuna.create_study(
+        direction=_DIRECTION[metric], sampler=sampler, pruner=pruner,
+        storage=open_storage(storage), study_name=study_name,
+        load_if_exists=storage is not None,
+    )
+    folds = list(StratifiedKFold(inner_folds, shuffle=True, random_state=seed).split(X, y))
+    template = make({})
+
+    def objective(trial) -> float:
+        params = _suggest(trial, space)
+        scores = []
+        for step, (train, val) in enumerate(folds):
+            model = clone(template).set_params(**{f"model__{k}": v for k, v in params.items()})
+            model.fit(X.iloc[train], y[train])
+            scores.append(_score(metric, y[val], raw_log_odds(model, X.iloc[val])))
+            trial.report(float(np.mean(scores)), step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return float(np.mean(scores))
+
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    callbacks = [optuna.study.MaxTrialsCallback(n_trials, states=finished)]
+    done = len([t for t in study.get_trials(deepcopy=False) if t.state in finished])
+    if done < n_trials:
+        study.optimize(objective, n_trials=n_trials - done, timeout=timeout,
+                       callbacks=callbacks, gc_after_trial=False)
+    if storage is not None:  # other workers may still be running trials of this study
+        deadline = time.monotonic() + (timeout or 3600)
+        while time.monotonic() < deadline and any(
+                t.state == optuna.trial.TrialState.RUNNING
+                for t in study.get_trials(deepcopy=False)):
+            time.sleep(0.2)
+    trials = study.get_trials(deepcopy=False)
+    return TuningResult(
+        best_params=dict(study.best_params),
+        inner_best_value=float(study.best_value),
+        n_trials=len([t for t in trials if t.state in finished]),
+        n_pruned=len([t for t in trials if t.state == optuna.trial.TrialState.PRUNED]),
+    )
