@@ -123,6 +123,11 @@ def training_run(experiment: str, tracking_uri: str, run_name: str,
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(tracking_uri)
+    if mlflow.get_experiment_by_name(experiment) is None and tracking_uri.startswith("sqlite:///"):
+        # Keep a local store's artifacts beside its database, not in the working directory.
+        db = Path(tracking_uri.removeprefix("sqlite:///")).resolve()
+        with contextlib.suppress(Exception):  # another process may create it first
+            mlflow.create_experiment(experiment, artifact_location=(db.parent / "mlruns").as_uri())
     mlflow.set_experiment(experiment)
     with mlflow.start_run(run_name=run_name) as run:
         mlflow.set_tags({"eihpredict.git_commit": git_commit() or "unknown", **(tags or {})})

@@ -30,3 +30,22 @@ def minimal_frame() -> pd.DataFrame:
         "pcs_01": ["0", "4", ""],
         "ppt_local_kpa": ["350.5", "600", ""],
     })
+
+
+@pytest.fixture(scope="session")
+def quick_config():
+    from pathlib import Path
+
+    from eihpredict.config import load_config
+
+    return load_config(Path(__file__).resolve().parents[1] / "pipelines" / "quick.yaml")
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, cohort_csv, quick_config):
+    """The quick pipeline trained on the 300-row cohort, tracked in a fresh SQLite store."""
+    from eihpredict.modeling._train import train
+
+    root = tmp_path_factory.mktemp("trained")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    return train(quick_config, cohort_csv, out=root / "model", tracking_uri=uri)
