@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-MODULES = ["validate", "features"]
+MODULES = ["validate", "features", "training"]
 
 for name in MODULES:
     print(f"\n## benchmarks.{name}\n", flush=True)

@@ -199,6 +199,40 @@ def train(
 
 
 @app.command()
+def explain(
+    model: Annotated[Path, typer.Option("--model", help="Model directory.")],
+    data: Annotated[Path, typer.Option("--data", help="Labelled cohort (with the EIH "
+                                       "outcome).")],
+    out: Annotated[Path, typer.Option("--out", help="Report directory.")],
+    resamples: Annotated[int, typer.Option("--resamples", min=10, help="Bootstrap refits "
+                                           "with shadow features.")] = 30,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    selector: Annotated[str, typer.Option("--selector", help="auto, model or "
+                                          "sparse_logistic.")] = "auto",
+    n_jobs: Annotated[int, typer.Option("--n-jobs", help="Processes for the resampling "
+                                        "(-1 = all cores).")] = 2,
+) -> None:
+    """Biomarker report: SHAP importance with intervals, stability against a null."""
+    from ._progress import progress_bar
+    from .explain._report import explain_model
+    from .model_dir import load_model_dir
+    from .validation import read_valid_cohort
+
+    loaded = _run(load_model_dir, model)
+    frame = _run(read_valid_cohort, data)
+    with progress_bar("resampling", unit="refits") as update:
+        result = _run(explain_model, loaded, frame, out, resamples=resamples, seed=seed,
+                      selector=selector, n_jobs=n_jobs, on_progress=update)
+    groups = result.biomarkers.groups
+    typer.echo("group                 importance (95 % CI)       selection  biomarker")
+    for row in groups.itertuples():
+        verdict = "yes" if row.is_biomarker else "no"
+        typer.echo(f"{row.group:<21} {row.importance:.3f} ({row.ci_low:.3f}-{row.ci_high:.3f})"
+                   f"      {row.selection_frequency:>5.0%}     {verdict}")
+    typer.echo(f"report: {result.files['report.html']}")
+
+
+@app.command()
 def samplesize(
     prevalence: Annotated[float, typer.Option("--prevalence", min=0.0, max=1.0)],
     c_statistic: Annotated[float, typer.Option("--c-statistic", min=0.5, max=1.0)],

@@ -21,6 +21,20 @@ def _metric_rows(metrics: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _subgroup_rows(rows: list[dict[str, Any]]) -> list[str]:
+    out = ["| variable | level | n | events | AUROC (95 % CI) | observed | predicted |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r.get("auroc") is None:
+            out.append(f"| {r['variable']} | {r['level']} | {r['n']} | {r['events']} | "
+                       "too few rows | | |")
+            continue
+        out.append(f"| {r['variable']} | {r['level']} | {r['n']} | {r['events']} | "
+                   f"{r['auroc']:.3f} ({r['auroc_ci_low']:.3f}-{r['auroc_ci_high']:.3f}) | "
+                   f"{r['observed']:.2f} | {r['predicted']:.2f} |")
+    return out
+
+
 def render_model_card(result, metadata: dict[str, Any]) -> str:
     """Markdown model card for a :class:`~eihpredict.modeling.TrainingResult`."""
     config = result.config
@@ -101,7 +115,10 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
         "- Plots: `plots/roc.png`, `plots/calibration.png`, `plots/decision_curve.png`.",
         "",
         "## Subgroups and fairness (TRIPOD+AI 14, 23)",
-        "- Performance by population, sex and site: `eihpredict explain` writes it.",
+        "Outer-CV performance of the chosen candidate by pain population, sex and site "
+        "(AUROC with 95 % bootstrap interval; observed vs mean predicted share impaired):",
+        "",
+        *_subgroup_rows(val.get("subgroups", [])),
         "",
         "## Limitations (TRIPOD+AI 26)",
         "- Internal validation only; external validation in another cohort is needed.",

@@ -99,6 +99,7 @@ def save_model_dir(model: TrainedModel, path: str | os.PathLike[str], *,
     import joblib
     import mlflow.pyfunc
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     final = Path(path).resolve()
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))

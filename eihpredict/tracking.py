@@ -132,3 +132,13 @@ def training_run(experiment: str, tracking_uri: str, run_name: str,
     with mlflow.start_run(run_name=run_name) as run:
         mlflow.set_tags({"eihpredict.git_commit": git_commit() or "unknown", **(tags or {})})
         yield TrainingRun(run)
+
+
+def log_to_run(tracking_uri: str, run_id: str, folder: Path, artifact_path: str) -> None:
+    """Add a folder of files to an existing run (e.g. the explain report)."""
+    import mlflow
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    client.get_run(run_id)  # fails clearly when the run is not in this store
+    client.log_artifacts(run_id, str(folder), artifact_path)

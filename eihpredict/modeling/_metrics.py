@@ -241,3 +241,41 @@ def decision_curve(y: np.ndarray, predictions: np.ndarray,
         "ci_high": np.quantile(boots, 0.975, axis=0),
         "treat_all": prevalence - (1 - prevalence) * odds,
     })
+
+
+def subgroup_metrics(frame: pd.DataFrame, y: np.ndarray, predictions: np.ndarray, *,
+                     columns: tuple[str, ...] = ("population", "sex", "site"),
+                     min_rows: int = 30, n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Performance by subgroup (pain population, sex, site) from out-of-fold predictions.
+
+    Subgroups with fewer than ``min_rows`` rows or one class only get ``n`` and
+    ``events`` but no metrics (too few to say anything).
+    """
+    y = np.asarray(y).astype(int)
+    preds = np.atleast_2d(np.asarray(predictions, dtype="float64"))
+    rng = np.random.default_rng(seed)
+    rows = []
+    for column in columns:
+        if column not in frame:
+            continue
+        values = frame[column].astype("object").fillna("missing").to_numpy()
+        for level in pd.unique(values):
+            mask = values == level
+            yy, pp = y[mask], preds[:, mask]
+            row = {"variable": column, "level": str(level), "n": int(mask.sum()),
+                   "events": int(yy.sum())}
+            if mask.sum() >= min_rows and 0 < yy.sum() < len(yy):
+                auc = np.mean([_auroc(yy, p) for p in pp])
+                boots = []
+                for _ in range(n_boot):
+                    idx = rng.integers(0, len(yy), len(yy))
+                    if 0 < yy[idx].sum() < len(idx):
+                        boots.append(np.mean([_auroc(yy[idx], p[idx]) for p in pp]))
+                row.update({
+                    "auroc": auc, "auroc_ci_low": float(np.quantile(boots, 0.025)),
+                    "auroc_ci_high": float(np.quantile(boots, 0.975)),
+                    "brier": float(np.mean([(p - yy) ** 2 for p in pp])),
+                    "observed": float(yy.mean()), "predicted": float(pp.mean()),
+                })
+            rows.append(row)
+    return pd.DataFrame(rows)

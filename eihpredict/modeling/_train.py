@@ -26,7 +26,7 @@ from ..features import build_feature_pipeline
 from ..labels import make_labels
 from ..schema import CONTRACT_VERSION, OUTCOME_COLUMNS
 from ..validation import read_valid_cohort
-from ._metrics import bootstrap_metrics, decision_curve
+from ._metrics import bootstrap_metrics, decision_curve, subgroup_metrics
 from ._nested import FittedCandidate, OuterResult, fit_candidate, run_outer_cv
 from ._samplesize import SampleSize, minimum_sample_size
 
@@ -54,6 +54,7 @@ class TrainingResult:
     tracking_uri: str | None = None
     seconds: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
+    subgroups: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def metrics_table(self) -> pd.DataFrame:
         """Candidates x metrics, each cell ``estimate (low-high)``."""
@@ -164,9 +165,11 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     final = fit_candidate(candidate, config, X, y, seed=config.seed, storage=storage,
                           study_name=f"{prefix}-final-{chosen}" if storage else None)
 
+    subgroups = subgroup_metrics(frame, y, outer.probabilities[chosen], seed=config.seed,
+                                 n_boot=min(config.cv.bootstrap, 200))
     result = TrainingResult(config=config, metrics=metrics, decision_curves=curves,
                             outer=outer, final=final, chosen=chosen, sample_size=sample_size,
-                            data_summary=summary)
+                            data_summary=summary, subgroups=subgroups)
     logger.info("6/6 writing the model directory%s", " and logging to MLflow" if track else "")
     _finish(result, X, y, data=data, fingerprint=fingerprint, out=out, track=track,
             tracking_uri=resolve_tracking_uri(tracking_uri, config.mlflow.tracking_uri),
@@ -220,6 +223,8 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
                 "selection_metric": config.selection_metric,
                 "metrics": {name: table.round(4).to_dict(orient="index")
                             for name, table in result.metrics.items()},
+                "subgroups": result.subgroups.round(4).astype(object).where(
+                    result.subgroups.notna(), None).to_dict(orient="records"),
             },
             "sample_size": result.sample_size.to_dict(),
             "config": config.model_dump(mode="json"),
@@ -288,6 +293,7 @@ def _log_run(run, result: TrainingResult, metadata: dict, plots: dict, fingerpri
     run.log_dict(metadata["package_versions"], "package_versions.json")
     run.log_dict(result.sample_size.to_dict(), "sample_size.json")
     run.log_text(result.metrics_table().to_csv(), "metrics.csv")
+    run.log_text(result.subgroups.to_csv(index=False), "subgroups.csv")
     for name, curve in result.decision_curves.items():
         run.log_text(curve.to_csv(index=False), f"decision_curves/{name}.csv")
     for png in plots.values():
