@@ -22,7 +22,7 @@ class EIHPyfuncModel(mlflow.pyfunc.PythonModel):
 
         self.model = joblib.load(context.artifacts["model"])
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+    def predict(self, context, model_input, params=None):  # no hints: MLflow's signature rules
         from .scoring import score_frame
         from .validation import format_issue
 

@@ -165,13 +165,15 @@ def make_selector(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, selector:
     search = LogisticRegressionCV(
         Cs=np.logspace(-3, 1, 13), l1_ratios=[0.5], solver="saga", max_iter=5000,
         scoring="neg_log_loss", cv=StratifiedKFold(10, shuffle=True, random_state=seed),
+        use_legacy_attributes=False,
     ).fit(design, y)
-    estimator = LogisticRegression(C=float(search.C_[0]), l1_ratio=0.5, solver="saga",
+    best_c = float(np.ravel(search.C_)[0])
+    estimator = LogisticRegression(C=best_c, l1_ratio=0.5, solver="saga",
                                    max_iter=5000, random_state=seed)
     pipeline = Pipeline([*prep.steps, ("model", estimator)]).fit(X, y)
     return TrainedModel(pipeline=pipeline, calibrator=Calibrator("none").fit(np.zeros(2),
                                                                                np.array([0, 1])),
-                        threshold=0.5, candidate=f"elastic-net selector (C={search.C_[0]:.3g})",
+                        threshold=0.5, candidate=f"elastic-net selector (C={best_c:.3g})",
                         kind="logistic", groups=model.groups, input_columns=model.input_columns)
 
 

@@ -1,0 +1,87 @@
+"""Biomarker discovery against the simulator's ground truth, and the report."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from eihpredict.cli import app
+from eihpredict.explain import discover_biomarkers
+from eihpredict.labels import make_labels
+from eihpredict.modeling._nested import fit_candidate
+from eihpredict.simulate import simulate_cohort
+from eihpredict.validation import validate_frame
+
+
+def _fit(scenario: str, seed: int, kind: str, config):
+    cohort = simulate_cohort(1000, seed=seed, scenario=scenario)
+    X = validate_frame(cohort.frame).frame
+    y = make_labels(X).to_numpy()
+    candidate = next(c for c in config.models if c.kind == kind and not c.baseline)
+    return cohort, X, y, fit_candidate(candidate, config, X, y, seed=0).model
+
+
+@pytest.mark.parametrize("kind", ["lightgbm", "logistic"])
+def test_default_scenario_recovers_true_groups_and_few_null_ones(kind, quick_config):
+    cohort, X, y, model = _fit("default", 21, kind, quick_config)
+    report = discover_biomarkers(model, X, y, resamples=20, seed=1, n_jobs=2)
+    declared = set(report.declared_groups)
+    true, null = set(cohort.truth["true_groups"]), set(cohort.truth["null_groups"])
+    assert len(declared & true) >= 6, report.groups
+    assert len(declared & null) <= 1, report.groups
+
+
+def test_null_scenario_declares_nothing(quick_config):
+    _, X, y, model = _fit("null", 22, "lightgbm", quick_config)
+    report = discover_biomarkers(model, X, y, resamples=20, seed=1, n_jobs=2)
+    assert len(report.declared_groups) <= 1
+    groups = report.groups
+    assert (groups["selection_frequency"] < 0.8).all()
+
+
+def test_features_are_biomarkers_only_within_declared_groups(quick_config):
+    _, X, y, model = _fit("default", 23, "logistic", quick_config)
+    table = discover_biomarkers(model, X, y, resamples=12, seed=2).table
+    declared = set(table.loc[(table["level"] == "group") & table["is_biomarker"], "group"])
+    features = table[(table["level"] == "feature") & table["is_biomarker"]]
+    assert set(features["group"]) <= declared
+    assert ((table["ci_low"] <= table["importance"]) &
+            (table["importance"] <= table["ci_high"])).all()
+
+
+def test_explain_cli_writes_the_contract_report(trained, cohort_csv, tmp_path):
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["explain", "--model", str(trained.model_dir), "--data",
+                                      cohort_csv, "--out", str(out), "--resamples", "10",
+                                      "--n-jobs", "1"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "biomarkers.csv")
+    assert list(table.columns[:7]) == ["feature", "group", "importance", "ci_low", "ci_high",
+                                       "selection_frequency", "is_biomarker"]
+    assert table["selection_frequency"].between(0, 1).all()
+    for name in ("report.html", "importance.png", "beeswarm.png", "dependence.png",
+                 "subgroup_importance.csv", "subgroup_performance.csv"):
+        assert (out / name).exists(), name
+    html = (out / "report.html").read_text()
+    assert "Declared biomarker groups" in html and "data:image/png;base64" in html
+    import mlflow
+
+    artifacts = {a.path for a in mlflow.MlflowClient(trained.tracking_uri).list_artifacts(
+        trained.run_id, "explain")}
+    assert "explain/biomarkers.csv" in artifacts
+
+
+def test_explain_refuses_data_without_outcome(trained, cohort_csv, tmp_path):
+    frame = pd.read_csv(cohort_csv).drop(columns=["eih_ppt_pre_kpa", "eih_ppt_post_kpa"])
+    frame.to_csv(tmp_path / "nolabel.csv", index=False)
+    result = CliRunner().invoke(app, ["explain", "--model", str(trained.model_dir), "--data",
+                                      str(tmp_path / "nolabel.csv"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "eih_ppt_pre_kpa" in result.stderr
+
+
+def test_discover_rejects_too_few_resamples(quick_config):
+    _, X, y, model = _fit("default", 24, "logistic", quick_config)
+    with pytest.raises(ValueError, match="resamples=5"):
+        discover_biomarkers(model, X, y, resamples=5)
