@@ -199,6 +199,52 @@ def train(
 
 
 @app.command()
+def score(
+    model: Annotated[Path, typer.Option("--model", help="Model directory.")],
+    input: Annotated[Path, typer.Option("--input", help="Cohort .csv/.parquet file, or a "
+                                        "directory of parts.")],
+    output: Annotated[Path, typer.Option("--output", help="Scores (.csv or .parquet).")],
+    explain: Annotated[int, typer.Option("--explain", min=0, help="Add the K largest "
+                                         "contributions per row.")] = 0,
+    rejects: Annotated[Path | None, typer.Option("--rejects", help="Invalid rows with reasons "
+                                                 "(default OUTPUT_NAME.rejects.csv when any)."
+                                                 )] = None,
+    on_error: Annotated[str, typer.Option("--on-error", help="skip: set invalid rows aside; "
+                                          "fail: stop at the first.")] = "skip",
+    chunk_size: Annotated[int, typer.Option("--chunk-size", min=1)] = 50_000,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run.")]
+    = False,
+    engine: Annotated[str, typer.Option("--engine", help="local or dask.")] = "local",
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler "
+                                                  "address (default: a local cluster).")]
+    = None,
+) -> None:
+    """Score a cohort file in chunks: probabilities, predictions, explanations, rejects."""
+    from ._progress import progress_bar
+    from .scoring import score_file
+
+    if on_error not in ("skip", "fail"):
+        _fail(f"--on-error must be skip or fail, got {on_error!r}", 2)
+    if engine not in ("local", "dask"):
+        _fail(f"--engine must be local or dask, got {engine!r}", 2)
+    try:
+        with progress_bar(f"scoring {input.name}", unit="rows") as update:
+            summary = _run(score_file, model, input, output, explain=explain, rejects=rejects,
+                           on_error=on_error, chunk_size=chunk_size, resume=resume,
+                           engine=engine, scheduler=scheduler, on_progress=update)
+    except KeyboardInterrupt:
+        _fail("interrupted; finished chunks are kept: run the same command with --resume "
+              "to continue")
+    rate = summary.n_rows / max(summary.seconds, 1e-9)
+    typer.echo(f"scored {summary.n_scored} of {summary.n_rows} rows -> {summary.output} "
+               f"({rate:,.0f} rows/s" + (f", resumed after {summary.resumed_chunks} chunk(s)"
+                                          if summary.resumed_chunks else "") + ")")
+    if summary.rejects is not None:
+        typer.echo(f"rejected {summary.n_rejected} row(s) -> {summary.rejects}",
+                   err=summary.n_rejected > 0)
+
+
+@app.command()
 def explain(
     model: Annotated[Path, typer.Option("--model", help="Model directory.")],
     data: Annotated[Path, typer.Option("--data", help="Labelled cohort (with the EIH "

@@ -1,23 +1,45 @@
-"""The one scoring path: validated rows in, calibrated probabilities out.
+"""Scoring: the one scoring path, and the streaming batch engine behind ``eihpredict score``.
 
 :func:`score_frame` is what the batch CLI, the HTTP endpoint, the MLflow pyfunc
 wrapper and notebooks all call, so the same row gets the same number everywhere.
 Invalid rows are never scored and never dropped silently: they come back in
 ``rejects`` with their reasons.
+
+:func:`score_file` streams a CSV or Parquet file (or a directory of parts) through
+:func:`score_frame` chunk by chunk, in bounded memory, locally or on a Dask cluster.
+Each finished chunk is written to a work folder beside the output
+(``.<output name>.work/``); only when every chunk is done are the parts joined into
+the final file, which is then moved into place atomically. A crash or Ctrl-C leaves
+no file under the output's name; ``--resume`` continues from the last finished chunk
+and produces the same bytes as an uninterrupted run.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .cohort_io import CohortFileError, CohortSource, atomic_path, file_format, open_cohort
 from .modeling import TrainedModel
-from .schema import OUTCOME_COLUMNS
-from .validation import DuplicateTracker, validate_frame
+from .schema import COLUMN_BY_NAME, OUTCOME_COLUMNS, REQUIRED_COLUMNS
+from .validation import DuplicateTracker, format_issue, validate_frame
 
-__all__ = ["ScoreResult", "score_frame"]
+__all__ = ["ScoreResult", "ScoreSummary", "ScoringError", "score_file", "score_frame"]
+
+logger = logging.getLogger("eihpredict.score")
+
+
+class ScoringError(ValueError):
+    """A batch scoring run that cannot start or must stop (one readable line)."""
 
 
 @dataclass
@@ -30,8 +52,9 @@ class ScoreResult:
 
 
 def score_frame(model: TrainedModel, frame: pd.DataFrame, *, first_row: int = 1,
-                duplicates: DuplicateTracker | None = None,
-                model_version: str | None = None, passthrough: bool = True) -> ScoreResult:
+                duplicates: DuplicateTracker | np.ndarray | None = None,
+                model_version: str | None = None, passthrough: bool = True,
+                explain: int = 0) -> ScoreResult:
     """Validate ``frame`` and score its valid rows.
 
     Parameters
@@ -41,20 +64,23 @@ def score_frame(model: TrainedModel, frame: pd.DataFrame, *, first_row: int = 1,
         Cohort rows as read (text or typed); outcome columns are ignored.
     first_row : int
         Row number of the first row (for messages when scoring in chunks).
-    duplicates : DuplicateTracker, optional
-        Shared across chunks so ids stay unique across a whole file.
+    duplicates : DuplicateTracker or array, optional
+        Keeps ids unique across the chunks of a file (see :func:`validate_frame`).
     model_version : str, optional
         Written to a ``model_version`` column when given.
     passthrough : bool
-        Keep columns that are not model inputs (extra columns) in the output.
+        Keep columns that are not in the contract (extra columns) in the output.
+    explain : int
+        Add the ``explain`` largest contributions per row (``feature_i``, ``value_i``,
+        ``contribution_i``; contributions to the raw log-odds).
 
     Returns
     -------
     ScoreResult
         ``scored`` has ``participant_id``, ``p_impaired_eih``, ``eih_prediction``
         (``impaired`` at or above the model's threshold, else ``responder``), then
-        ``model_version`` and pass-through columns; ``rejects`` holds the invalid
-        input rows as given plus ``row`` and ``reasons``.
+        ``model_version``, pass-through and explanation columns; ``rejects`` holds the
+        invalid input rows as given, after ``row`` and ``reasons``.
     """
     inputs = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame])
     checked = validate_frame(inputs, first_row=first_row, duplicates=duplicates)
@@ -66,7 +92,11 @@ def score_frame(model: TrainedModel, frame: pd.DataFrame, *, first_row: int = 1,
             f"the input lacks column(s) the model needs: {', '.join(missing)} "
             f"(model {model.candidate!r}, feature groups {', '.join(model.groups)})"
         )
-    p = model.predict_proba(typed) if len(typed) else np.empty(0)
+    if len(typed):
+        raw = model.raw_log_odds(typed)
+        p = model.calibrator.predict(raw)
+    else:
+        p = np.empty(0)
     scored = pd.DataFrame({
         "participant_id": typed["participant_id"].to_numpy(dtype=object),
         "p_impaired_eih": p,
@@ -75,17 +105,340 @@ def score_frame(model: TrainedModel, frame: pd.DataFrame, *, first_row: int = 1,
     if model_version is not None:
         scored["model_version"] = model_version
     if passthrough:
-        from .schema import COLUMN_BY_NAME
-
-        extra = [c for c in frame.columns if c not in COLUMN_BY_NAME]
-        for col in extra:
+        for col in (c for c in frame.columns if c not in COLUMN_BY_NAME):
             scored[col] = frame.loc[valid, col].to_numpy()
+    if explain > 0 and len(typed):
+        from .explain import explain_frame, top_contributions
+
+        top = top_contributions(explain_frame(model, typed), explain)
+        scored = pd.concat([scored, top.reset_index(drop=True)], axis=1)
+    elif explain > 0:
+        for i in range(1, explain + 1):
+            scored[f"feature_{i}"] = pd.Series(dtype=object)
+            scored[f"value_{i}"] = pd.Series(dtype="float64")
+            scored[f"contribution_{i}"] = pd.Series(dtype="float64")
     rejected = ~valid
     rejects = frame.loc[rejected].copy()
     rows = np.arange(first_row, first_row + len(frame))[rejected]
-    reasons = (checked.issues.assign(text=lambda d: d["column"] + ": " + d["rule"])
+    reasons = (checked.issues.assign(text=lambda d: d["column"] + ": " + d["rule"]
+                                     + " (value " + d["value"].fillna("empty").astype(str)
+                                     + ")")
                .groupby("row")["text"].agg("; ".join))
     rejects.insert(0, "row", rows)
     rejects.insert(1, "reasons", reasons.reindex(rows).to_numpy())
     return ScoreResult(scored=scored, rejects=rejects.reset_index(drop=True),
                        issues=checked.issues)
+
+
+# --- batch engine ------------------------------------------------------------------------
+
+@dataclass
+class ScoreSummary:
+    """Counts and paths of a finished :func:`score_file` run."""
+
+    n_rows: int
+    n_scored: int
+    n_rejected: int
+    output: Path
+    rejects: Path | None
+    chunks: int
+    seconds: float
+    resumed_chunks: int = 0
+
+
+def _sources(path: Path, required: tuple[str, ...]) -> list[CohortSource]:
+    if path.is_dir():
+        parts = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
+                       and p.name.lower().endswith((".csv", ".parquet", ".pq", ".csv.gz")))
+        if not parts:
+            raise ScoringError(f"{path}: directory holds no .csv or .parquet parts")
+        return [open_cohort(p, required=required) for p in parts]
+    return [open_cohort(path, required=required)]
+
+
+def _fingerprint(sources: list[CohortSource]) -> list[dict]:
+    return [{"path": str(s.path.resolve()), "size": s.path.stat().st_size,
+             "mtime_ns": s.path.stat().st_mtime_ns} for s in sources]
+
+
+def _chunks(sources: list[CohortSource], chunk_size: int
+            ) -> Iterator[tuple[pd.DataFrame, int, int, int | None]]:
+    """Yield (raw chunk, first row number, rows read so far, estimated total rows)."""
+    first = 1
+    sizes = [s.total_bytes or s.total_rows or 0 for s in sources]
+    done_before = 0
+    for source, size in zip(sources, sizes, strict=True):
+        for raw, position in source.chunks(chunk_size):
+            raw = raw.reset_index(drop=True)
+            rows_read = first - 1 + len(raw)
+            share = (done_before + position) / sum(sizes) if all(sizes) else None
+            yield raw, first, rows_read, int(rows_read / share) if share else None
+            first += len(raw)
+        done_before += size
+
+
+def _check_output(path: Path, what: str) -> None:
+    try:
+        file_format(path)
+    except CohortFileError:
+        raise ScoringError(f"{path}: {what} must end in .csv or .parquet") from None
+    parent = path.resolve().parent
+    if path.is_dir():
+        raise ScoringError(f"{path}: {what} is a directory")
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK):
+        raise ScoringError(f"{path}: cannot write the {what} here (no write permission "
+                           f"in {probe})")
+
+
+def _write_part(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        if file_format(path) == "parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+
+
+def _join_parts(parts: list[Path], final: Path) -> None:
+    """Join per-chunk parts into one file (CSV: header once; Parquet: one table)."""
+    with atomic_path(final) as tmp:
+        if file_format(final) == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            tables = [pq.read_table(p) for p in parts[:1]]
+            schema = tables[0].schema
+            with pq.ParquetWriter(tmp, schema) as writer:
+                for part in parts:
+                    table = pq.read_table(part)
+                    if table.num_rows:
+                        writer.write_table(_conform(table, schema, pa))
+        else:
+            with open(tmp, "wb") as out:
+                for i, part in enumerate(parts):
+                    with open(part, "rb") as handle:
+                        if i:
+                            handle.readline()  # header only once
+                        shutil.copyfileobj(handle, out, 1 << 20)
+
+
+def _conform(table, schema, pa):
+    """Cast a chunk's table to the first chunk's schema (all-null columns vary in type)."""
+    if table.schema.equals(schema):
+        return table
+    columns = []
+    for field in schema:
+        column = table.column(field.name)
+        columns.append(column.cast(field.type) if column.type != field.type else column)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+class _WorkDir:
+    """Per-chunk parts and progress of one run, kept for ``--resume``."""
+
+    def __init__(self, output: Path, settings: dict) -> None:
+        self.root = output.parent / f".{output.name}.work"
+        self.settings = settings
+        self.out_ext = ".parquet" if file_format(output) == "parquet" else ".csv"
+
+    def fresh(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.root.mkdir(parents=True)
+        self._save({"settings": self.settings, "chunks_done": 0, "rows_done": 0,
+                    "n_scored": 0, "n_rejected": 0})
+
+    def resume(self) -> dict:
+        state_path = self.root / "state.json"
+        if not state_path.exists():
+            raise ScoringError("nothing to resume: no interrupted run of this output "
+                               f"(no {state_path})")
+        state = json.loads(state_path.read_text())
+        if state["settings"] != self.settings:
+            changed = [k for k in self.settings if state["settings"].get(k) != self.settings[k]]
+            raise ScoringError(
+                "cannot resume: " + ", ".join(changed) + " changed since the interrupted run; "
+                "run again without --resume"
+            )
+        return state
+
+    def tracker(self) -> DuplicateTracker:
+        tracker = DuplicateTracker()
+        path = self.root / "ids.npz"
+        if path.exists():
+            with np.load(path) as saved:
+                tracker._hashes, tracker._rows = saved["hashes"], saved["rows"]
+        return tracker
+
+    def out_part(self, i: int) -> Path:
+        return self.root / f"out-{i:06d}{self.out_ext}"
+
+    def rej_part(self, i: int) -> Path:
+        return self.root / f"rej-{i:06d}.csv"
+
+    def commit(self, i: int, scored: pd.DataFrame, rejects: pd.DataFrame,
+               tracker: DuplicateTracker, state: dict) -> None:
+        _write_part(scored, self.out_part(i))
+        _write_part(rejects, self.rej_part(i))
+        with atomic_path(self.root / "ids.npz") as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, hashes=tracker._hashes, rows=tracker._rows)
+        self._save(state)
+
+    def _save(self, state: dict) -> None:
+        with atomic_path(self.root / "state.json") as tmp:
+            tmp.write_text(json.dumps(state))
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _score_chunk(model: TrainedModel, raw: pd.DataFrame, first_row: int,
+                 earlier: np.ndarray, explain: int, version: str):
+    """One chunk, as run in this process or on a Dask worker."""
+    result = score_frame(model, raw, first_row=first_row, duplicates=earlier,
+                         model_version=version, explain=explain)
+    first_issue = format_issue(result.issues.iloc[0]) if len(result.issues) else None
+    return result.scored, result.rejects, first_issue
+
+
+def _earlier(tracker: DuplicateTracker, raw: pd.DataFrame, first_row: int) -> np.ndarray:
+    from .validation import _as_text
+
+    rows = np.arange(first_row, first_row + len(raw), dtype=np.int64)
+    return tracker.check(_as_text(raw["participant_id"]), rows)
+
+
+def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
+               output: str | os.PathLike[str], *, explain: int = 0,
+               rejects: str | os.PathLike[str] | None = None, on_error: str = "skip",
+               chunk_size: int = 50_000, resume: bool = False, engine: str = "local",
+               scheduler: str | None = None,
+               on_progress: Callable[[int, int | None], None] | None = None) -> ScoreSummary:
+    """Score a cohort file (or a directory of parts) in chunks; see the module docstring.
+
+    Raises
+    ------
+    ScoringError, ModelDirectoryError, CohortFileError
+        Before any work: missing or altered model directory, another contract
+        version, an unwritable output, an input lacking the model's columns. During
+        the run with ``on_error="fail"``: the first invalid row.
+    """
+    from .model_dir import load_model_dir
+
+    start = time.perf_counter()
+    if on_error not in ("skip", "fail"):
+        raise ScoringError(f"--on-error must be skip or fail, got {on_error!r}")
+    if engine not in ("local", "dask"):
+        raise ScoringError(f"--engine must be local or dask, got {engine!r}")
+    if chunk_size < 1 or explain < 0:
+        raise ScoringError("--chunk-size must be positive and --explain at least 0")
+    loaded = load_model_dir(model_dir)
+    model = loaded.model
+    input, output = Path(input), Path(output)
+    rejects_path = Path(rejects) if rejects is not None else output.with_name(
+        output.name.split(".")[0] + ".rejects.csv")
+    _check_output(output, "output")
+    _check_output(rejects_path, "rejects file")
+    if output.resolve() == input.resolve():
+        raise ScoringError(f"{output}: the output would overwrite the input")
+    required = tuple(dict.fromkeys([*REQUIRED_COLUMNS, *model.input_columns]))
+    sources = _sources(input, required)
+    total_rows = sum(s.total_rows or 0 for s in sources) or None
+    settings = {"input": _fingerprint(sources), "model_version": loaded.version,
+                "chunk_size": chunk_size, "explain": explain, "on_error": on_error,
+                "output": str(output.resolve()), "rejects": str(rejects_path.resolve())}
+    work = _WorkDir(output, settings)
+    if resume:
+        state = work.resume()
+    else:
+        work.fresh()
+        state = json.loads((work.root / "state.json").read_text())
+    resumed = state["chunks_done"]
+    tracker = work.tracker()
+    logger.info("scoring %s with model %s (%s engine, chunks of %d rows%s)", input,
+                loaded.version, engine, chunk_size,
+                f", resuming after chunk {resumed}" if resumed else "")
+    runner = _DaskRunner(model, scheduler) if engine == "dask" else None
+    try:
+        pending = []
+        for i, (raw, first, rows_read, estimate) in enumerate(_chunks(sources, chunk_size)):
+            if i < state["chunks_done"]:
+                continue  # finished before the interruption; its part is on disk
+            earlier = _earlier(tracker, raw, first)
+            job = (raw, first, earlier, explain, loaded.version)
+            if runner is None:
+                pending.append((i, rows_read, _score_chunk(model, *job)))
+            else:
+                pending.append((i, rows_read, runner.submit(*job)))
+            while pending and (runner is None or len(pending) >= runner.max_in_flight):
+                _finish_chunk(work, state, tracker, pending.pop(0), runner, on_error)
+                if on_progress is not None:
+                    on_progress(state["rows_done"], total_rows or estimate)
+        while pending:
+            _finish_chunk(work, state, tracker, pending.pop(0), runner, on_error)
+            if on_progress is not None:
+                on_progress(state["rows_done"], state["rows_done"])
+    except ScoringError:
+        work.remove()
+        raise
+    finally:
+        if runner is not None:
+            runner.close()
+    n = state["chunks_done"]
+    _join_parts([work.out_part(i) for i in range(n)], output)
+    wrote_rejects = rejects is not None or state["n_rejected"] > 0
+    if wrote_rejects:
+        _join_parts([work.rej_part(i) for i in range(n)], rejects_path)
+    work.remove()
+    return ScoreSummary(n_rows=state["rows_done"], n_scored=state["n_scored"],
+                        n_rejected=state["n_rejected"], output=output,
+                        rejects=rejects_path if wrote_rejects else None, chunks=n,
+                        seconds=time.perf_counter() - start, resumed_chunks=resumed)
+
+
+def _finish_chunk(work: _WorkDir, state: dict, tracker: DuplicateTracker, item, runner,
+                  on_error: str) -> None:
+    i, rows_read, result = item
+    scored, rejected, first_issue = result if runner is None else runner.result(result)
+    if on_error == "fail" and len(rejected):
+        raise ScoringError(
+            f"invalid row in chunk {i + 1} ({len(rejected)} invalid row(s) in it); first: "
+            f"{first_issue}. Use --on-error skip to set invalid rows aside."
+        )
+    state["chunks_done"] = i + 1
+    state["rows_done"] = rows_read
+    state["n_scored"] += len(scored)
+    state["n_rejected"] += len(rejected)
+    work.commit(i, scored, rejected, tracker, state)
+
+
+class _DaskRunner:
+    """Runs chunks on a Dask distributed cluster (a LocalCluster when no address)."""
+
+    def __init__(self, model: TrainedModel, scheduler: str | None) -> None:
+        from distributed import Client, LocalCluster
+
+        self.cluster = None
+        if scheduler is None:
+            self.cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                        dashboard_address=None)
+            self.client = Client(self.cluster)
+        else:
+            self.client = Client(scheduler)
+        workers = max(len(self.client.scheduler_info()["workers"]), 1)
+        self.max_in_flight = 2 * workers
+        self.model = self.client.scatter(model, broadcast=True)
+        logger.info("dask: %d worker(s) at %s", workers, self.client.scheduler.address)
+
+    def submit(self, raw, first, earlier, explain, version):
+        return self.client.submit(_score_chunk, self.model, raw, first, earlier, explain,
+                                  version, pure=False)
+
+    def result(self, future):
+        return future.result()
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()

@@ -264,7 +264,7 @@ def validate_frame(
     raw: pd.DataFrame,
     *,
     first_row: int = 1,
-    duplicates: DuplicateTracker | None = None,
+    duplicates: DuplicateTracker | np.ndarray | None = None,
     required: tuple[str, ...] = REQUIRED_COLUMNS,
 ) -> ChunkValidation:
     """Validate one table (or chunk) against the contract.
@@ -275,8 +275,11 @@ def validate_frame(
         Cells as read: text (CSV) or stored types (Parquet, records).
     first_row : int
         Row number of the first row (the first data row of a file is 1).
-    duplicates : DuplicateTracker, optional
-        Shared across the chunks of one file so ids are unique in the whole file.
+    duplicates : DuplicateTracker or array of int, optional
+        Shared across the chunks of one file so ids are unique in the whole file; or,
+        already computed, the row number of each row's earlier occurrence (0 = none),
+        as :meth:`DuplicateTracker.check` returns (used when chunks are validated on
+        other machines while one process keeps the tracker).
     required : tuple of str
         Columns that must exist and be non-empty in every row.
 
@@ -326,7 +329,8 @@ def validate_frame(
                 issues.add(text.isna().to_numpy(), name, text, f"{spec.rule}; required")
             typed[name] = text
     if "participant_id" in typed and duplicates is not None:
-        earlier = duplicates.check(typed["participant_id"], rows)
+        earlier = (duplicates.check(typed["participant_id"], rows)
+                   if isinstance(duplicates, DuplicateTracker) else np.asarray(duplicates))
         issues.add(
             earlier > 0, "participant_id", typed["participant_id"],
             np.array([f"participant_id must be unique; same id as row {r}" for r in earlier],

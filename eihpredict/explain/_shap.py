@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..features import FEATURE_GROUPS
 from ..modeling import TrainedModel
+from ..modeling._estimators import lgbm_threads
 
 __all__ = ["Explanation", "explain_frame", "feature_group", "group_contributions",
            "top_contributions"]
@@ -85,7 +86,8 @@ def explain_frame(model: TrainedModel, frame: pd.DataFrame) -> Explanation:
     if model.kind == "lightgbm":
         features = model.pipeline[:-1].transform(frame)
         contrib = estimator.booster_.predict(features.to_numpy(dtype="float64"),
-                                             pred_contrib=True)
+                                             pred_contrib=True,
+                                             num_threads=lgbm_threads(len(features)))
         names = list(features.columns)
         values = pd.DataFrame(contrib[:, :-1], columns=names, index=frame.index)
         base = float(contrib[0, -1]) if len(contrib) else float(
