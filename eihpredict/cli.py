@@ -279,6 +279,27 @@ def explain(
 
 
 @app.command()
+def serve(
+    model: Annotated[Path, typer.Option("--model", help="Model directory.")],
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="uvicorn worker "
+                                         "processes.")] = 1,
+) -> None:
+    """Serve a model over HTTP (FastAPI under uvicorn); settings from EIHPREDICT_*."""
+    import os
+
+    import uvicorn
+
+    from .model_dir import verify_model_dir
+
+    _run(verify_model_dir, model)  # fail before starting the server
+    os.environ["EIHPREDICT_MODEL_DIR"] = str(model.resolve())
+    uvicorn.run("eihpredict.serve.app:create_app_from_env", factory=True, host=host,
+                port=port, workers=workers, log_level="info", timeout_graceful_shutdown=30)
+
+
+@app.command()
 def samplesize(
     prevalence: Annotated[float, typer.Option("--prevalence", min=0.0, max=1.0)],
     c_statistic: Annotated[float, typer.Option("--c-statistic", min=0.5, max=1.0)],

@@ -221,21 +221,27 @@ def _check_category(raw: pd.Series, spec, issues: _Issues) -> pd.Series:
     )
 
 
-def _check_totals(frame: pd.DataFrame, issues: _Issues) -> None:
+def total_violations(columns, n: int) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """Totals that disagree with their items, for a frame or a mapping of column arrays.
+
+    Returns ``(total column, wrong-row mask, total values, messages)`` per total rule
+    with at least one wrong row.
+    """
+    out = []
     for rule in TOTAL_RULES:
-        if rule.total not in frame:
+        if rule.total not in columns:
             continue
         q = QUESTIONNAIRES[rule.questionnaire]
         names = [q.item(i) for i in rule.items]
-        present_names = [n for n in names if n in frame]
-        if not present_names:
+        if not any(name in columns for name in names):
             continue
         items = q.scored([
-            frame[n].to_numpy() if n in frame else np.full(len(frame), np.nan) for n in names
+            np.asarray(columns[name], dtype="float64") if name in columns
+            else np.full(n, np.nan) for name in names
         ], rule.items)
         partial, n_answered, low, high = q.sum_bounds(items)
         n_missing = len(names) - n_answered
-        total = frame[rule.total].to_numpy()
+        total = np.asarray(columns[rule.total], dtype="float64")
         checkable = ~np.isnan(total) & (n_answered > 0)
         with np.errstate(invalid="ignore"):
             wrong = checkable & ((total < low - 1e-9) | (total > high + 1e-9))
@@ -253,7 +259,13 @@ def _check_totals(frame: pd.DataFrame, issues: _Issues) -> None:
                             _num_text(low)),
                 np.char.add("-", np.char.add(_num_text(high), ")"))),
         ).astype(object)
-        issues.add(wrong, rule.total, total, messages)
+        out.append((rule.total, wrong, total, messages))
+    return out
+
+
+def _check_totals(frame: pd.DataFrame, issues: _Issues) -> None:
+    for column, wrong, total, messages in total_violations(frame, len(frame)):
+        issues.add(wrong, column, total, messages)
 
 
 def _num_text(values: np.ndarray) -> np.ndarray:

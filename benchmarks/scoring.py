@@ -1,0 +1,121 @@
+"""Batch scoring throughput and memory on a 1,000,000-row simulated file.
+
+    python -m benchmarks.scoring [--rows 1000000]
+
+All in the same run, each in a fresh process (peak memory = its max RSS):
+
+* ``eihpredict score`` (streaming, validation, rejects, atomic output);
+* the naive in-memory path: read the whole CSV, ``mlflow.pyfunc`` predict, write CSV;
+* the floor: LightGBM's raw predict on the already-built feature matrix;
+* ``eihpredict score --explain 3`` vs LightGBM's own ``pred_contrib`` on the same rows.
+
+Targets: score at most 1.2x the naive path's wall time with a fraction of its memory;
+explanations no slower than ``pred_contrib`` itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SETUP = textwrap.dedent("""
+    import logging, sys
+    from pathlib import Path
+    from eihpredict.config import load_config
+    from eihpredict.modeling._train import train
+    from eihpredict.simulate import simulate_cohort
+    from eihpredict.cohort_io import write_table
+    logging.basicConfig(level=logging.WARNING)
+    tmp = Path(sys.argv[1]); rows = int(sys.argv[2])
+    write_table(simulate_cohort(2000, seed=1).frame, tmp / "train.csv")
+    train(load_config(sys.argv[3]), tmp / "train.csv", out=tmp / "model", track=False)
+    frame = simulate_cohort(rows, seed=2).frame.drop(columns=["eih_ppt_pre_kpa",
+                                                               "eih_ppt_post_kpa"])
+    write_table(frame, tmp / "big.csv")
+""")
+
+RUN = textwrap.dedent("""
+    import json, resource, sys, time
+    mode, tmp = sys.argv[1], sys.argv[2]
+    start = time.perf_counter()
+    if mode.startswith("score"):
+        from eihpredict.scoring import score_file
+        explain = 3 if mode == "score_explain" else 0
+        s = score_file(f"{tmp}/model", f"{tmp}/big.csv", f"{tmp}/out_{mode}.csv",
+                       explain=explain, chunk_size=50_000)
+        n = s.n_rows
+    elif mode == "naive":
+        import mlflow.pyfunc, pandas as pd
+        frame = pd.read_csv(f"{tmp}/big.csv")
+        model = mlflow.pyfunc.load_model(f"{tmp}/model")
+        out = model.predict(frame)
+        out.insert(0, "participant_id", frame["participant_id"].to_numpy())
+        out.to_csv(f"{tmp}/out_naive.csv", index=False)
+        n = len(frame)
+    else:
+        import numpy as np, pandas as pd
+        from eihpredict.model_dir import load_model_dir
+        from eihpredict.validation import read_valid_cohort
+        model = load_model_dir(f"{tmp}/model").model
+        matrix = model.features(read_valid_cohort(f"{tmp}/big.csv")).to_numpy(dtype="float64")
+        booster = model.pipeline.named_steps["model"].booster_
+        start = time.perf_counter()  # the floor: prediction only, matrix already built
+        if mode == "floor_predict":
+            booster.predict(matrix, raw_score=True, num_threads=0)
+        else:
+            booster.predict(matrix, pred_contrib=True, num_threads=0)
+        n = len(matrix)
+    seconds = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"mode": mode, "seconds": seconds, "rows": n, "peak_mb": rss}))
+""")
+
+LABELS = {
+    "naive": "naive: read all, pyfunc predict, write (baseline)",
+    "score": "eihpredict score",
+    "floor_predict": "floor: LightGBM predict on built features",
+    "score_explain": "eihpredict score --explain 3",
+    "floor_contrib": "LightGBM pred_contrib on built features",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-c", SETUP, tmp, str(args.rows),
+                        str(ROOT / "benchmarks" / "lightgbm_only.yaml")], check=True)
+        results = {}
+        for mode in LABELS:
+            out = subprocess.run([sys.executable, "-c", RUN, mode, tmp], check=True,
+                                 capture_output=True, text=True)
+            results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+        same = Path(tmp, "out_score.csv").read_text().splitlines()[1].split(",")[1] == \
+            Path(tmp, "out_naive.csv").read_text().splitlines()[1].split(",")[1]
+    naive = results["naive"]
+    print(f"rows: {args.rows:,} (CSV); each path in a fresh process")
+    print("| path | seconds | rows/s | peak memory (MB) | time vs naive |")
+    print("|---|---|---|---|---|")
+    for mode, label in LABELS.items():
+        r = results[mode]
+        print(f"| {label} | {r['seconds']:.1f} | {r['rows'] / r['seconds']:,.0f} | "
+              f"{r['peak_mb']:,.0f} | {r['seconds'] / naive['seconds']:.2f}x |")
+    ratio = results["score"]["seconds"] / naive["seconds"]
+    mem = results["score"]["peak_mb"] / naive["peak_mb"]
+    explain_rate = results["score_explain"]["rows"] / results["score_explain"]["seconds"]
+    contrib_rate = results["floor_contrib"]["rows"] / results["floor_contrib"]["seconds"]
+    print(f"score / naive: {ratio:.2f}x time (target <= 1.2x), {mem:.2f}x memory")
+    print(f"--explain 3: {explain_rate:,.0f} rows/s vs pred_contrib {contrib_rate:,.0f} rows/s")
+    print(f"first probability identical in both outputs: {same}")
+
+
+if __name__ == "__main__":
+    main()

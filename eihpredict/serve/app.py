@@ -1,0 +1,105 @@
+"""The FastAPI application: model loaded once in the lifespan, strict input, safe limits.
+
+``create_app(settings)`` builds an app; ``create_app_from_env()`` is the factory
+uvicorn uses (``eihpredict serve``), reading ``EIHPREDICT_*`` settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from .. import __version__
+from .._records import RecordScorer
+from ..model_dir import LoadedModel, load_model_dir
+from .deps import ServedModel
+from .routes import build_router
+from .settings import ServiceSettings
+
+__all__ = ["create_app", "create_app_from_env"]
+
+logger = logging.getLogger("eihpredict.serve")
+
+
+def _validation_detail(exc: RequestValidationError, body: Any) -> list[dict[str, Any]]:
+    """422 entries naming the participant (index and id), field and rule."""
+    participants = body.get("participants") if isinstance(body, dict) else None
+    out = []
+    for error in exc.errors():
+        loc = list(error.get("loc", ()))
+        entry: dict[str, Any] = {"field": ".".join(str(p) for p in loc[1:]) or "body",
+                                 "rule": error.get("msg", "invalid"),
+                                 "value": error.get("input") if not isinstance(
+                                     error.get("input"), dict | list) else None}
+        if error.get("type") == "json_invalid":
+            entry["field"] = "body"
+            entry["rule"] = f"invalid JSON at character {loc[1] if len(loc) > 1 else 0}"
+        elif len(loc) >= 3 and loc[:2] == ["body", "participants"] and isinstance(loc[2], int):
+            index = loc[2]
+            entry["participant"] = index
+            entry["field"] = ".".join(str(p) for p in loc[3:]) or "participant"
+            if isinstance(participants, list) and index < len(participants) and isinstance(
+                    participants[index], dict):
+                entry["participant_id"] = participants[index].get("participant_id")
+        elif loc[:1] == ["query"]:
+            entry["field"] = ".".join(str(p) for p in loc)
+        out.append(entry)
+    return out
+
+
+def create_app(settings: ServiceSettings | None = None, *,
+               model: LoadedModel | None = None) -> FastAPI:
+    """Build the service. ``model`` skips loading from ``settings.model_dir`` (tests)."""
+    settings = settings or ServiceSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        loaded = model if model is not None else load_model_dir(settings.model_dir)
+        app.state.model = ServedModel(loaded, RecordScorer(loaded.model))
+        logger.info("serving model %s", loaded.version)
+        yield
+        app.state.model = None
+
+    app = FastAPI(
+        title="eihpredict",
+        version=__version__,
+        summary="Probability of impaired exercise-induced hypoalgesia (EIH).",
+        description="Research software, not a medical device. Limits: "
+                    f"{settings.max_participants} participants per request, "
+                    f"{settings.max_body_bytes} bytes per body, explain up to "
+                    f"{settings.max_explain}.",
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,  # FastAPI answers 413 before parsing
+    )
+    app.state.settings = settings
+    app.state.model = None
+    app.include_router(build_router(settings))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_detail(exc, exc.body)},
+                            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("internal error on %s: %s", request.url.path, type(exc).__name__,
+                     exc_info=settings.log_participant_data)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST"], allow_headers=["X-API-Key",
+                                                                          "Content-Type"])
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for uvicorn (``eihpredict serve``): settings from ``EIHPREDICT_*``."""
+    return create_app(ServiceSettings())
