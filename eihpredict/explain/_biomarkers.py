@@ -285,5 +285,6 @@ def interaction_strengths(model: TrainedModel, X: pd.DataFrame, *, max_rows: int
     groups = [feature_group(n) for n in names]
     frame = pd.DataFrame(strength, index=groups, columns=groups)
     matrix = frame.T.groupby(level=0, sort=False).sum().T.groupby(level=0, sort=False).sum()
-    np.fill_diagonal(matrix.values, 0.0)
-    return top, matrix
+    values = matrix.to_numpy(copy=True)
+    np.fill_diagonal(values, 0.0)  # the heat map shows interactions between groups only
+    return top, pd.DataFrame(values, index=matrix.index, columns=matrix.columns)

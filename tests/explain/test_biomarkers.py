@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from eihpredict.cli import app
-from eihpredict.explain import discover_biomarkers
+from eihpredict.explain import discover_biomarkers, interaction_strengths
 from eihpredict.labels import make_labels
 from eihpredict.modeling._nested import fit_candidate
 from eihpredict.simulate import simulate_cohort
@@ -85,3 +85,17 @@ def test_discover_rejects_too_few_resamples(quick_config):
     _, X, y, model = _fit("default", 24, "logistic", quick_config)
     with pytest.raises(ValueError, match="resamples=5"):
         discover_biomarkers(model, X, y, resamples=5)
+
+
+def test_interactions_find_the_simulated_sex_by_cpm_term(quick_config):
+    from eihpredict.config import CandidateConfig
+
+    cohort = simulate_cohort(1000, seed=25, scenario="default")
+    X = validate_frame(cohort.frame).frame
+    candidate = CandidateConfig(name="trees", kind="lightgbm",
+                                params={"n_estimators": 150, "num_leaves": 8})
+    model = fit_candidate(candidate, quick_config, X, make_labels(X).to_numpy(), seed=0).model
+    top, matrix = interaction_strengths(model, X, max_rows=300)
+    assert (top["strength"].diff().dropna() <= 1e-12).all()  # strongest first
+    assert (matrix.to_numpy().diagonal() == 0).all() and (matrix.to_numpy() >= 0).all()
+    assert matrix.loc["sex", "cpm"] == matrix.loc["cpm", "sex"] > 0
