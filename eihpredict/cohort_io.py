@@ -82,7 +82,57 @@ class CohortSource:
             yield from self._csv_chunks(chunk_size)
 
     def _csv_chunks(self, chunk_size: int) -> Iterator[tuple[pd.DataFrame, int]]:
+        """Arrow's multithreaded CSV reader (all cells as text), re-cut into chunks of
+        exactly ``chunk_size`` rows; on anything Arrow refuses (a ragged line, bad UTF-8)
+        pandas' reader takes over from the first row not yet yielded, so short lines are
+        still read (missing trailing cells) and errors still name their line."""
         n_seen = 0
+        try:
+            for chunk, position in self._arrow_csv_chunks(chunk_size):
+                n_seen += len(chunk)
+                yield chunk, position
+        except _ArrowFallback:
+            for chunk, position in self._pandas_csv_chunks(chunk_size, skip=n_seen):
+                n_seen += len(chunk)
+                yield chunk, position
+        if n_seen == 0:
+            raise CohortFileError(f"{self.path}: header only, no data rows")
+
+    def _arrow_csv_chunks(self, chunk_size: int) -> Iterator[tuple[pd.DataFrame, int]]:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        if self.total_bytes is None:  # compressed: let pandas decompress
+            raise _ArrowFallback
+        text = {name: pa.string() for name in self.columns}
+        with open(self.path, "rb") as handle:
+            try:
+                reader = pacsv.open_csv(
+                    handle,
+                    read_options=pacsv.ReadOptions(block_size=1 << 22, use_threads=True),
+                    parse_options=pacsv.ParseOptions(delimiter=","),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types=text, strings_can_be_null=True, null_values=[""],
+                        quoted_strings_can_be_null=True),
+                )
+                buffered: list = []
+                n_buffered = 0
+                for batch in reader:
+                    buffered.append(batch)
+                    n_buffered += batch.num_rows
+                    while n_buffered >= chunk_size:
+                        table = pa.Table.from_batches(buffered)
+                        yield _to_pandas(table.slice(0, chunk_size)), handle.tell()
+                        rest = table.slice(chunk_size)
+                        buffered, n_buffered = rest.to_batches(), rest.num_rows
+                if n_buffered:
+                    yield _to_pandas(pa.Table.from_batches(buffered)), handle.tell()
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                raise _ArrowFallback from None
+
+    def _pandas_csv_chunks(self, chunk_size: int, skip: int = 0
+                           ) -> Iterator[tuple[pd.DataFrame, int]]:
+        n_seen = skip
         with open(self.path, "rb") as handle:
             reader = pd.read_csv(
                 handle if self.total_bytes else self.path,
@@ -92,9 +142,11 @@ class CohortSource:
                 na_values=[""],
                 encoding="utf-8-sig",
                 chunksize=chunk_size,
+                skiprows=range(1, skip + 1) if skip else None,
             )
             try:
                 for chunk in reader:
+                    chunk.index = pd.RangeIndex(n_seen, n_seen + len(chunk))
                     n_seen += len(chunk)
                     yield chunk, handle.tell() if self.total_bytes else n_seen
             except UnicodeDecodeError as exc:
@@ -104,8 +156,6 @@ class CohortSource:
                 ) from None
             except pd.errors.ParserError as exc:
                 raise CohortFileError(f"{self.path}: {_parser_message(str(exc))}") from None
-        if n_seen == 0:
-            raise CohortFileError(f"{self.path}: header only, no data rows")
 
     def _parquet_chunks(self, chunk_size: int) -> Iterator[tuple[pd.DataFrame, int]]:
         import pyarrow.parquet as pq
@@ -119,6 +169,20 @@ class CohortSource:
             yield frame, n_seen
         if n_seen == 0:
             raise CohortFileError(f"{self.path}: no data rows")
+
+
+class _ArrowFallback(Exception):
+    """Arrow's reader refused the file; pandas' reader takes over."""
+
+
+def _to_pandas(table) -> pd.DataFrame:
+    """Arrow text columns as pandas' ``str`` dtype (Arrow-backed, no Python objects)."""
+    import numpy as np
+    import pyarrow as pa
+
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    return table.to_pandas(types_mapper=lambda t: text if t in (pa.string(),
+                                                                 pa.large_string()) else None)
 
 
 def _parser_message(text: str) -> str:

@@ -167,6 +167,26 @@ def _as_text(series: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
+def _parse_numbers(text: pd.Series) -> pd.Series:
+    """Text cells to float64, NaN where a cell is not a number.
+
+    Arrow's cast (correctly rounded, no Python objects) parses a whole column at once;
+    a column holding any cell Arrow refuses falls back to ``pd.to_numeric``, which
+    marks just those cells. A literal ``NaN`` parses to NaN either way and is reported
+    by the caller, since only an empty cell means missing.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arrow = (text.array.__arrow_array__() if hasattr(text.array, "__arrow_array__")
+                 else pa.array(text.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
+        values = pc.cast(arrow, pa.float64()).to_numpy(zero_copy_only=False)
+        return pd.Series(values, index=text.index, dtype="float64")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
 def _check_number(raw: pd.Series, spec, issues: _Issues) -> pd.Series:
     rule = spec.rule
     if pd.api.types.is_bool_dtype(raw.dtype):
@@ -177,7 +197,7 @@ def _check_number(raw: pd.Series, spec, issues: _Issues) -> pd.Series:
         shown = raw
     else:
         text = _as_text(raw)
-        number = pd.to_numeric(text, errors="coerce").astype("float64")
+        number = _parse_numbers(text)
         present = text.notna().to_numpy()
         unparsed = present & number.isna().to_numpy()
         nan_word = unparsed & text.str.lower().isin(_NAN_WORDS).to_numpy()

@@ -106,3 +106,24 @@ def test_usage_error_exits_2(tmp_path):
     assert run("validate").exit_code == 2
     assert run("simulate", "--n", "5", "--out", str(tmp_path / "x.csv"),
                "--scenario", "nope").exit_code == 2
+
+
+def _rows_file(tmp_path, replace: dict[int, str]) -> str:
+    rows = ["participant_id,sex,pcs_01,ppt_local_kpa"] + [f"p{i},male,1,300" for i in range(100)]
+    for index, text in replace.items():
+        rows[index] = text
+    return write(tmp_path, "a.csv", "\n".join(rows) + "\n")
+
+
+def test_short_line_deep_in_a_chunked_file_reads_as_missing_cells(tmp_path):
+    path = _rows_file(tmp_path, {61: "p60,male"})
+    result = run("validate", path, "--chunk-size", "25")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_long_line_deep_in_a_chunked_file_is_named(tmp_path):
+    path = _rows_file(tmp_path, {81: "p80,male,1,300,9,9"})
+    for chunk in ("25", "1000"):
+        result = run("validate", path, "--chunk-size", chunk)
+        assert result.exit_code == 1
+        assert "line 82: expected 4 comma-separated fields, saw 6" in result.stderr
