@@ -94,14 +94,15 @@ def _wait(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
                 return
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stdout.read()}") from None
+                raise RuntimeError(f"server exited with code {proc.returncode}") from None
             time.sleep(0.5)
     raise RuntimeError(f"{url} did not answer")
 
 
 def _run_server(cmd: list[str], health: str, env: dict | None = None):
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, **(env or {})})
+    # Server logs go nowhere: an unread pipe fills up and blocks the server.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            text=True, env={**os.environ, **(env or {})})
     _wait(health, proc)
     return proc
 

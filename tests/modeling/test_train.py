@@ -129,3 +129,27 @@ def test_train_cli_names_a_config_typo(tmp_path, cohort_csv):
     result = CliRunner().invoke(app, ["train", str(config), "--data", cohort_csv])
     assert result.exit_code == 1
     assert "unknown key 'seeed'" in result.stderr
+
+
+def test_leave_site_out_holds_out_each_site_once(quick_config, tmp_path):
+    from eihpredict.config import CVConfig
+
+    path = tmp_path / "multisite.csv"
+    write_table(simulate_cohort(400, seed=6, scenario="multisite").frame, path)
+    config = quick_config.model_copy(update={"cv": CVConfig(scheme="leave_site_out",
+                                                            bootstrap=50)})
+    result = train(config, path, out=tmp_path / "m", track=False)
+    folds = [f for f in result.outer.folds if f["candidate"] == "elasticnet"]
+    assert sorted(f["label"] for f in folds) == [f"site site_{s}" for s in "abcd"]
+    assert sum(f["n_test"] for f in folds) == 400
+    assert result.metadata["validation"]["scheme"] == "leave_site_out"
+
+
+def test_leave_site_out_needs_a_site_column(quick_config, tmp_path, small_cohort):
+    from eihpredict.config import CVConfig
+
+    path = tmp_path / "nosite.csv"
+    write_table(small_cohort.frame.drop(columns=["site"]), path)
+    config = quick_config.model_copy(update={"cv": CVConfig(scheme="leave_site_out")})
+    with pytest.raises(ValueError, match="no complete 'site' column"):
+        train(config, path, out=tmp_path / "m", track=False)

@@ -36,11 +36,13 @@ def _post(url: str, payload: dict, timeout: float = 60) -> tuple[int, dict]:
 
 
 @pytest.fixture
-def server(trained):
+def server(trained, tmp_path):
     port = _free_port()
+    log = open(tmp_path / "server.log", "w")  # a file, not a pipe nobody reads
     proc = subprocess.Popen([sys.executable, "-m", "eihpredict.cli", "serve", "--model",
                              str(trained.model_dir), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
+    proc.log_path = tmp_path / "server.log"
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -50,7 +52,7 @@ def server(trained):
                     break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(proc.stdout.read()) from None
+                raise RuntimeError(proc.log_path.read_text()) from None
             time.sleep(0.3)
     else:
         proc.kill()
@@ -59,6 +61,7 @@ def server(trained):
     if proc.poll() is None:
         proc.terminate()
         proc.wait(timeout=30)
+    log.close()
 
 
 def test_real_server_gives_batch_probabilities(server, records, loaded, cohort_csv):
@@ -94,5 +97,5 @@ def test_requests_in_flight_finish_when_the_server_shuts_down(server, records):
     assert results == [200] * 6
     # uvicorn finishes the requests, then re-raises SIGTERM to exit with its code.
     assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
-    log = proc.stdout.read()
+    log = proc.log_path.read_text()
     assert "Shutting down" in log and "Traceback" not in log
