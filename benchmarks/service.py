@@ -141,9 +141,11 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(timeout=30)
         port = _port()
+        # MLflow starts the `uvicorn` found on PATH: the one of this environment.
         proc = _run_server([str(bin_dir / "mlflow"), "models", "serve", "-m", str(model),
                             "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1"],
-                           f"http://127.0.0.1:{port}/ping")
+                           f"http://127.0.0.1:{port}/ping",
+                           env={"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
         try:
             results["mlflow models serve (baseline)"] = _drive(
                 f"http://127.0.0.1:{port}/invocations", "mlflow", args, rows)
