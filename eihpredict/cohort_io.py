@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import hashlib
 import os
 import re
 import tempfile
@@ -25,6 +26,7 @@ from .schema import REQUIRED_COLUMNS
 
 __all__ = [
     "CohortFileError",
+    "sha256_file",
     "CohortSource",
     "atomic_path",
     "file_format",
@@ -327,6 +329,15 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, read in 1 MB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:

@@ -23,7 +23,6 @@ model where eihpredict is not installed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .cohort_io import sha256_file
 from .modeling import TrainedModel
 from .schema import COLUMN_BY_NAME, CONTRACT_VERSION
 
@@ -55,14 +55,6 @@ class LoadedModel:
     @property
     def version(self) -> str:
         return str(self.metadata["model_version"])
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def signature_for(model: TrainedModel):
@@ -122,10 +114,8 @@ def save_model_dir(model: TrainedModel, path: str | os.PathLike[str], *,
             (staging / "plots").mkdir(exist_ok=True)
             shutil.copyfile(png, staging / "plots" / name)
         _write_checksums(staging)
-        backup = None
-        if final.exists():
-            backup = work / "previous"
-            os.replace(final, backup)
+        if final.exists():  # the old directory goes into the work folder, removed below
+            os.replace(final, work / "previous")
         os.replace(staging, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -152,7 +142,7 @@ def _write_checksums(root: Path) -> None:
         rel = file.relative_to(root).as_posix()
         if rel == CHECKSUMS or "__pycache__" in rel:
             continue
-        lines.append(f"{_sha256(file)}  {rel}")
+        lines.append(f"{sha256_file(file)}  {rel}")
     (root / CHECKSUMS).write_text("\n".join(lines) + "\n")
 
 
@@ -177,7 +167,7 @@ def verify_model_dir(path: str | os.PathLike[str]) -> dict[str, Any]:
         file = root / rel
         if not file.exists():
             raise ModelDirectoryError(f"{root}: file {rel!r} is missing")
-        if _sha256(file) != digest:
+        if sha256_file(file) != digest:
             raise ModelDirectoryError(
                 f"{root}: file {rel!r} was altered after training (SHA-256 mismatch); "
                 "retrain or restore the directory"

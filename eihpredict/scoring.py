@@ -28,7 +28,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .cohort_io import CohortFileError, CohortSource, atomic_path, file_format, open_cohort
+from .cohort_io import (
+    CohortFileError,
+    CohortSource,
+    atomic_path,
+    file_format,
+    open_cohort,
+    write_table,
+)
 from .modeling import TrainedModel
 from .schema import COLUMN_BY_NAME, OUTCOME_COLUMNS, REQUIRED_COLUMNS
 from .validation import DuplicateTracker, format_issue, validate_frame
@@ -92,11 +99,7 @@ def score_frame(model: TrainedModel, frame: pd.DataFrame, *, first_row: int = 1,
             f"the input lacks column(s) the model needs: {', '.join(missing)} "
             f"(model {model.candidate!r}, feature groups {', '.join(model.groups)})"
         )
-    if len(typed):
-        raw = model.raw_log_odds(typed)
-        p = model.calibrator.predict(raw)
-    else:
-        p = np.empty(0)
+    p = model.predict_proba(typed) if len(typed) else np.empty(0)
     scored = pd.DataFrame({
         "participant_id": typed["participant_id"].to_numpy(dtype=object),
         "p_impaired_eih": p,
@@ -193,14 +196,6 @@ def _check_output(path: Path, what: str) -> None:
                            f"in {probe})")
 
 
-def _write_part(frame: pd.DataFrame, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        if file_format(path) == "parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False)
-
-
 def _join_parts(parts: list[Path], final: Path) -> None:
     """Join per-chunk parts into one file (CSV: header once; Parquet: one table)."""
     with atomic_path(final) as tmp:
@@ -279,8 +274,8 @@ class _WorkDir:
 
     def commit(self, i: int, scored: pd.DataFrame, rejects: pd.DataFrame,
                tracker: DuplicateTracker, state: dict) -> None:
-        _write_part(scored, self.out_part(i))
-        _write_part(rejects, self.rej_part(i))
+        write_table(scored, self.out_part(i))
+        write_table(rejects, self.rej_part(i))
         with atomic_path(self.root / "ids.npz") as tmp, open(tmp, "wb") as handle:
             np.savez(handle, hashes=tracker._hashes, rows=tracker._rows)
         self._save(state)

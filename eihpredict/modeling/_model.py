@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -42,7 +41,6 @@ class TrainedModel:
     kind: str
     groups: list[str]
     input_columns: list[str]
-    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def feature_names(self) -> list[str]:

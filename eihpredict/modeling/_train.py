@@ -8,7 +8,6 @@ rows; write the model directory; log everything to one MLflow parent run.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..cohort_io import sha256_file
 from ..config import PipelineConfig
 from ..features import build_feature_pipeline
 from ..labels import make_labels
@@ -63,14 +63,6 @@ class TrainingResult:
             rows[name] = {m: f"{r.estimate:.3f} ({r.ci_low:.3f}-{r.ci_high:.3f})"
                           for m, r in table.iterrows()}
         return pd.DataFrame(rows).T
-
-
-def file_fingerprint(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def summarise(frame: pd.DataFrame, y: np.ndarray) -> dict[str, Any]:
@@ -119,7 +111,7 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     if len(np.unique(y)) < 2:
         raise ValueError(f"{data}: every row has the same label ({y[0]}); nothing to learn")
     X = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame])
-    fingerprint = file_fingerprint(data)
+    fingerprint = sha256_file(data)
     summary = summarise(frame, y)
     logger.info("    %d rows, %d impaired (%.1f %%), label: %s", len(y), y.sum(),
                 100 * y.mean(), config.label.describe())

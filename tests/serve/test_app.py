@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from eihpredict.serve.deps import get_model
@@ -105,14 +104,14 @@ def test_model_and_health_routes(make_client, loaded):
 def test_dependency_override_serves_another_model(make_client, records, trained):
     """Routes get the model through a dependency, so a test can swap it."""
     from eihpredict._records import RecordScorer
+    from eihpredict.model_dir import LoadedModel
     from eihpredict.serve.deps import ServedModel
 
     client = make_client()
-    served = client.app.state.model
-    swapped = ServedModel(served.loaded, RecordScorer(served.loaded.model))
-    swapped.loaded = type(served.loaded)(served.loaded.model, {**served.loaded.metadata,
-                                                               "model_version": "swapped"},
-                                         served.loaded.path)
+    loaded = client.app.state.model.loaded
+    other = LoadedModel(loaded.model, {**loaded.metadata, "model_version": "swapped"},
+                        loaded.path)
+    swapped = ServedModel(other, RecordScorer(other.model))
     client.app.dependency_overrides[get_model] = lambda: swapped
     body = client.post("/predict", json={"participants": records[:1]}).json()
     assert body["model_version"] == "swapped"
@@ -133,4 +132,3 @@ def test_no_participant_data_in_logs_by_default(make_client, records, caplog):
     with caplog.at_level("DEBUG"):
         client.post("/predict", json={"participants": records[:1]})
     assert records[0]["participant_id"] not in caplog.text
-    _ = np
