@@ -21,7 +21,7 @@ from .modeling import TrainedModel
 from .schema import COLUMN_BY_NAME
 from .validation import total_violations
 
-__all__ = ["RecordIssue", "RecordScorer"]
+__all__ = ["EnsembleRecordScorer", "RecordIssue", "RecordScorer", "record_scorer"]
 
 
 @dataclass
@@ -145,3 +145,49 @@ class RecordScorer:
 
 def _finite(value: float) -> float | None:
     return None if np.isnan(value) else float(value)
+
+
+class EnsembleRecordScorer(RecordScorer):
+    """An ensemble's lean path: the members' raw log-odds averaged, calibrated once."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.parts = [RecordScorer(member) for member in model.members]
+        self.names = list(model.feature_names)
+
+    def raw(self, records: list[dict[str, Any]]) -> tuple[np.ndarray, list]:
+        raws, designs = [], []
+        for part in self.parts:
+            matrix = part.features(records)
+            design = part.design(matrix)
+            raws.append(part.raw_log_odds(design))
+            designs.append((part, matrix, design))
+        return sum(raws) / len(raws), designs
+
+    def score(self, records: list[dict[str, Any]], explain: int = 0):
+        raw, _ = self.raw(records)
+        p = self.model.calibrator.predict(raw)
+        if explain <= 0:
+            return p, None
+        index = {name: j for j, name in enumerate(self.names)}
+        contrib = np.zeros((len(records), len(self.names)))
+        shown = np.full((len(records), len(self.names)), np.nan)
+        for part in self.parts:
+            _, parts_out = part.score(records, explain=len(part.names))
+            for row, items in enumerate(parts_out):
+                for item in items:
+                    j = index[item["feature"]]
+                    contrib[row, j] += item["contribution"] / len(self.parts)
+                    if np.isnan(shown[row, j]) and item["value"] is not None:
+                        shown[row, j] = item["value"]
+        k = min(explain, contrib.shape[1])
+        order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :k]
+        out = [[{"feature": self.names[j], "value": _finite(shown[row, j]),
+                 "contribution": float(contrib[row, j])} for j in idx]
+               for row, idx in enumerate(order)]
+        return p, out
+
+
+def record_scorer(model) -> RecordScorer:
+    """The lean scorer for a trained model or an ensemble."""
+    return EnsembleRecordScorer(model) if model.kind == "ensemble" else RecordScorer(model)

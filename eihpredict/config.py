@@ -59,7 +59,12 @@ class CandidateConfig(_Strict):
     """One candidate model."""
 
     name: str = Field(description="Name shown in results and MLflow.")
-    kind: Literal["lightgbm", "logistic"] = Field(description="Model family.")
+    kind: Literal["lightgbm", "logistic", "ensemble"] = Field(
+        description="Model family; ensemble averages the log-odds of its members."
+    )
+    members: list[str] | None = Field(
+        None, description="For kind ensemble: names of the candidates it averages."
+    )
     groups: list[str] | None = Field(
         None, description="Feature groups for this candidate (default: features.groups)."
     )
@@ -159,9 +164,27 @@ class PipelineConfig(_Strict):
         names = [c.name for c in value]
         if len(set(names)) != len(names):
             raise ValueError(f"candidate names must be unique, got {names}")
+        plain = {c.name for c in value if c.kind != "ensemble"}
+        for c in value:
+            if c.kind == "ensemble":
+                members = c.members or []
+                if len(members) < 2 or not set(members) <= plain:
+                    raise ValueError(f"ensemble {c.name!r} needs at least two members from "
+                                     f"the non-ensemble candidates {sorted(plain)}, got "
+                                     f"{members}")
+            elif c.members:
+                raise ValueError(f"candidate {c.name!r}: members is only for kind ensemble")
         return value
 
+    def candidate(self, name: str) -> CandidateConfig:
+        return next(c for c in self.models if c.name == name)
+
     def groups_for(self, candidate: CandidateConfig) -> list[str]:
+        if candidate.kind == "ensemble":
+            groups: list[str] = []
+            for member in candidate.members or []:
+                groups += [g for g in self.groups_for(self.candidate(member)) if g not in groups]
+            return groups
         return list(candidate.groups or self.features.groups)
 
 

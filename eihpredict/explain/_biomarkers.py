@@ -158,7 +158,7 @@ def make_selector(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, selector:
     from ..features import ImputeWithIndicators
     from ..modeling import Calibrator
 
-    prep = Pipeline([("features", clone(model.pipeline.named_steps["features"])),
+    prep = Pipeline([("features", clone(model.feature_step)),
                      ("impute", ImputeWithIndicators()), ("scale", StandardScaler())]
                     ).set_output(transform="pandas")
     design = prep.fit_transform(X, y)

@@ -81,7 +81,20 @@ def _linear_parts(model: TrainedModel, frame: pd.DataFrame):
 
 
 def explain_frame(model: TrainedModel, frame: pd.DataFrame) -> Explanation:
-    """Exact SHAP values for validated rows (see the module docstring)."""
+    """Exact SHAP values for validated rows (see the module docstring).
+
+    For an ensemble, the average of its members' explanations on the union of their
+    features (a feature a member lacks contributes 0 for it), which adds up to the
+    ensemble's raw log-odds, the average of the members'.
+    """
+    if model.kind == "ensemble":
+        parts = [explain_frame(member, frame) for member in model.members]
+        names = model.feature_names
+        values = sum(p.values.reindex(columns=names, fill_value=0.0) for p in parts) / len(parts)
+        data = parts[0].data.reindex(columns=names)
+        for part in parts[1:]:
+            data = data.fillna(part.data.reindex(columns=names))
+        return Explanation(values, data, float(np.mean([p.base_value for p in parts])))
     estimator = model.pipeline.named_steps["model"]
     if model.kind == "lightgbm":
         features = model.pipeline[:-1].transform(frame)

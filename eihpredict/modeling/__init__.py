@@ -10,12 +10,13 @@ from ._metrics import (
     decision_curve,
     point_metrics,
 )
-from ._model import TrainedModel
+from ._model import EnsembleModel, TrainedModel
 from ._samplesize import SampleSize, cox_snell_r2_from_c, minimum_sample_size
 
 __all__ = [
     "METRICS",
     "Calibrator",
+    "EnsembleModel",
     "SampleSize",
     "TrainedModel",
     "bootstrap_metrics",

@@ -11,7 +11,7 @@ from sklearn.pipeline import Pipeline
 from ._calibration import Calibrator
 from ._estimators import raw_log_odds
 
-__all__ = ["TrainedModel"]
+__all__ = ["EnsembleModel", "TrainedModel"]
 
 
 @dataclass
@@ -54,6 +54,46 @@ class TrainedModel:
         """Calibrated probability of impaired EIH for validated rows."""
         return self.calibrator.predict(self.raw_log_odds(frame))
 
+    @property
+    def feature_step(self):
+        """The fitted feature step of the pipeline."""
+        return self.pipeline.named_steps["features"]
+
     def features(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model's feature matrix for validated rows (names as in explanations)."""
         return self.pipeline[:-1].transform(frame)
+
+
+@dataclass
+class EnsembleModel:
+    """The average of several trained models' raw log-odds, calibrated once.
+
+    Its SHAP values are the average of the members' (on the union of their features),
+    so they still add up to its raw log-odds.
+    """
+
+    members: list[TrainedModel]
+    calibrator: Calibrator
+    threshold: float
+    candidate: str
+    groups: list[str]
+    input_columns: list[str]
+    kind: str = "ensemble"
+
+    @property
+    def feature_names(self) -> list[str]:
+        names: list[str] = []
+        for member in self.members:
+            names += [n for n in member.feature_names if n not in names]
+        return names
+
+    def raw_log_odds(self, frame: pd.DataFrame) -> np.ndarray:
+        return sum(m.raw_log_odds(frame) for m in self.members) / len(self.members)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.calibrator.predict(self.raw_log_odds(frame))
+
+    @property
+    def feature_step(self):
+        """The widest member's fitted feature step (for refits that need one)."""
+        return max(self.members, key=lambda m: len(m.groups)).pipeline.named_steps["features"]

@@ -25,7 +25,7 @@ from ..config import CandidateConfig, PipelineConfig
 from ._calibration import Calibrator, resolve_method
 from ._estimators import make_pipeline, raw_log_odds
 from ._metrics import choose_threshold
-from ._model import TrainedModel
+from ._model import EnsembleModel, TrainedModel
 from ._tuning import tune
 
 __all__ = ["FittedCandidate", "OuterResult", "fit_candidate", "outer_splits", "run_outer_cv"]
@@ -35,13 +35,14 @@ logger = logging.getLogger("eihpredict.train")
 
 @dataclass
 class FittedCandidate:
-    model: TrainedModel
+    model: TrainedModel | EnsembleModel
     params: dict[str, Any]
     inner_best_value: float | None
     n_trials: int
     n_pruned: int
     calibration_method: str
     seconds: float
+    raw_oof: np.ndarray | None = None
 
 
 @dataclass
@@ -88,9 +89,16 @@ def outer_splits(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray):
 def fit_candidate(candidate: CandidateConfig, config: PipelineConfig, X: pd.DataFrame,
                   y: np.ndarray, *, seed: int, storage: str | None = None,
                   study_name: str | None = None) -> FittedCandidate:
-    """Tune, calibrate, choose the threshold and fit one candidate on ``X, y``."""
+    """Tune, calibrate, choose the threshold and fit one candidate on ``X, y``.
+
+    An ensemble fits each member this way, then averages their out-of-fold raw
+    log-odds (the members use the same calibration folds) for its own calibrator.
+    """
     start = time.perf_counter()
     groups = config.groups_for(candidate)
+    if candidate.kind == "ensemble":
+        return _fit_ensemble(candidate, config, X, y, seed=seed, storage=storage,
+                             study_name=study_name, start=start)
 
     def make(params: dict[str, Any]):
         return make_pipeline(candidate.kind, groups, {**candidate.params, **params}, seed=seed,
@@ -114,17 +122,43 @@ def fit_candidate(candidate: CandidateConfig, config: PipelineConfig, X: pd.Data
     for train, val in cal_folds.split(X, y):
         fold_model = clone(pipeline).fit(X.iloc[train], y[train])
         raw_oof[val] = raw_log_odds(fold_model, X.iloc[val])
-    calibrator = Calibrator(method).fit(raw_oof, y)
-    threshold = choose_threshold(y, calibrator.predict(raw_oof), config.threshold.rule,
-                                 value=config.threshold.value,
-                                 min_sensitivity=config.threshold.min_sensitivity)
+    calibrator, threshold = _calibrate(config, method, raw_oof, y)
     pipeline.fit(X, y)
     input_columns = [c for c in _inputs_of(pipeline) if c in X.columns]
     model = TrainedModel(pipeline=pipeline, calibrator=calibrator, threshold=threshold,
                          candidate=candidate.name, kind=candidate.kind, groups=groups,
                          input_columns=input_columns)
     return FittedCandidate(model, params, inner_best, n_trials, n_pruned, method,
-                           time.perf_counter() - start)
+                           time.perf_counter() - start, raw_oof)
+
+
+def _calibrate(config: PipelineConfig, method: str, raw_oof: np.ndarray, y: np.ndarray):
+    """Calibrator on out-of-fold log-odds, and the threshold on its probabilities."""
+    calibrator = Calibrator(method).fit(raw_oof, y)
+    threshold = choose_threshold(y, calibrator.predict(raw_oof), config.threshold.rule,
+                                 value=config.threshold.value,
+                                 min_sensitivity=config.threshold.min_sensitivity)
+    return calibrator, threshold
+
+
+def _fit_ensemble(candidate: CandidateConfig, config: PipelineConfig, X: pd.DataFrame,
+                  y: np.ndarray, *, seed: int, storage: str | None, study_name: str | None,
+                  start: float) -> FittedCandidate:
+    members = [fit_candidate(config.candidate(name), config, X, y, seed=seed, storage=storage,
+                             study_name=f"{study_name}-{name}" if study_name else None)
+               for name in candidate.members or []]
+    raw_oof = np.mean([m.raw_oof for m in members], axis=0)
+    method = resolve_method(config.calibration.method, len(y))
+    calibrator, threshold = _calibrate(config, method, raw_oof, y)
+    input_columns: list[str] = []
+    for member in members:
+        input_columns += [c for c in member.model.input_columns if c not in input_columns]
+    model = EnsembleModel(members=[m.model for m in members], calibrator=calibrator,
+                          threshold=threshold, candidate=candidate.name,
+                          groups=config.groups_for(candidate), input_columns=input_columns)
+    return FittedCandidate(model, {m.model.candidate: m.params for m in members}, None,
+                           sum(m.n_trials for m in members), sum(m.n_pruned for m in members),
+                           method, time.perf_counter() - start, raw_oof)
 
 
 def _inputs_of(pipeline) -> list[str]:

@@ -45,6 +45,9 @@ def test_unknown_key_is_refused_with_its_path_and_file(tmp_path):
     ("models:\n  - {name: m, kind: xgboost}\n", "models.0.kind"),
     ("models:\n  - {name: m, kind: logistic, baseline: true}\n", "not be a baseline"),
     (MINIMAL + "features: {groups: [cpm, mood]}\n", "unknown feature groups"),
+    (MINIMAL.rstrip() + "\n  - {name: e, kind: ensemble, members: [m, ghost]}\n",
+     "needs at least two members"),
+    ("models:\n  - {name: m, kind: logistic, members: [x]}\n", "only for kind ensemble"),
     ("models: [\n", "not valid YAML"),
     ("- just\n- a list\n", "mapping of keys"),
 ])

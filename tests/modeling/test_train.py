@@ -56,7 +56,7 @@ def test_mlflow_client_reads_the_run_and_nested_candidate_runs(trained):
     children = client.search_runs([run.info.experiment_id],
                                   f"tags.mlflow.parentRunId = '{trained.run_id}'")
     assert {c.data.tags["candidate"] for c in children} == {"lightgbm", "elasticnet",
-                                                           "cpm_only"}
+                                                           "cpm_only", "ensemble"}
     artifacts = {a.path for a in client.list_artifacts(trained.run_id)}
     assert {"model", "plots", "config.json", "metrics.csv"} <= artifacts
     loaded = mlflow.pyfunc.load_model(f"runs:/{trained.run_id}/model")

@@ -103,7 +103,7 @@ def test_model_and_health_routes(make_client, loaded):
 
 def test_dependency_override_serves_another_model(make_client, records, trained):
     """Routes get the model through a dependency, so a test can swap it."""
-    from eihpredict._records import RecordScorer
+    from eihpredict._records import record_scorer
     from eihpredict.model_dir import LoadedModel
     from eihpredict.serve.deps import ServedModel
 
@@ -111,7 +111,7 @@ def test_dependency_override_serves_another_model(make_client, records, trained)
     loaded = client.app.state.model.loaded
     other = LoadedModel(loaded.model, {**loaded.metadata, "model_version": "swapped"},
                         loaded.path)
-    swapped = ServedModel(other, RecordScorer(other.model))
+    swapped = ServedModel(other, record_scorer(other.model))
     client.app.dependency_overrides[get_model] = lambda: swapped
     body = client.post("/predict", json={"participants": records[:1]}).json()
     assert body["model_version"] == "swapped"
