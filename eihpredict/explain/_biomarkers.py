@@ -265,8 +265,13 @@ def interaction_strengths(model: TrainedModel, X: pd.DataFrame, *, max_rows: int
                           seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Mean absolute SHAP interaction values: the top feature pairs, and a group matrix.
 
-    Only tree models have interactions; a logistic model returns empty frames.
+    Only tree models have interactions: an ensemble reports its LightGBM member's, a
+    logistic model returns empty frames.
     """
+    if model.kind == "ensemble":
+        trees = [m for m in model.members if m.kind == "lightgbm"]
+        if trees:
+            return interaction_strengths(trees[0], X, max_rows=max_rows, seed=seed)
     if model.kind != "lightgbm":
         return pd.DataFrame(columns=["feature_a", "feature_b", "strength"]), pd.DataFrame()
     import shap

@@ -170,6 +170,8 @@ def _html(loaded: LoadedModel, report: BiomarkerReport, interactions: pd.DataFra
     else:
         parts += ["<h2>Interactions</h2><p class='note'>A linear model has no interactions "
                   "beyond those given as features.</p>"]
+    if meta["kind"] == "ensemble" and "interactions" in plots:
+        parts.insert(-2, "<p class='note'>Interactions of the ensemble's LightGBM member.</p>")
     parts += ["<h2>Importance by subgroup</h2>",
               "<p class='note'>Mean |SHAP| of each source group within each pain population "
               "and sex (the field asks for stratification by pain phenotype).</p>",

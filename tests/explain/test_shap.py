@@ -18,7 +18,7 @@ def data(small_cohort):
     return X, make_labels(X).to_numpy()
 
 
-@pytest.fixture(scope="module", params=["lightgbm", "elasticnet"])
+@pytest.fixture(scope="module", params=["lightgbm", "elasticnet", "ensemble"])
 def fitted(request, data, quick_config):
     X, y = data
     candidate = next(c for c in quick_config.models if c.name == request.param)
