@@ -233,10 +233,11 @@ def _conform(table, schema, pa):
 class _WorkDir:
     """Per-chunk parts and progress of one run, kept for ``--resume``."""
 
-    def __init__(self, output: Path, settings: dict) -> None:
+    def __init__(self, output: Path, rejects: Path, settings: dict) -> None:
         self.root = output.parent / f".{output.name}.work"
         self.settings = settings
         self.out_ext = ".parquet" if file_format(output) == "parquet" else ".csv"
+        self.rej_ext = ".parquet" if file_format(rejects) == "parquet" else ".csv"
 
     def fresh(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -270,7 +271,7 @@ class _WorkDir:
         return self.root / f"out-{i:06d}{self.out_ext}"
 
     def rej_part(self, i: int) -> Path:
-        return self.root / f"rej-{i:06d}.csv"
+        return self.root / f"rej-{i:06d}{self.rej_ext}"
 
     def commit(self, i: int, scored: pd.DataFrame, rejects: pd.DataFrame,
                tracker: DuplicateTracker, state: dict) -> None:
@@ -343,7 +344,7 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
     settings = {"input": _fingerprint(sources), "model_version": loaded.version,
                 "chunk_size": chunk_size, "explain": explain, "on_error": on_error,
                 "output": str(output.resolve()), "rejects": str(rejects_path.resolve())}
-    work = _WorkDir(output, settings)
+    work = _WorkDir(output, rejects_path, settings)
     if resume:
         state = work.resume()
     else:

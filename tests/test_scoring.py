@@ -75,6 +75,14 @@ def test_on_error_fail_stops_and_leaves_no_output(model_dir, bad_csv, tmp_path):
     assert list(tmp_path.iterdir()) == [bad_csv]
 
 
+def test_parquet_rejects_file(model_dir, bad_csv, tmp_path):
+    summary = score_file(model_dir, bad_csv, tmp_path / "s.csv",
+                         rejects=tmp_path / "r.parquet", chunk_size=100)
+    rejects = pd.read_parquet(tmp_path / "r.parquet")
+    assert len(rejects) == summary.n_rejected == 4
+    assert rejects["row"].tolist() == [5, 51, 121, 201]
+
+
 def test_explanations_per_row_add_up_to_the_raw_score(model_dir, cohort_csv, tmp_path):
     out = tmp_path / "s.parquet"
     score_file(model_dir, cohort_csv, out, explain=3)
