@@ -90,7 +90,7 @@ def test_requests_in_flight_finish_when_the_server_shuts_down(server, records):
     threads = [threading.Thread(target=call) for _ in range(6)]
     for t in threads:
         t.start()
-    time.sleep(0.3)  # requests are in flight
+    time.sleep(0.5)  # requests are in flight
     proc.send_signal(signal.SIGTERM)
     for t in threads:
         t.join(timeout=60)
