@@ -155,17 +155,12 @@ class EnsembleRecordScorer(RecordScorer):
         self.parts = [RecordScorer(member) for member in model.members]
         self.names = list(model.feature_names)
 
-    def raw(self, records: list[dict[str, Any]]) -> tuple[np.ndarray, list]:
-        raws, designs = [], []
-        for part in self.parts:
-            matrix = part.features(records)
-            design = part.design(matrix)
-            raws.append(part.raw_log_odds(design))
-            designs.append((part, matrix, design))
-        return sum(raws) / len(raws), designs
+    def raw(self, records: list[dict[str, Any]]) -> np.ndarray:
+        raws = [part.raw_log_odds(part.design(part.features(records))) for part in self.parts]
+        return sum(raws) / len(raws)
 
     def score(self, records: list[dict[str, Any]], explain: int = 0):
-        raw, _ = self.raw(records)
+        raw = self.raw(records)
         p = self.model.calibrator.predict(raw)
         if explain <= 0:
             return p, None
