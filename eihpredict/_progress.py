@@ -29,16 +29,26 @@ def progress_bar(description: str, *, unit: str = "rows", enabled: bool = True,
             BarColumn,
             MofNCompleteColumn,
             Progress,
+            ProgressColumn,
             TaskProgressColumn,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
             TransferSpeedColumn,
         )
+        from rich.text import Text
+
+        class RateColumn(ProgressColumn):
+            """Items per second (rows/s, refits/s)."""
+
+            def render(self, task) -> Text:
+                speed = task.finished_speed or task.speed
+                return Text("" if speed is None else f"{speed:,.0f} {unit}/s", style="cyan")
 
         byte_columns = unit == "bytes"
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
                    TransferSpeedColumn() if byte_columns else MofNCompleteColumn(),
+                   *([] if byte_columns else [RateColumn()]),
                    TimeElapsedColumn(), TimeRemainingColumn()]
         with Progress(*columns, transient=False) as bar:
             task = bar.add_task(description, total=None)

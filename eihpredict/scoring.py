@@ -165,19 +165,14 @@ def _fingerprint(sources: list[CohortSource]) -> list[dict]:
 
 
 def _chunks(sources: list[CohortSource], chunk_size: int
-            ) -> Iterator[tuple[pd.DataFrame, int, int, int | None]]:
-    """Yield (raw chunk, first row number, rows read so far, estimated total rows)."""
+            ) -> Iterator[tuple[pd.DataFrame, int, int]]:
+    """Yield (raw chunk, first row number, rows read so far) across all parts."""
     first = 1
-    sizes = [s.total_bytes or s.total_rows or 0 for s in sources]
-    done_before = 0
-    for source, size in zip(sources, sizes, strict=True):
-        for raw, position in source.chunks(chunk_size):
+    for source in sources:
+        for raw, _ in source.chunks(chunk_size):
             raw = raw.reset_index(drop=True)
-            rows_read = first - 1 + len(raw)
-            share = (done_before + position) / sum(sizes) if all(sizes) else None
-            yield raw, first, rows_read, int(rows_read / share) if share else None
+            yield raw, first, first - 1 + len(raw)
             first += len(raw)
-        done_before += size
 
 
 def _check_output(path: Path, what: str) -> None:
@@ -340,7 +335,10 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
         raise ScoringError(f"{output}: the output would overwrite the input")
     required = tuple(dict.fromkeys([*REQUIRED_COLUMNS, *model.input_columns]))
     sources = _sources(input, required)
-    total_rows = sum(s.total_rows or 0 for s in sources) or None
+    # Row totals are known for Parquet; a CSV's progress shows rows and rows/s only
+    # (Arrow reads ahead, so the byte position would overstate it).
+    total_rows = (sum(s.total_rows for s in sources)
+                  if all(s.total_rows for s in sources) else None)
     settings = {"input": _fingerprint(sources), "model_version": loaded.version,
                 "chunk_size": chunk_size, "explain": explain, "on_error": on_error,
                 "output": str(output.resolve()), "rejects": str(rejects_path.resolve())}
@@ -358,7 +356,7 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
     runner = _DaskRunner(model, scheduler) if engine == "dask" else None
     try:
         pending = []
-        for i, (raw, first, rows_read, estimate) in enumerate(_chunks(sources, chunk_size)):
+        for i, (raw, first, rows_read) in enumerate(_chunks(sources, chunk_size)):
             if i < state["chunks_done"]:
                 continue  # finished before the interruption; its part is on disk
             earlier = _earlier(tracker, raw, first)
@@ -370,7 +368,7 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
             while pending and (runner is None or len(pending) >= runner.max_in_flight):
                 _finish_chunk(work, state, tracker, pending.pop(0), runner, on_error)
                 if on_progress is not None:
-                    on_progress(state["rows_done"], total_rows or estimate)
+                    on_progress(state["rows_done"], total_rows)
         while pending:
             _finish_chunk(work, state, tracker, pending.pop(0), runner, on_error)
             if on_progress is not None:
