@@ -118,8 +118,12 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
 
     logger.info("2/6 sample size (Riley et al. 2020)")
     # Candidate parameters: the widest design matrix (linear: with missing indicators).
-    n_params = len(build_feature_pipeline(config.features.groups, model_kind="linear")
-                   .fit(X).get_feature_names_out())
+    try:
+        n_params = len(build_feature_pipeline(config.features.groups, model_kind="linear",
+                                              options=config.features.options)
+                       .fit(X).get_feature_names_out())
+    except ValueError as exc:  # a configured group whose columns the data lacks
+        raise ValueError(f"pipeline {config.name!r} cannot use {data}: {exc}") from None
     sample_size = minimum_sample_size(max(min(float(y.mean()), 0.99), 0.01),
                                       config.anticipated_c_statistic, n_params)
     message = (f"    {n_params} candidate parameters, anticipated C "

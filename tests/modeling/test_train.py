@@ -153,3 +153,12 @@ def test_leave_site_out_needs_a_site_column(quick_config, tmp_path, small_cohort
     config = quick_config.model_copy(update={"cv": CVConfig(scheme="leave_site_out")})
     with pytest.raises(ValueError, match="no complete 'site' column"):
         train(config, path, out=tmp_path / "m", track=False)
+
+
+def test_missing_group_columns_name_the_column_and_the_pipeline(quick_config, tmp_path,
+                                                                small_cohort):
+    path = tmp_path / "nocpm.csv"
+    write_table(small_cohort.frame.drop(columns=["cpm_test_after_kpa"]), path)
+    with pytest.raises(ValueError, match=r"pipeline 'quick' cannot use .*'cpm' needs columns "
+                                         r"\(cpm_test_before_kpa, cpm_test_after_kpa\)"):
+        train(quick_config, path, out=tmp_path / "m", track=False)
