@@ -230,8 +230,9 @@ def simulate_cohort(n: int, seed: int = 0, scenario: str = "default") -> Simulat
         # the algometer's 2000 kPa ceiling (the contract's upper bound).
         return median * np.exp(-PPT_LOG_SD * np.clip(shared, -2.5, None))
 
-    local_true = ppt_true("local", sens - 0.5 * _sensitivity_shift(pop_idx))
-    remote_true = ppt_true("remote", 0.85 * (sens - 0.5 * _sensitivity_shift(pop_idx))
+    shared = sens - 0.5 * _sensitivity_shift(pop_idx)
+    local_true = ppt_true("local", shared)
+    remote_true = ppt_true("remote", 0.85 * shared
                            + 0.53 * rng.standard_normal(n))
 
     def measure(true: np.ndarray, size: int = n) -> np.ndarray:

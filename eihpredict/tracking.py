@@ -56,7 +56,6 @@ class TrainingRun:
     def __init__(self, run) -> None:
         self.run = run
         self.run_id = run.info.run_id
-        self.experiment_id = run.info.experiment_id
 
     def log_params(self, params: dict[str, Any]) -> None:
         import mlflow

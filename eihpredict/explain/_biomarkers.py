@@ -106,10 +106,10 @@ def _one_resample(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, seed: int
         if len(np.unique(y[idx])) == 2 and len(oob) >= 10:
             break
     steps = {name: clone(step) for name, step in model.pipeline.steps}
-    features = steps["features"].fit(X.iloc[idx])
+    design = steps["features"].fit_transform(X.iloc[idx])
     if model.kind == "logistic":
-        steps["impute"].fit(features.transform(X.iloc[idx]))
-    train = _shadowed(_matrix(model, steps, X.iloc[idx]), rng)
+        design = steps["impute"].fit_transform(design)
+    train = _shadowed(design, rng)
     test = _shadowed(_matrix(model, steps, X.iloc[oob]), rng)
     scaler = None
     estimator = steps["model"]

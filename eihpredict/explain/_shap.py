@@ -76,8 +76,7 @@ def _linear_parts(model: TrainedModel, frame: pd.DataFrame):
     pipeline = model.pipeline
     features = pipeline.named_steps["features"].transform(frame)
     imputed = pipeline.named_steps["impute"].transform(features)
-    scaled = pipeline.named_steps["scale"].transform(imputed)
-    return features, imputed, scaled
+    return imputed, pipeline.named_steps["scale"].transform(imputed)
 
 
 def explain_frame(model: TrainedModel, frame: pd.DataFrame) -> Explanation:
@@ -106,7 +105,7 @@ def explain_frame(model: TrainedModel, frame: pd.DataFrame) -> Explanation:
         base = float(contrib[0, -1]) if len(contrib) else float(
             estimator.booster_.predict(np.zeros((1, len(names))), pred_contrib=True)[0, -1])
         return Explanation(values, features, base)
-    _, imputed, scaled = _linear_parts(model, frame)
+    imputed, scaled = _linear_parts(model, frame)
     coef = estimator.coef_[0]
     names = list(scaled.columns)
     values = pd.DataFrame(scaled.to_numpy() * coef, columns=names, index=frame.index)

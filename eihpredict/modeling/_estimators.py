@@ -77,6 +77,5 @@ def raw_log_odds(pipeline: Pipeline, X) -> np.ndarray:
         # the batch it is scored in (BLAS blocking changes the last bit with batch size).
         data = np.ascontiguousarray(features.to_numpy(dtype="float64"))
         return (data * estimator.coef_[0]).sum(axis=1) + estimator.intercept_[0]
-    p = estimator.predict_proba(features)[:, 1]
-    p = np.clip(p, 1e-15, 1 - 1e-15)
-    return np.log(p) - np.log1p(-p)
+    raise TypeError(f"no raw log-odds for {type(estimator).__name__}; expected LightGBM or "
+                    "logistic regression")
