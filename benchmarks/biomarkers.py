@@ -20,7 +20,7 @@ from pathlib import Path
 from eihpredict.config import load_config
 from eihpredict.explain import discover_biomarkers
 from eihpredict.labels import make_labels
-from eihpredict.modeling._nested import fit_candidate
+from eihpredict.modeling import fit_candidate
 from eihpredict.simulate import simulate_cohort
 from eihpredict.validation import validate_frame
 

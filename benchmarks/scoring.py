@@ -29,7 +29,7 @@ SETUP = textwrap.dedent("""
     import logging, sys
     from pathlib import Path
     from eihpredict.config import load_config
-    from eihpredict.modeling._train import train
+    from eihpredict.training import train
     from eihpredict.simulate import simulate_cohort
     from eihpredict.cohort_io import write_table
     logging.basicConfig(level=logging.WARNING)

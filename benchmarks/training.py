@@ -28,10 +28,10 @@ from eihpredict.cohort_io import write_table
 from eihpredict.config import load_config
 from eihpredict.labels import make_labels
 from eihpredict.modeling import calibration_slope_intercept, point_metrics
-from eihpredict.modeling._train import train
 from eihpredict.schema import OUTCOME_COLUMNS
 from eihpredict.scoring import score_frame
 from eihpredict.simulate import simulate_cohort
+from eihpredict.training import train
 from eihpredict.validation import validate_frame
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,9 +24,9 @@ __version__ = "0.1.0"
 # name -> (module, attribute): loaded on first access.
 _LAZY = {
     "load_config": (".config", "load_config"),
-    "train": (".modeling._train", "train"),
-    "format_results": (".modeling._train", "format_results"),
-    "fit_candidate": (".modeling._nested", "fit_candidate"),
+    "train": (".training", "train"),
+    "format_results": (".training", "format_results"),
+    "fit_candidate": (".modeling", "fit_candidate"),
     "explain_model": (".explain._report", "explain_model"),
     "load_model_dir": (".model_dir", "load_model_dir"),
     "score_frame": (".scoring", "score_frame"),

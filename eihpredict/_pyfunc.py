@@ -1,20 +1,50 @@
-"""MLflow pyfunc wrapper: lets ``mlflow.pyfunc.load_model`` and ``mlflow models serve``
-use a model directory unchanged. Imported only when MLflow is needed."""
+"""MLflow pyfunc wrapper: lets ``mlflow.pyfunc.load_model``, ``spark_udf`` and ``mlflow
+models serve`` use a model directory unchanged. Imported only when MLflow is needed."""
 
 from __future__ import annotations
 
 import mlflow.pyfunc
+import numpy as np
 import pandas as pd
 
-__all__ = ["EIHPyfuncModel"]
+__all__ = ["EIHPyfuncModel", "pyfunc_output"]
+
+
+def pyfunc_output(model, frame: pd.DataFrame) -> pd.DataFrame:
+    """One output row per input row, in input order (contract section 6).
+
+    Valid rows carry the model's outputs (``p_impaired_eih``, ``eih_prediction``);
+    an invalid row has empty outputs and its ``reject_reason``, so one bad row never
+    fails a batch (or a Spark job). ``participant_id`` is the id as given.
+    """
+    from .scoring import score_frame
+
+    frame = frame.reset_index(drop=True)
+    result = score_frame(model, frame, passthrough=False)
+    n = len(frame)
+    out = pd.DataFrame({"participant_id": (frame["participant_id"].astype("object")
+                                           .where(frame["participant_id"].notna(), None)
+                                           .map(lambda v: None if v is None else str(v))
+                                           if "participant_id" in frame else [None] * n)})
+    valid = result.valid
+    for name in model.output_columns:
+        values = result.scored[name].to_numpy()
+        column = (np.full(n, np.nan) if values.dtype.kind == "f"
+                  else np.full(n, None, dtype=object))
+        column[valid] = values
+        out[name] = column
+    reasons = np.full(n, None, dtype=object)
+    reasons[~valid] = result.rejects["reasons"].to_numpy()
+    out["reject_reason"] = reasons
+    return out
 
 
 class EIHPyfuncModel(mlflow.pyfunc.PythonModel):
-    """Predicts the calibrated probability of impaired EIH (column ``p_impaired_eih``).
+    """Predicts with the model directory's fitted model (:func:`pyfunc_output`).
 
-    Rows are validated against the cohort contract first, through the same
-    :func:`eihpredict.scoring.score_frame` as the CLI and the service; an invalid row
-    raises a ``ValueError`` naming row, column and rule (pyfunc cannot return rejects).
+    Accepts what ``pandas.read_csv`` gives (integer ids, integer item columns): rows
+    are validated against the cohort contract by the same validator and scored by the
+    same :func:`eihpredict.scoring.score_frame` as the CLI and the service.
     """
 
     def load_context(self, context) -> None:
@@ -23,12 +53,4 @@ class EIHPyfuncModel(mlflow.pyfunc.PythonModel):
         self.model = joblib.load(context.artifacts["model"])
 
     def predict(self, context, model_input, params=None):  # no hints: MLflow's signature rules
-        from .scoring import score_frame
-        from .validation import format_issue
-
-        frame = pd.DataFrame(model_input)
-        result = score_frame(self.model, frame, passthrough=False)
-        if len(result.rejects):
-            first = format_issue(result.issues.iloc[0])
-            raise ValueError(f"{len(result.rejects)} invalid row(s); first: {first}")
-        return result.scored[["p_impaired_eih"]].reset_index(drop=True)
+        return pyfunc_output(self.model, pd.DataFrame(model_input))

@@ -78,7 +78,7 @@ def contract(
     out: Annotated[Path | None, typer.Option("--out", help="Write the docs page here.")] = None,
 ) -> None:
     """Print the cohort contract table (generated from the schema)."""
-    from .cohort_io import atomic_path
+    from .fileio import atomic_path
     from .schema import CONTRACT_VERSION, contract_markdown
 
     text = (
@@ -186,8 +186,8 @@ def train(
 ) -> None:
     """Train, validate (nested CV) and save a model; tracked in MLflow."""
     from .config import ConfigError, load_config
-    from .modeling._train import format_results
-    from .modeling._train import train as run_training
+    from .training import format_results
+    from .training import train as run_training
 
     try:
         cfg = load_config(config, seed=seed, n_trials=n_trials)

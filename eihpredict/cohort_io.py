@@ -10,25 +10,21 @@ exactly as written, so nothing is coerced before it is checked.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
-import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from .fileio import atomic_path
 from .schema import REQUIRED_COLUMNS
 
 __all__ = [
     "CohortFileError",
-    "sha256_file",
     "CohortSource",
-    "atomic_path",
     "file_format",
     "open_cohort",
     "write_table",
@@ -309,35 +305,6 @@ def _check_columns(path: Path, columns: list[str], required: tuple[str, ...]) ->
         raise CohortFileError(
             f"{path}: missing required column(s): {', '.join(missing)}{extra}"
         )
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it into place only on success.
-
-    A failure or interrupt inside the block removes the temporary file, so the final
-    name holds either the complete output or nothing new.
-    """
-    final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes, read in 1 MB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:

@@ -17,9 +17,9 @@ from pathlib import Path
 from .cohort_io import write_table
 from .config import load_config
 from .model_dir import load_model_dir
-from .modeling._train import format_results, train
 from .scoring import score_frame
 from .simulate import simulate_cohort, write_truth
+from .training import format_results, train
 from .validation import validate_file
 
 logger = logging.getLogger("eihpredict.demo")

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .cohort_io import sha256_file
-from .modeling import TrainedModel
+from .fileio import sha256_file
+from .modeling import FittedModel
 from .schema import COLUMN_BY_NAME, CONTRACT_VERSION
 
 __all__ = ["LoadedModel", "ModelDirectoryError", "load_model_dir", "save_model_dir"]
@@ -48,7 +48,7 @@ class ModelDirectoryError(ValueError):
 
 @dataclass
 class LoadedModel:
-    model: TrainedModel
+    model: FittedModel
     metadata: dict[str, Any]
     path: Path
 
@@ -57,23 +57,25 @@ class LoadedModel:
         return str(self.metadata["model_version"])
 
 
-def signature_for(model: TrainedModel):
-    """MLflow signature: the contract columns the model may read, typed for pyfunc.
+def signature_for(model: FittedModel):
+    """MLflow signature: the contract columns the model may read, and its outputs.
 
-    Integer columns that may be missing are declared ``double`` (MLflow cannot hold a
-    missing value in an integer column); text and categories are ``string``.
+    Inputs are typed ``Any``: MLflow's own type enforcement would refuse what
+    ``pandas.read_csv`` gives (an item column without missing cells is ``int64``, which
+    it will not cast to ``double``; integer ids). The values are checked row by row by
+    the contract's validator instead, and a bad row gets a ``reject_reason``.
     """
     from mlflow.models import ModelSignature
-    from mlflow.types.schema import ColSpec, Schema
+    from mlflow.types.schema import AnyType, ColSpec, Schema
 
     names = ["participant_id", *[c for c in model.input_columns if c != "participant_id"]]
-    specs = []
-    for name in names:
-        spec = COLUMN_BY_NAME[name]
-        kind = "double" if spec.is_numeric else "string"
-        specs.append(ColSpec(kind, name, required=spec.required))
-    return ModelSignature(inputs=Schema(specs), outputs=Schema([ColSpec("double",
-                                                                        "p_impaired_eih")]))
+    inputs = [ColSpec(AnyType(), name, required=COLUMN_BY_NAME[name].required)
+              for name in names]
+    outputs = [ColSpec("string", "participant_id")]
+    outputs += [ColSpec("double" if name.startswith("p_") else "string", name, required=False)
+                for name in model.output_columns]
+    outputs.append(ColSpec("string", "reject_reason", required=False))
+    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
 
 
 def _requirements() -> list[str]:
@@ -84,7 +86,7 @@ def _requirements() -> list[str]:
     return [f"{n}=={version(n)}" for n in names]
 
 
-def save_model_dir(model: TrainedModel, path: str | os.PathLike[str], *,
+def save_model_dir(model: FittedModel, path: str | os.PathLike[str], *,
                    metadata: dict[str, Any], model_card: str,
                    input_example=None, plots: dict[str, Path] | None = None) -> Path:
     """Write the model directory atomically (a failed save leaves the old one intact)."""

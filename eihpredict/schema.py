@@ -315,51 +315,45 @@ def contract_markdown() -> str:
 def participant_model() -> type:
     """Pydantic model of one participant record, generated from :data:`COLUMNS`.
 
-    The HTTP service uses it for its request schema. It applies the same per-field
-    rules as the table validator (type, range, category, whole-number items); the
-    cross-field rules (totals against items, unique ids) are applied by running the
-    table validator on the request, so both paths accept and refuse the same records.
-    Unknown extra fields are kept (they pass through to the output).
+    It describes the record for the HTTP service's OpenAPI schema (each field's JSON
+    type, range and categories) and accepts any JSON value in each field: the values
+    are checked by the one validator, :func:`eihpredict.validation.validate_records`,
+    with the table validator's own rules, so a record is accepted or refused over HTTP
+    exactly as the same row in a file. Unknown extra fields are kept (they pass
+    through).
 
     Examples
     --------
     >>> Participant = participant_model()
-    >>> Participant(participant_id="p1", sex="Female").sex
-    'female'
+    >>> Participant(participant_id="p1", sex="Female").model_dump()["sex"]
+    'Female'
+    >>> Participant.model_json_schema()["properties"]["pcs_01"]["anyOf"][0]["maximum"]
+    4.0
     """
     from typing import Annotated
 
-    from pydantic import BeforeValidator, ConfigDict, Field, create_model
-
-    def _lower(value: Any) -> Any:
-        return value.strip().lower() if isinstance(value, str) else value
+    from pydantic import ConfigDict, Field, WithJsonSchema, create_model
 
     fields: dict[str, Any] = {}
     for c in COLUMNS:
         if c.training_only:
             continue
-        constraints: dict[str, Any] = {"description": f"{c.description} ({c.rule})"}
-        if c.min is not None:
-            constraints["gt" if c.min_exclusive else "ge"] = c.min
-        if c.max is not None:
-            constraints["le"] = c.max
+        schema: dict[str, Any] = {"description": f"{c.description} ({c.rule})"}
         if c.kind == "category":
             assert c.categories is not None
-            annotation: Any = Annotated[Literal[c.categories], BeforeValidator(_lower)]  # type: ignore[valid-type]
-            constraints = {"description": constraints["description"]}
+            schema.update(type="string", enum=list(c.categories))
         elif c.kind == "string":
-            annotation = Annotated[str, Field(min_length=1 if c.required else 0)]
-            constraints = {"description": constraints["description"]}
-        elif c.kind == "integer":
-            annotation = Annotated[int, Field(strict=False, allow_inf_nan=False)]
+            schema.update(type="string", minLength=1 if c.required else 0)
         else:
-            annotation = Annotated[float, Field(allow_inf_nan=False)]
-        if c.required:
-            fields[c.name] = (annotation, Field(..., **constraints))
-        else:
-            fields[c.name] = (annotation | None, Field(None, **constraints))
-    return create_model(
-        "Participant",
-        __config__=ConfigDict(extra="allow", str_strip_whitespace=True),
-        **fields,
-    )
+            schema["type"] = "integer" if c.kind == "integer" else "number"
+            if c.min is not None:
+                schema["exclusiveMinimum" if c.min_exclusive else "minimum"] = float(c.min)
+            if c.max is not None:
+                schema["maximum"] = float(c.max)
+        if not c.required:
+            schema = {"anyOf": [schema, {"type": "null"}], "description": schema["description"]}
+        annotation: Any = Annotated[Any, WithJsonSchema(schema)]
+        fields[c.name] = (annotation, Field(None))  # "required" is the validator's rule
+    required = [c.name for c in COLUMNS if c.required]
+    return create_model("Participant", __config__=ConfigDict(
+        extra="allow", json_schema_extra={"required": required}), **fields)

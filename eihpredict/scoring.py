@@ -28,19 +28,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .cohort_io import (
-    CohortFileError,
-    CohortSource,
-    atomic_path,
-    file_format,
-    open_cohort,
-    write_table,
-)
-from .modeling import TrainedModel
+from .cohort_io import CohortFileError, CohortSource, file_format, open_cohort, write_table
+from .explain import top_contributions
+from .fileio import atomic_path
+from .modeling import ColumnBatch, FittedModel
 from .schema import COLUMN_BY_NAME, OUTCOME_COLUMNS, REQUIRED_COLUMNS
-from .validation import DuplicateTracker, format_issue, validate_frame
+from .validation import (
+    DuplicateTracker,
+    as_text,
+    format_issue,
+    validate_frame,
+    validate_records,
+)
 
-__all__ = ["ScoreResult", "ScoreSummary", "ScoringError", "score_file", "score_frame"]
+__all__ = ["RecordScores", "ScoreResult", "ScoreSummary", "ScoringError", "output_names",
+           "passthrough_names", "score_file", "score_frame", "score_records"]
 
 logger = logging.getLogger("eihpredict.score")
 
@@ -51,14 +53,68 @@ class ScoringError(ValueError):
 
 @dataclass
 class ScoreResult:
-    """Scores of the valid rows (input order) and the rejected rows with reasons."""
+    """Scores of the valid rows (input order) and the rejected rows with reasons.
+
+    ``valid`` flags the input rows that were scored (``scored`` holds them in order).
+    """
 
     scored: pd.DataFrame
     rejects: pd.DataFrame
     issues: pd.DataFrame
+    valid: np.ndarray | None = None
 
 
-def score_frame(model: TrainedModel, frame: pd.DataFrame, *, first_row: int = 1,
+#: Columns a rejects file starts with.
+REJECT_COLUMNS = ("row", "reasons")
+
+
+def output_names(model: FittedModel, *, explain: int = 0, model_version: bool = False
+                 ) -> list[str]:
+    """The columns scoring writes before any pass-through column."""
+    names = ["participant_id", *model.output_columns]
+    if model_version:
+        names.append("model_version")
+    for i in range(1, explain + 1):
+        names += [f"feature_{i}", f"value_{i}", f"contribution_{i}"]
+    return names
+
+
+def passthrough_names(columns, reserved) -> dict[str, str]:
+    """Pass-through column names that cannot clash with ``reserved`` output names.
+
+    An input column named like an output (a scored file scored again: its old
+    ``p_impaired_eih``) is kept as ``input_<name>``, never in place of the output.
+
+    Examples
+    --------
+    >>> passthrough_names(["p_impaired_eih", "clinic"], ["participant_id", "p_impaired_eih"])
+    {'p_impaired_eih': 'input_p_impaired_eih', 'clinic': 'clinic'}
+    """
+    taken = set(reserved)
+    out = {}
+    for column in columns:
+        name = str(column)
+        while name in taken:
+            name = f"input_{name}"
+        taken.add(name)
+        out[column] = name
+    return out
+
+
+def _outputs_frame(model: FittedModel, batch: ColumnBatch, ids, explain: int
+                   ) -> pd.DataFrame:
+    scored = pd.DataFrame({"participant_id": ids, **model.predict(batch)})
+    if explain > 0:
+        top = top_contributions(model.contributions(batch), explain)
+        for i in range(top.shape[1] // 3, explain):  # fewer features than asked: empty
+            top[f"feature_{i + 1}"] = pd.Series([None] * batch.n, dtype=object)
+            top[f"value_{i + 1}"] = np.nan
+            top[f"contribution_{i + 1}"] = np.nan
+        scored = pd.concat([scored, top.reset_index(drop=True)], axis=1)
+    return scored
+
+
+def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
                 duplicates: DuplicateTracker | np.ndarray | None = None,
                 model_version: str | None = None, passthrough: bool = True,
                 explain: int = 0) -> ScoreResult:
@@ -66,7 +122,7 @@ def score_frame(model: TrainedModel, frame: pd.DataFrame, *, first_row: int = 1,
 
     Parameters
     ----------
-    model : TrainedModel
+    model : FittedModel
     frame : DataFrame
         Cohort rows as read (text or typed); outcome columns are ignored.
     first_row : int
@@ -76,52 +132,38 @@ def score_frame(model: TrainedModel, frame: pd.DataFrame, *, first_row: int = 1,
     model_version : str, optional
         Written to a ``model_version`` column when given.
     passthrough : bool
-        Keep columns that are not in the contract (extra columns) in the output.
+        Keep columns that are not in the contract (extra columns) in the output; one
+        named like an output column is kept as ``input_<name>``.
     explain : int
         Add the ``explain`` largest contributions per row (``feature_i``, ``value_i``,
-        ``contribution_i``; contributions to the raw log-odds).
+        ``contribution_i``; contributions to the raw log-odds; ties in feature order).
 
     Returns
     -------
     ScoreResult
-        ``scored`` has ``participant_id``, ``p_impaired_eih``, ``eih_prediction``
-        (``impaired`` at or above the model's threshold, else ``responder``), then
-        ``model_version``, pass-through and explanation columns; ``rejects`` holds the
-        invalid input rows as given, after ``row`` and ``reasons``.
+        ``scored`` has ``participant_id`` and the model's output columns
+        (``p_impaired_eih``, ``eih_prediction``: ``impaired`` at or above the model's
+        threshold, else ``responder``), then ``model_version``, explanation and
+        pass-through columns; ``rejects`` holds the invalid input rows as given, after
+        ``row`` and ``reasons``.
     """
     inputs = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame])
     checked = validate_frame(inputs, first_row=first_row, duplicates=duplicates)
     valid = checked.valid
     typed = checked.frame.loc[valid]
-    missing = [c for c in model.input_columns if c not in typed.columns]
-    if missing:
-        raise ValueError(
-            f"the input lacks column(s) the model needs: {', '.join(missing)} "
-            f"(model {model.candidate!r}, feature groups {', '.join(model.groups)})"
-        )
-    p = model.predict_proba(typed) if len(typed) else np.empty(0)
-    scored = pd.DataFrame({
-        "participant_id": typed["participant_id"].to_numpy(dtype=object),
-        "p_impaired_eih": p,
-        "eih_prediction": np.where(p >= model.threshold, "impaired", "responder"),
-    })
+    batch = model.batch(typed)
+    scored = _outputs_frame(model, batch, typed["participant_id"].to_numpy(dtype=object),
+                            explain)
     if model_version is not None:
-        scored["model_version"] = model_version
+        scored.insert(1 + len(model.output_columns), "model_version", model_version)
     if passthrough:
-        for col in (c for c in frame.columns if c not in COLUMN_BY_NAME):
-            scored[col] = frame.loc[valid, col].to_numpy()
-    if explain > 0 and len(typed):
-        from .explain import explain_frame, top_contributions
-
-        top = top_contributions(explain_frame(model, typed), explain)
-        scored = pd.concat([scored, top.reset_index(drop=True)], axis=1)
-    elif explain > 0:
-        for i in range(1, explain + 1):
-            scored[f"feature_{i}"] = pd.Series(dtype=object)
-            scored[f"value_{i}"] = pd.Series(dtype="float64")
-            scored[f"contribution_{i}"] = pd.Series(dtype="float64")
+        extra = [c for c in frame.columns if c not in COLUMN_BY_NAME]
+        names = passthrough_names(extra, scored.columns)
+        for col in extra:
+            scored[names[col]] = frame.loc[valid, col].to_numpy()
     rejected = ~valid
     rejects = frame.loc[rejected].copy()
+    rejects.columns = list(passthrough_names(rejects.columns, REJECT_COLUMNS).values())
     rows = np.arange(first_row, first_row + len(frame))[rejected]
     reasons = (checked.issues.assign(text=lambda d: d["column"] + ": " + d["rule"]
                                      + " (value " + d["value"].fillna("empty").astype(str)
@@ -130,7 +172,43 @@ def score_frame(model: TrainedModel, frame: pd.DataFrame, *, first_row: int = 1,
     rejects.insert(0, "row", rows)
     rejects.insert(1, "reasons", reasons.reindex(rows).to_numpy())
     return ScoreResult(scored=scored, rejects=rejects.reset_index(drop=True),
-                       issues=checked.issues)
+                       issues=checked.issues, valid=valid)
+
+
+@dataclass
+class RecordScores:
+    """Result of :func:`score_records`: issues (nothing scored) or one output per record."""
+
+    issues: list[dict]
+    outputs: dict[str, np.ndarray] | None = None
+    explanations: list[list[dict]] | None = None
+
+
+def score_records(model: FittedModel, records: list[dict], *, explain: int = 0
+                  ) -> RecordScores:
+    """Validate and score JSON records (the service), all or nothing.
+
+    The records go through :func:`~eihpredict.validation.validate_records` (the table
+    validator's rules) and then the same protocol calls as :func:`score_frame`; a field
+    a record leaves out is missing. With any invalid record nothing is scored and every
+    problem is returned.
+    """
+    checked = validate_records(records)
+    if checked.issues:
+        return RecordScores(checked.issues)
+    batch = ColumnBatch.from_columns(checked.columns, len(records)).with_missing(
+        model.input_columns)
+    outputs = {"participant_id": checked.columns["participant_id"], **model.predict(batch)}
+    explanations = None
+    if explain > 0:
+        contributions = model.contributions(batch)
+        idx, data, values = contributions.top(explain)
+        names = contributions.names
+        explanations = [[{"feature": names[j], "value": None if np.isnan(v) else float(v),
+                          "contribution": float(c)}
+                         for j, v, c in zip(idx[row], data[row], values[row], strict=True)]
+                        for row in range(len(records))]
+    return RecordScores([], outputs, explanations)
 
 
 # --- batch engine ------------------------------------------------------------------------
@@ -255,12 +333,11 @@ class _WorkDir:
         return state
 
     def tracker(self) -> DuplicateTracker:
-        tracker = DuplicateTracker()
         path = self.root / "ids.npz"
-        if path.exists():
-            with np.load(path) as saved:
-                tracker._hashes, tracker._rows = saved["hashes"], saved["rows"]
-        return tracker
+        if not path.exists():
+            return DuplicateTracker()
+        with np.load(path) as saved:
+            return DuplicateTracker.restore(saved)
 
     def out_part(self, i: int) -> Path:
         return self.root / f"out-{i:06d}{self.out_ext}"
@@ -273,7 +350,7 @@ class _WorkDir:
         write_table(scored, self.out_part(i))
         write_table(rejects, self.rej_part(i))
         with atomic_path(self.root / "ids.npz") as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, hashes=tracker._hashes, rows=tracker._rows)
+            np.savez(handle, **tracker.state())
         self._save(state)
 
     def _save(self, state: dict) -> None:
@@ -284,7 +361,7 @@ class _WorkDir:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _score_chunk(model: TrainedModel, raw: pd.DataFrame, first_row: int,
+def _score_chunk(model: FittedModel, raw: pd.DataFrame, first_row: int,
                  earlier: np.ndarray, explain: int, version: str):
     """One chunk, as run in this process or on a Dask worker."""
     result = score_frame(model, raw, first_row=first_row, duplicates=earlier,
@@ -294,10 +371,8 @@ def _score_chunk(model: TrainedModel, raw: pd.DataFrame, first_row: int,
 
 
 def _earlier(tracker: DuplicateTracker, raw: pd.DataFrame, first_row: int) -> np.ndarray:
-    from .validation import _as_text
-
     rows = np.arange(first_row, first_row + len(raw), dtype=np.int64)
-    return tracker.check(_as_text(raw["participant_id"]), rows)
+    return tracker.check(as_text(raw["participant_id"]), rows)
 
 
 def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
@@ -410,7 +485,7 @@ def _finish_chunk(work: _WorkDir, state: dict, tracker: DuplicateTracker, item, 
 class _DaskRunner:
     """Runs chunks on a Dask distributed cluster (a LocalCluster when no address)."""
 
-    def __init__(self, model: TrainedModel, scheduler: str | None) -> None:
+    def __init__(self, model: FittedModel, scheduler: str | None) -> None:
         from distributed import Client, LocalCluster
 
         self.cluster = None

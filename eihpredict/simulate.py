@@ -419,7 +419,7 @@ def _add_missingness(rng: np.random.Generator, frame: pd.DataFrame, sc: Scenario
 
 def write_truth(cohort: SimulatedCohort, path: str | os.PathLike[str]) -> None:
     """Write the truth file: scenario facts plus each row's exact probability."""
-    from .cohort_io import atomic_path
+    from .fileio import atomic_path
 
     payload = dict(cohort.truth)
     payload["participant_id"] = cohort.frame["participant_id"].tolist()

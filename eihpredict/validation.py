@@ -19,14 +19,15 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .cohort_io import CohortFileError, atomic_path, open_cohort
+from .cohort_io import CohortFileError, open_cohort
+from .fileio import atomic_path
 from .schema import COLUMN_BY_NAME, COLUMNS, QUESTIONNAIRES, REQUIRED_COLUMNS, TOTAL_RULES
 
 __all__ = [
@@ -34,8 +35,13 @@ __all__ = [
     "CohortValidationError",
     "ChunkValidation",
     "DuplicateTracker",
+    "RecordValidation",
     "ValidationSummary",
+    "as_text",
+    "format_issue",
     "read_valid_cohort",
+    "total_violations",
+    "validate_records",
     "validate_file",
     "validate_frame",
 ]
@@ -127,12 +133,25 @@ class DuplicateTracker:
         self._rows = np.concatenate([self._rows, rows[new]])[order]
         return first_row
 
+    def state(self) -> dict[str, np.ndarray]:
+        """What :meth:`restore` needs to continue (saved between chunks for a resume)."""
+        return {"hashes": self._hashes, "rows": self._rows}
+
+    @classmethod
+    def restore(cls, state: Mapping[str, np.ndarray]) -> DuplicateTracker:
+        tracker = cls()
+        tracker._hashes = np.asarray(state["hashes"], dtype=np.uint64)
+        tracker._rows = np.asarray(state["rows"], dtype=np.int64)
+        return tracker
+
 
 class _Issues:
-    def __init__(self, rows: np.ndarray, ids: pd.Series) -> None:
+    """Collects problems per (cells, column, rule); a table is built only when asked for."""
+
+    def __init__(self, rows: np.ndarray, ids) -> None:
         self.rows = rows
         self.ids = np.array([None if _is_missing(v) else v for v in ids], dtype=object)
-        self.parts: list[pd.DataFrame] = []
+        self.parts: list[tuple[np.ndarray, str, np.ndarray, np.ndarray]] = []
 
     def add(self, mask: np.ndarray, column: str, values: Iterable, rule: str | np.ndarray) -> None:
         idx = np.flatnonzero(mask)
@@ -140,19 +159,31 @@ class _Issues:
             return
         values = np.asarray(values, dtype=object)[idx]
         rules = rule[idx] if isinstance(rule, np.ndarray) else np.full(len(idx), rule, object)
-        self.parts.append(pd.DataFrame({
-            "row": self.rows[idx],
-            "participant_id": self.ids[idx],
-            "column": column,
-            "value": [None if _is_missing(v) else str(v) for v in values],
-            "rule": rules,
-            "_pos": idx,
-        }))
+        self.parts.append((idx, column, values, rules))
+
+    def positions(self) -> np.ndarray:
+        """Positions (0-based) of the rows with at least one problem."""
+        if not self.parts:
+            return np.empty(0, dtype=np.int64)
+        return np.unique(np.concatenate([idx for idx, *_ in self.parts]))
+
+    def records(self) -> list[dict]:
+        """Every problem as a dict (``ISSUE_COLUMNS`` and ``position``), ordered by row."""
+        out = []
+        for idx, column, values, rules in self.parts:
+            for i, value, rule in zip(idx, values, rules, strict=True):
+                out.append({"row": int(self.rows[i]), "participant_id": self.ids[i],
+                            "column": column, "value": None if _is_missing(value) else str(value),
+                            "rule": str(rule), "position": int(i)})
+        return sorted(out, key=lambda d: d["position"])
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in [*ISSUE_COLUMNS, "_pos"]})
-        out = pd.concat(self.parts, ignore_index=True)
+        out = pd.concat([pd.DataFrame({
+            "row": self.rows[idx], "participant_id": self.ids[idx], "column": column,
+            "value": [None if _is_missing(v) else str(v) for v in values], "rule": rules,
+            "_pos": idx}) for idx, column, values, rules in self.parts], ignore_index=True)
         return out.sort_values(["_pos"], kind="stable").reset_index(drop=True)
 
 
@@ -160,8 +191,8 @@ def _is_missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
 
 
-def _as_text(series: pd.Series) -> pd.Series:
-    """Cells as stripped text, missing where empty."""
+def as_text(series: pd.Series) -> pd.Series:
+    """Cells as stripped text, missing where empty (how ids and categories are read)."""
     text = series.astype("str") if series.dtype != "str" else series
     text = text.str.strip()
     return text.mask(text == "")
@@ -187,49 +218,166 @@ def _parse_numbers(text: pd.Series) -> pd.Series:
         return pd.to_numeric(text, errors="coerce").astype("float64")
 
 
-def _check_number(raw: pd.Series, spec, issues: _Issues) -> pd.Series:
-    rule = spec.rule
+@dataclass
+class _NumberCells:
+    """A column's cells read as numbers, before the contract's rules are applied.
+
+    The two sources (a table column, JSON values of records) differ only in how a
+    cell becomes a number; every rule after that is :func:`_number_rules`.
+    """
+
+    values: np.ndarray  # float64, NaN where missing or unreadable
+    shown: np.ndarray | pd.Series  # the cell as written, for messages
+    boolean: np.ndarray  # true/false given for a number
+    unparsed: np.ndarray  # text that is not a number
+    nan_word: np.ndarray  # "NaN", "null", ... written out (only an empty cell is missing)
+
+
+def _number_cells(raw: pd.Series) -> _NumberCells:
+    """A table column (text from CSV, or typed from Parquet/Excel) as numbers."""
+    n = len(raw)
+    none = np.zeros(n, dtype=bool)
     if pd.api.types.is_bool_dtype(raw.dtype):
-        issues.add(raw.notna().to_numpy(), spec.name, raw, f"{rule} (got true/false)")
-        return pd.Series(np.nan, index=raw.index)
+        return _NumberCells(np.full(n, np.nan), raw, raw.notna().to_numpy(), none, none)
     if pd.api.types.is_numeric_dtype(raw.dtype):
-        number = raw.astype("float64")
-        shown = raw
-    else:
-        text = _as_text(raw)
-        number = _parse_numbers(text)
-        present = text.notna().to_numpy()
-        unparsed = present & number.isna().to_numpy()
-        nan_word = unparsed & text.str.lower().isin(_NAN_WORDS).to_numpy()
-        issues.add(nan_word, spec.name, text,
-                   f"{rule}; NaN is not allowed, leave the cell empty for a missing value")
-        issues.add(unparsed & ~nan_word, spec.name, text, f"{rule}; not a number")
-        shown = text
-    values = number.to_numpy()
-    bad = np.isinf(values)
-    issues.add(bad, spec.name, shown, f"{rule}; infinite values are not allowed")
+        return _NumberCells(raw.to_numpy(dtype="float64", na_value=np.nan), raw, none, none,
+                            none)
+    text = as_text(raw)
+    number = _parse_numbers(text).to_numpy()
+    present = text.notna().to_numpy()
+    unparsed = present & np.isnan(number)
+    nan_word = unparsed & text.str.lower().isin(_NAN_WORDS).to_numpy()
+    return _NumberCells(number, text, none, unparsed & ~nan_word, nan_word)
+
+
+def _record_number_cells(cells: list) -> _NumberCells:
+    """JSON values of one field as numbers: the same outcome as the table column would give.
+
+    A JSON number is a number; JSON text is parsed exactly as a CSV cell is (so ``"1_000"``
+    and ``" 7 "`` fare as in a file); ``true``/``false``, lists and objects are refused.
+    A JSON ``NaN``/``Infinity`` (not standard JSON) is refused like the written word.
+    """
+    n = len(cells)
+    values = np.full(n, np.nan)
+    boolean, unparsed, nan_word = np.zeros((3, n), dtype=bool)
+    shown = np.empty(n, dtype=object)
+    text_at, texts = [], []
+    for i, v in enumerate(cells):
+        if v is None:
+            continue
+        shown[i] = v
+        if isinstance(v, bool):
+            boolean[i] = True
+        elif isinstance(v, int | float):
+            try:
+                values[i] = v
+            except OverflowError:  # an integer beyond float64
+                values[i] = np.inf if v > 0 else -np.inf
+            if v != v:  # NaN sent as a number (JSON NaN)
+                nan_word[i] = True
+        elif isinstance(v, str):
+            text_at.append(i)
+            texts.append(v)
+        else:
+            unparsed[i] = True
+    if texts:
+        parsed = _number_cells(pd.Series(texts, dtype="str"))
+        at = np.asarray(text_at)
+        values[at] = parsed.values
+        unparsed[at] = parsed.unparsed
+        nan_word[at] = parsed.nan_word
+        shown[at] = [None if t is None or (isinstance(t, float) and np.isnan(t)) else t
+                     for t in parsed.shown]
+    return _NumberCells(values, shown, boolean, unparsed, nan_word)
+
+
+def _number_rules(cells: list[_NumberCells], specs: list, issues: _Issues) -> np.ndarray:
+    """The contract's rules for number columns, all at once; typed values (bad -> NaN).
+
+    Returns an array of shape ``(n_rows, len(specs))``. One table column (``len(specs) ==
+    1``) or every number field of a batch of records goes through the same arithmetic.
+    """
+    values = np.column_stack([c.values for c in cells])
+    unreadable = np.column_stack([c.boolean | c.nan_word | c.unparsed for c in cells])
+    lo = np.array([-np.inf if s.min is None else s.min for s in specs])
+    hi = np.array([np.inf if s.max is None else s.max for s in specs])
+    strict = np.array([s.min_exclusive for s in specs])
+    integer = np.array([s.kind == "integer" for s in specs])
+    required = np.array([s.required for s in specs])
     with np.errstate(invalid="ignore"):
+        infinite = np.isinf(values)
         finite = np.isfinite(values)
-        out = np.zeros(len(values), dtype=bool)
-        if spec.min is not None:
-            out |= finite & ((values <= spec.min) if spec.min_exclusive else (values < spec.min))
-        if spec.max is not None:
-            out |= finite & (values > spec.max)
-        issues.add(out, spec.name, shown, rule)
-        bad |= out
-        if spec.kind == "integer":
-            fractional = finite & ~out & (values != np.round(values))
-            issues.add(fractional, spec.name, shown, f"{rule}; got a fraction")
-            bad |= fractional
+        out = finite & (np.where(strict, values <= lo, values < lo) | (values > hi))
+        fractional = finite & ~out & integer & (values != np.round(values))
+    bad = unreadable | infinite | out | fractional
+    empty = np.isnan(values) & ~bad & required
+    if not (bad.any() or empty.any()):  # the usual case: nothing to report
+        return values
+    for j in np.flatnonzero((bad | empty).any(axis=0)):
+        spec, c = specs[j], cells[j]
+        rule, shown = spec.rule, c.shown
+        issues.add(c.boolean, spec.name, shown, f"{rule} (got true/false)")
+        issues.add(c.nan_word, spec.name, shown,
+                   f"{rule}; NaN is not allowed, leave the cell empty for a missing value")
+        issues.add(c.unparsed, spec.name, shown, f"{rule}; not a number")
+        issues.add(infinite[:, j], spec.name, shown, f"{rule}; infinite values are not allowed")
+        issues.add(out[:, j], spec.name, shown, rule)
+        issues.add(fractional[:, j], spec.name, shown, f"{rule}; got a fraction")
+        issues.add(empty[:, j], spec.name, shown, f"{rule}; required")
+    typed = values.copy()
+    typed[bad] = np.nan
+    return typed
+
+
+def _record_text_cells(cells: list) -> np.ndarray:
+    """JSON values of one text or category field as stripped text (None when empty).
+
+    Numbers become their text as a table column of numbers would (``12`` -> ``"12"``);
+    lists and objects keep a marker that no rule accepts.
+    """
+    out = np.empty(len(cells), dtype=object)
+    for i, v in enumerate(cells):
+        if v is None:
+            continue
+        if isinstance(v, list | dict):
+            out[i] = _NOT_TEXT
+            continue
+        text = str(v).strip()
+        out[i] = text or None
+    return out
+
+
+#: Stands for a JSON list or object where text is expected (refused by every rule).
+_NOT_TEXT = "\x00<not text>"
+
+
+def _category_rules(text: np.ndarray, spec, issues: _Issues) -> np.ndarray:
+    """The rules of a category column on stripped text; returns lower-case values or None."""
+    present = np.array([t is not None for t in text], dtype=bool)
+    lowered = np.array([t.lower() if t is not None else None for t in text], dtype=object)
+    known = np.array([t in spec.categories for t in lowered], dtype=bool)
+    issues.add(present & ~known, spec.name, text, f"{spec.rule}; unknown category")
     if spec.required:
-        issues.add(np.isnan(values) & ~bad, spec.name, shown, f"{rule}; required")
-    number = number.copy()
-    number[bad] = np.nan
-    return number
+        issues.add(~present, spec.name, text, f"{spec.rule}; required")
+    return np.where(known, lowered, None)
+
+
+def _text_rules(text: np.ndarray, spec, issues: _Issues) -> np.ndarray:
+    present = np.array([t is not None for t in text], dtype=bool)
+    not_text = np.array([t is _NOT_TEXT for t in text], dtype=bool)
+    issues.add(not_text, spec.name, np.where(not_text, "list or object", None),
+               f"{spec.rule}; got a list or object")
+    if spec.required:
+        issues.add(~present, spec.name, text, f"{spec.rule}; required")
+    return np.where(not_text, None, text)
+
+
+def _check_number(raw: pd.Series, spec, issues: _Issues) -> pd.Series:
+    return pd.Series(_number_rules([_number_cells(raw)], [spec], issues)[:, 0], index=raw.index)
 
 
 def _check_category(raw: pd.Series, spec, issues: _Issues) -> pd.Series:
-    text = _as_text(raw)
+    text = as_text(raw)
     lowered = text.str.lower()
     known = lowered.isin(spec.categories).to_numpy()
     present = text.notna().to_numpy()
@@ -343,7 +491,7 @@ def validate_frame(
         raise CohortFileError(f"missing required column(s): {', '.join(missing)}")
     raw = raw.reset_index(drop=True)
     rows = np.arange(first_row, first_row + len(raw), dtype=np.int64)
-    ids = _as_text(raw["participant_id"]) if "participant_id" in raw else pd.Series(
+    ids = as_text(raw["participant_id"]) if "participant_id" in raw else pd.Series(
         [None] * len(raw), dtype=object)
     issues = _Issues(rows, ids)
     typed: dict[str, pd.Series] = {}
@@ -356,9 +504,15 @@ def validate_frame(
         elif spec.kind == "category":
             typed[name] = _check_category(raw[name], spec, issues)
         else:
-            text = _as_text(raw[name]).astype("str")
+            text = as_text(raw[name]).astype("str")
+            if raw[name].dtype == object:  # typed cells (records, Parquet): no lists as text
+                nested = raw[name].map(lambda v: isinstance(v, list | dict)).to_numpy(bool)
+                issues.add(nested, name, np.where(nested, "list or object", None),
+                           f"{spec.rule}; got a list or object")
+                text = text.mask(nested)
             if spec.required:
-                issues.add(text.isna().to_numpy(), name, text, f"{spec.rule}; required")
+                issues.add(text.isna().to_numpy() & ~(raw[name].dtype == object and nested),
+                           name, text, f"{spec.rule}; required")
             typed[name] = text
     if "participant_id" in typed and duplicates is not None:
         earlier = (duplicates.check(typed["participant_id"], rows)
@@ -374,6 +528,94 @@ def validate_frame(
     valid = np.ones(len(raw), dtype=bool)
     valid[found["_pos"].to_numpy(dtype=np.int64)] = False
     return ChunkValidation(frame, valid, found.drop(columns="_pos"))
+
+
+@dataclass
+class RecordValidation:
+    """Result of :func:`validate_records`.
+
+    Attributes
+    ----------
+    columns : dict of str to ndarray
+        Every field present in any record, typed as :func:`validate_frame` types a table
+        (numbers ``float64``; categories lower case; text stripped; ``None`` or NaN where
+        missing or invalid). Unknown fields are kept as given.
+    valid : ndarray of bool
+        One flag per record.
+    issues : list of dict
+        ``row`` (1-based position), ``participant_id``, ``column``, ``value``, ``rule``,
+        ``position`` (0-based), ordered by record.
+    """
+
+    columns: dict[str, np.ndarray]
+    valid: np.ndarray
+    issues: list[dict]
+
+
+def validate_records(records: list[Mapping], *, first_row: int = 1) -> RecordValidation:
+    """Validate JSON-like records with the same rules as :func:`validate_frame`.
+
+    The per-column rules are the table validator's own (:func:`_number_rules`,
+    :func:`_category_rules`); only the reading of a cell differs (JSON values instead of
+    file cells, see :func:`_record_number_cells`). A record accepted here is accepted by
+    :func:`validate_frame` as one row of a table, and refused for the same column and
+    rule (``tests/test_one_validator.py`` checks this property). Ids must be unique
+    among the records.
+
+    Examples
+    --------
+    >>> result = validate_records([{"participant_id": "a", "sex": "Female", "pcs_01": 2},
+    ...                            {"participant_id": "b", "sex": "male", "pcs_01": True}])
+    >>> result.valid.tolist(), [(i["row"], i["column"]) for i in result.issues]
+    ([True, False], [(2, 'pcs_01')])
+    >>> result.columns["sex"].tolist()
+    ['female', 'male']
+    """
+    n = len(records)
+    names = list(dict.fromkeys(k for r in records for k in r))
+    rows = np.arange(first_row, first_row + n, dtype=np.int64)
+    raw_ids = _record_text_cells([r.get("participant_id") for r in records])
+    issues = _Issues(rows, raw_ids)
+    for name in REQUIRED_COLUMNS:
+        if name not in names:
+            names.append(name)
+    columns: dict[str, np.ndarray] = {}
+    numeric = [COLUMN_BY_NAME[c] for c in names if c in COLUMN_BY_NAME
+               and COLUMN_BY_NAME[c].is_numeric]
+    if numeric:
+        typed = _number_rules([_record_number_cells([r.get(s.name) for r in records])
+                               for s in numeric], numeric, issues)
+        for j, spec in enumerate(numeric):
+            columns[spec.name] = typed[:, j]
+    for name in names:
+        cells = [r.get(name) for r in records]
+        spec = COLUMN_BY_NAME.get(name)
+        if spec is None:
+            columns[name] = np.array(cells, dtype=object)
+        elif spec.is_numeric:
+            continue
+        elif spec.kind == "category":
+            columns[name] = _category_rules(_record_text_cells(cells), spec, issues)
+        else:
+            columns[name] = _text_rules(_record_text_cells(cells), spec, issues)
+    ids = columns["participant_id"]
+    seen: dict[str, int] = {}
+    earlier = np.zeros(n, dtype=np.int64)
+    for i, pid in enumerate(ids):
+        if pid is None:
+            continue
+        if pid in seen:
+            earlier[i] = rows[seen[pid]]
+        else:
+            seen[pid] = i
+    issues.add(earlier > 0, "participant_id", ids,
+               np.array([f"participant_id must be unique; same id as row {r}" for r in earlier],
+                        dtype=object))
+    for column, wrong, total, messages in total_violations(columns, n):
+        issues.add(wrong, column, total, messages)
+    valid = np.ones(n, dtype=bool)
+    valid[issues.positions()] = False
+    return RecordValidation(columns, valid, issues.records())
 
 
 @dataclass

@@ -44,7 +44,7 @@ def quick_config():
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, cohort_csv, quick_config):
     """The quick pipeline trained on the 300-row cohort, tracked in a fresh SQLite store."""
-    from eihpredict.modeling._train import train
+    from eihpredict.training import train
 
     root = tmp_path_factory.mktemp("trained")
     uri = f"sqlite:///{root / 'mlflow.db'}"

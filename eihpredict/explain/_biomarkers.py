@@ -37,7 +37,7 @@ import pandas as pd
 from scipy.stats import binom, spearmanr
 from sklearn.base import clone
 
-from ..modeling import TrainedModel
+from ..modeling import FittedModel, TrainedModel
 from ._shap import explain_frame, feature_group
 
 __all__ = ["BiomarkerReport", "discover_biomarkers", "interaction_strengths"]
@@ -155,10 +155,11 @@ def make_selector(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, selector:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from ..features import ImputeWithIndicators
+    from ..features import ImputeWithIndicators, build_feature_pipeline
     from ..modeling import Calibrator
 
-    prep = Pipeline([("features", clone(model.feature_step)),
+    features = build_feature_pipeline(model.groups).steps[0][1]
+    prep = Pipeline([("features", features),
                      ("impute", ImputeWithIndicators()), ("scale", StandardScaler())]
                     ).set_output(transform="pandas")
     design = prep.fit_transform(X, y)
@@ -261,28 +262,20 @@ def _directions(model: TrainedModel, X: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def interaction_strengths(model: TrainedModel, X: pd.DataFrame, *, max_rows: int = 500,
+def interaction_strengths(model: FittedModel, X: pd.DataFrame, *, max_rows: int = 500,
                           seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Mean absolute SHAP interaction values: the top feature pairs, and a group matrix.
 
-    Only tree models have interactions: an ensemble reports its LightGBM member's, a
-    logistic model returns empty frames.
+    Only tree models have interactions (:meth:`FittedModel.interaction_values`): an
+    ensemble reports its LightGBM member's, a logistic model returns empty frames.
     """
-    if model.kind == "ensemble":
-        trees = [m for m in model.members if m.kind == "lightgbm"]
-        if trees:
-            return interaction_strengths(trees[0], X, max_rows=max_rows, seed=seed)
-    if model.kind != "lightgbm":
-        return pd.DataFrame(columns=["feature_a", "feature_b", "strength"]), pd.DataFrame()
-    import shap
-
     rng = np.random.default_rng(seed)
     rows = X.iloc[rng.permutation(len(X))[:max_rows]]
-    features = model.features(rows)
-    explainer = shap.TreeExplainer(model.pipeline.named_steps["model"].booster_)
-    inter = np.asarray(explainer.shap_interaction_values(features.to_numpy(dtype="float64")))
+    found = model.interaction_values(model.batch(rows))
+    if found is None:
+        return pd.DataFrame(columns=["feature_a", "feature_b", "strength"]), pd.DataFrame()
+    names, inter = found
     strength = np.abs(inter).mean(axis=0)
-    names = list(features.columns)
     pairs = [(names[i], names[j], 2 * strength[i, j]) for i in range(len(names))
              for j in range(i + 1, len(names))]
     top = pd.DataFrame(pairs, columns=["feature_a", "feature_b", "strength"]).sort_values(

@@ -1,6 +1,8 @@
 """Exact SHAP values of a trained model, in log-odds, on the contract's feature names.
 
-One explanation path for the report, batch scoring and the endpoint:
+The values come from the fitted-model protocol
+(:meth:`eihpredict.modeling.FittedModel.contributions`), the one explanation path for
+the report, batch scoring and the endpoint:
 
 * LightGBM: exact TreeSHAP through LightGBM's own ``pred_contrib`` (identical to
   ``shap.TreeExplainer`` with the tree-path-dependent algorithm, without its overhead).
@@ -21,8 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..features import FEATURE_GROUPS
-from ..modeling import TrainedModel
-from ..modeling._estimators import lgbm_threads
+from ..modeling import Contributions, FittedModel
 
 __all__ = ["Explanation", "explain_frame", "feature_group", "group_contributions",
            "top_contributions"]
@@ -72,44 +73,22 @@ class Explanation:
         return group_contributions(self.values)
 
 
-def _linear_parts(model: TrainedModel, frame: pd.DataFrame):
-    pipeline = model.pipeline
-    features = pipeline.named_steps["features"].transform(frame)
-    imputed = pipeline.named_steps["impute"].transform(features)
-    return imputed, pipeline.named_steps["scale"].transform(imputed)
-
-
-def explain_frame(model: TrainedModel, frame: pd.DataFrame) -> Explanation:
-    """Exact SHAP values for validated rows (see the module docstring).
+def explain_frame(model: FittedModel, frame: pd.DataFrame) -> Explanation:
+    """Exact SHAP values for validated rows (the model's :meth:`~FittedModel.contributions`).
 
     For an ensemble, the average of its members' explanations on the union of their
     features (a feature a member lacks contributes 0 for it), which adds up to the
     ensemble's raw log-odds, the average of the members'.
     """
-    if model.kind == "ensemble":
-        parts = [explain_frame(member, frame) for member in model.members]
-        names = model.feature_names
-        values = sum(p.values.reindex(columns=names, fill_value=0.0) for p in parts) / len(parts)
-        data = parts[0].data.reindex(columns=names)
-        for part in parts[1:]:
-            data = data.fillna(part.data.reindex(columns=names))
-        return Explanation(values, data, float(np.mean([p.base_value for p in parts])))
-    estimator = model.pipeline.named_steps["model"]
-    if model.kind == "lightgbm":
-        features = model.pipeline[:-1].transform(frame)
-        contrib = estimator.booster_.predict(features.to_numpy(dtype="float64"),
-                                             pred_contrib=True,
-                                             num_threads=lgbm_threads(len(features)))
-        names = list(features.columns)
-        values = pd.DataFrame(contrib[:, :-1], columns=names, index=frame.index)
-        base = float(contrib[0, -1]) if len(contrib) else float(
-            estimator.booster_.predict(np.zeros((1, len(names))), pred_contrib=True)[0, -1])
-        return Explanation(values, features, base)
-    imputed, scaled = _linear_parts(model, frame)
-    coef = estimator.coef_[0]
-    names = list(scaled.columns)
-    values = pd.DataFrame(scaled.to_numpy() * coef, columns=names, index=frame.index)
-    return Explanation(values, imputed, float(estimator.intercept_[0]))
+    return explanation_of(model.contributions(model.batch(frame)), frame.index)
+
+
+def explanation_of(contributions: Contributions, index=None) -> Explanation:
+    """An :class:`Explanation` (DataFrames) of protocol contributions."""
+    names = contributions.names
+    return Explanation(pd.DataFrame(contributions.values, columns=names, index=index),
+                       pd.DataFrame(contributions.data, columns=names, index=index),
+                       contributions.base)
 
 
 def group_contributions(values: pd.DataFrame) -> pd.DataFrame:
@@ -118,24 +97,24 @@ def group_contributions(values: pd.DataFrame) -> pd.DataFrame:
     return values.T.groupby(groups, sort=False).sum().T
 
 
-def top_contributions(explanation: Explanation, k: int) -> pd.DataFrame:
-    """The ``k`` largest contributions (by absolute value) per row, vectorised.
+def top_contributions(explanation: Explanation | Contributions, k: int) -> pd.DataFrame:
+    """The ``k`` largest contributions per row (:meth:`Contributions.top`: by absolute
+    value, ties in feature order).
 
     Returns columns ``feature_i``, ``value_i``, ``contribution_i`` for i = 1..k.
     """
-    values = explanation.values.to_numpy()
-    k = min(k, values.shape[1])
-    if k <= 0:
-        return pd.DataFrame(index=explanation.values.index)
-    part = np.argpartition(-np.abs(values), k - 1, axis=1)[:, :k]
-    rows = np.arange(len(values))[:, None]
-    order = np.argsort(-np.abs(values[rows, part]), axis=1, kind="stable")
-    idx = part[rows, order]
-    names = np.asarray(explanation.values.columns, dtype=object)
-    data = explanation.data.to_numpy(dtype="float64")
+    if isinstance(explanation, Explanation):
+        index = explanation.values.index
+        explanation = Contributions(explanation.values.to_numpy(),
+                                    explanation.data.to_numpy(dtype="float64"),
+                                    explanation.base_value, list(explanation.values.columns))
+    else:
+        index = None
+    idx, data, values = explanation.top(k)
+    names = np.asarray(explanation.names, dtype=object)
     out = {}
-    for i in range(k):
+    for i in range(idx.shape[1]):
         out[f"feature_{i + 1}"] = names[idx[:, i]]
-        out[f"value_{i + 1}"] = data[np.arange(len(values)), idx[:, i]]
-        out[f"contribution_{i + 1}"] = values[np.arange(len(values)), idx[:, i]]
-    return pd.DataFrame(out, index=explanation.values.index)
+        out[f"value_{i + 1}"] = data[:, i]
+        out[f"contribution_{i + 1}"] = values[:, i]
+    return pd.DataFrame(out, index=index)

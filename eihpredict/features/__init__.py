@@ -4,6 +4,7 @@ Every output name starts with its source group (contract section 2), so explanat
 trace back to the measurement they came from.
 """
 
+from ._base import ContractTransformer, column_values
 from ._clinical import CLINICAL_GROUPS, ClinicalFeatures
 from ._cpm import CPMFeatures
 from ._exercise import ExerciseDoseFeatures
@@ -20,10 +21,12 @@ __all__ = [
     "SCALES",
     "CPMFeatures",
     "ClinicalFeatures",
+    "ContractTransformer",
     "ExerciseDoseFeatures",
     "ImputeWithIndicators",
     "PainSensitivityFeatures",
     "QuestionnaireScorer",
     "TemporalSummationFeatures",
     "build_feature_pipeline",
+    "column_values",
 ]

@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["ContractTransformer"]
+__all__ = ["ContractTransformer", "column_values"]
 
 
 class ContractTransformer(TransformerMixin, BaseEstimator):
@@ -85,17 +85,35 @@ class ContractTransformer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "feature_names_out_")
         frame = self._as_frame(X, fitting=False)
-        missing = [c for c in self.inputs_ if c not in frame.columns]
+        return self.transform_columns(
+            {c: column_values(frame[c]) for c in self.inputs_ if c in frame.columns}, len(frame))
+
+    def transform_columns(self, columns, n):
+        """Compute the features from column arrays (the fitted-model protocol's path).
+
+        Parameters
+        ----------
+        columns : mapping of str to array
+            Contract columns as :func:`column_values` gives them (numbers ``float64``,
+            categories lower-case ``Categorical`` or object arrays).
+        n : int
+            Number of rows.
+
+        Returns
+        -------
+        ndarray of shape (n, n_features_out)
+        """
+        check_is_fitted(self, "feature_names_out_")
+        missing = [c for c in self.inputs_ if c not in columns]
         if missing:
             raise ValueError(
                 f"Feature group {self.group!r} was fitted with columns the data lacks: "
                 f"{', '.join(missing)}."
             )
-        cols = {c: _column_values(frame[c]) for c in self.inputs_}
-        out = self._compute(cols, len(frame))
+        out = self._compute({c: columns[c] for c in self.inputs_}, n)
         return np.column_stack([out[name] for name in self.feature_names_out_]).astype(
             "float64", copy=False
-        ) if len(self.feature_names_out_) else np.empty((len(frame), 0))
+        ) if len(self.feature_names_out_) else np.empty((n, 0))
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output features (each starts with its source group).
@@ -137,7 +155,7 @@ class ContractTransformer(TransformerMixin, BaseEstimator):
         return pd.DataFrame(array, columns=list(names))
 
 
-def _column_values(series: pd.Series) -> np.ndarray | pd.Categorical:
+def column_values(series: pd.Series) -> np.ndarray | pd.Categorical:
     """Numbers as float64 (NaN for missing); text and categories as a lower-case Categorical.
 
     Categories are compared through their integer codes, so one-hot encoding a million

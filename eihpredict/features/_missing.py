@@ -75,6 +75,27 @@ class ImputeWithIndicators(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, dtype="float64", ensure_all_finite="allow-nan", reset=False,
                           copy=True)
+        return self.impute_array(X, copy=False)
+
+    def impute_array(self, X, copy=True):
+        """Impute and append indicators on a float64 array, without input checks.
+
+        The fitted-model protocol's path (``transform`` checks its input, then calls
+        this).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features_in_), float64
+        copy : bool, default=True
+            Work on a copy (``False`` fills ``X`` in place).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_in_ + n_indicators)
+        """
+        check_is_fitted(self)
+        if copy:
+            X = np.array(X, dtype="float64")
         missing = np.isnan(X)
         X[missing] = np.take(self.statistics_, np.nonzero(missing)[1])
         if len(self.indicator_features_):

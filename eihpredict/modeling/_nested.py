@@ -23,9 +23,10 @@ from sklearn.model_selection import LeaveOneGroupOut, RepeatedStratifiedKFold, S
 
 from ..config import CandidateConfig, PipelineConfig
 from ._calibration import Calibrator, resolve_method
-from ._estimators import make_pipeline, raw_log_odds
+from ._estimators import make_pipeline
 from ._metrics import choose_threshold
-from ._model import EnsembleModel, TrainedModel
+from ._model import EnsembleModel, FittedModel, TrainedModel
+from ._protocol import ColumnBatch, PipelineScorer
 from ._tuning import tune
 
 __all__ = ["FittedCandidate", "OuterResult", "fit_candidate", "outer_splits", "run_outer_cv"]
@@ -35,7 +36,7 @@ logger = logging.getLogger("eihpredict.train")
 
 @dataclass
 class FittedCandidate:
-    model: TrainedModel | EnsembleModel
+    model: FittedModel
     params: dict[str, Any]
     inner_best_value: float | None
     n_trials: int
@@ -96,7 +97,7 @@ def fit_candidate(candidate: CandidateConfig, config: PipelineConfig, X: pd.Data
     """
     start = time.perf_counter()
     groups = config.groups_for(candidate)
-    if candidate.kind == "ensemble":
+    if candidate.members:
         return _fit_ensemble(candidate, config, X, y, seed=seed, storage=storage,
                              study_name=study_name, start=start)
 
@@ -120,11 +121,12 @@ def fit_candidate(candidate: CandidateConfig, config: PipelineConfig, X: pd.Data
     raw_oof = np.zeros(len(y))
     cal_folds = StratifiedKFold(config.calibration.folds, shuffle=True, random_state=seed + 1)
     for train, val in cal_folds.split(X, y):
-        fold_model = clone(pipeline).fit(X.iloc[train], y[train])
-        raw_oof[val] = raw_log_odds(fold_model, X.iloc[val])
+        fold_model = PipelineScorer(clone(pipeline).fit(X.iloc[train], y[train]))
+        raw_oof[val] = fold_model.raw_score(ColumnBatch.from_frame(X.iloc[val],
+                                                                   fold_model.input_columns))
     calibrator, threshold = _calibrate(config, method, raw_oof, y)
     pipeline.fit(X, y)
-    input_columns = [c for c in _inputs_of(pipeline) if c in X.columns]
+    input_columns = [c for c in PipelineScorer(pipeline).input_columns if c in X.columns]
     model = TrainedModel(pipeline=pipeline, calibrator=calibrator, threshold=threshold,
                          candidate=candidate.name, kind=candidate.kind, groups=groups,
                          input_columns=input_columns)
@@ -159,14 +161,6 @@ def _fit_ensemble(candidate: CandidateConfig, config: PipelineConfig, X: pd.Data
     return FittedCandidate(model, {m.model.candidate: m.params for m in members}, None,
                            sum(m.n_trials for m in members), sum(m.n_pruned for m in members),
                            method, time.perf_counter() - start, raw_oof)
-
-
-def _inputs_of(pipeline) -> list[str]:
-    union = pipeline.named_steps["features"]
-    cols: list[str] = []
-    for _, transformer in union.transformer_list:
-        cols.extend(c for c in transformer.inputs_ if c not in cols)
-    return cols
 
 
 def _outer_task(candidate, config, X, y, repeat, fold, train, test, storage, study_prefix):

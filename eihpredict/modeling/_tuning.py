@@ -26,8 +26,8 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
 from ..config import ParamSpec
-from ._estimators import raw_log_odds
 from ._metrics import _EPS, _auroc
+from ._protocol import ColumnBatch, PipelineScorer
 
 __all__ = ["TuningResult", "open_storage", "tune"]
 
@@ -118,7 +118,7 @@ def tune(make: Callable[[dict[str, Any]], Any], X, y: np.ndarray,
         for step, (train, val) in enumerate(folds):
             model = clone(template).set_params(**{f"model__{k}": v for k, v in params.items()})
             model.fit(X.iloc[train], y[train])
-            scores.append(_score(metric, y[val], raw_log_odds(model, X.iloc[val])))
+            scores.append(_score(metric, y[val], _raw(model, X.iloc[val])))
             trial.report(float(np.mean(scores)), step)
             if trial.should_prune():
                 raise optuna.TrialPruned()
@@ -143,3 +143,9 @@ def tune(make: Callable[[dict[str, Any]], Any], X, y: np.ndarray,
         n_trials=len([t for t in trials if t.state in finished]),
         n_pruned=len([t for t in trials if t.state == optuna.trial.TrialState.PRUNED]),
     )
+
+
+def _raw(pipeline, X) -> np.ndarray:
+    """Raw log-odds of a fitted fold pipeline (the fitted-model protocol)."""
+    scorer = PipelineScorer(pipeline)
+    return scorer.raw_score(ColumnBatch.from_frame(X, scorer.input_columns))

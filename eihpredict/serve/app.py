@@ -15,7 +15,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from .. import __version__
-from .._records import record_scorer
 from ..model_dir import LoadedModel, load_model_dir
 from .deps import ServedModel
 from .routes import build_router
@@ -60,7 +59,7 @@ def create_app(settings: ServiceSettings | None = None, *,
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         loaded = model if model is not None else load_model_dir(settings.model_dir)
-        app.state.model = ServedModel(loaded, record_scorer(loaded.model))
+        app.state.model = ServedModel(loaded)
         logger.info("serving model %s", loaded.version)
         yield
         app.state.model = None

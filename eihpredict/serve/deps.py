@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader
 
-from .._records import RecordScorer
 from ..model_dir import LoadedModel
 from .settings import ServiceSettings
 
@@ -20,8 +19,9 @@ _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 @dataclass
 class ServedModel:
+    """The model directory loaded once in the lifespan (its model is a ``FittedModel``)."""
+
     loaded: LoadedModel
-    scorer: RecordScorer
 
 
 def get_settings(request: Request) -> ServiceSettings:

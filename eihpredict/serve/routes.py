@@ -4,10 +4,12 @@
 import logging
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, Body, Depends, Query, status
 from fastapi.responses import JSONResponse
 
 from ..schema import CONTRACT_VERSION
+from ..scoring import score_records
 from .deps import ServedModel, get_model, require_api_key
 from .schemas import Health, ModelInfo, PredictionResponse, prediction_request_model
 from .settings import ServiceSettings
@@ -42,34 +44,46 @@ def build_router(settings: ServiceSettings) -> APIRouter:
     @router.post("/predict", response_model=PredictionResponse, dependencies=secured,
                  tags=["model"], responses={422: {"description": "invalid participant data"},
                                             413: {"description": "request body too large"}})
-    async def predict(
+    def predict(
         body: Annotated[request_model, Body()],  # type: ignore[valid-type]
         served: Annotated[ServedModel, Depends(get_model)],
         explain: Annotated[int, Query(ge=0, le=settings.max_explain,
                                       description="Return the K largest contributions per "
                                       "participant.")] = 0,
     ) -> JSONResponse:
-        """Probability of impaired EIH for each participant (all or nothing)."""
-        records = [p.model_dump() for p in body.participants]
+        """Probability of impaired EIH for each participant (all or nothing).
+
+        A plain ``def``: FastAPI runs it in its thread pool, so scoring never blocks the
+        event loop (``/health`` answers while a large request is scored).
+        """
+        records = [p.model_dump(exclude_unset=True) for p in body.participants]
         if settings.log_participant_data:
             logger.info("predict request: %s", records)
-        issues = served.scorer.check(records)
-        if issues:
-            detail = [{"participant": i.index, "participant_id": i.participant_id,
-                       "field": i.field, "value": i.value, "rule": i.rule} for i in issues]
+        result = score_records(served.loaded.model, records, explain=explain)
+        if result.issues:
+            detail = [{"participant": i["position"], "participant_id": i["participant_id"],
+                       "field": i["column"], "value": i["value"], "rule": i["rule"]}
+                      for i in result.issues]
             return JSONResponse({"detail": detail},
                                 status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
-        p, contributions = served.scorer.score(records, explain)
-        threshold = served.scorer.model.threshold
+        outputs = result.outputs
         predictions = []
-        for i, record in enumerate(records):
-            item = {"participant_id": record["participant_id"],
-                    "p_impaired_eih": float(p[i]),
-                    "eih_prediction": "impaired" if p[i] >= threshold else "responder"}
-            if contributions is not None:
-                item["contributions"] = contributions[i]
+        for i in range(len(records)):
+            item = {name: _json_value(values[i]) for name, values in outputs.items()}
+            if result.explanations is not None:
+                item["contributions"] = result.explanations[i]
             predictions.append(item)
         return JSONResponse({"model_version": served.loaded.version,
-                             "predictions": predictions})
+                             "predictions": predictions},
+                            headers={"Cache-Control": "no-store"})
 
     return router
+
+
+def _json_value(value: Any) -> Any:
+    """A numpy scalar as plain JSON (NaN as null)."""
+    if isinstance(value, np.floating | float):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value if value is None or isinstance(value, str) else str(value)

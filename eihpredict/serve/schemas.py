@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..schema import participant_model
 
@@ -18,6 +18,8 @@ def prediction_request_model(max_participants: int) -> type[BaseModel]:
     """``{"participants": [...]}`` with 1 to ``max_participants`` records."""
 
     class PredictionRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")  # an unknown body key is a 422
+
         participants: list[Participant] = Field(  # type: ignore[valid-type]
             ..., min_length=1, max_length=max_participants,
             description=f"1 to {max_participants} participants (cohort contract columns).",

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from eihpredict.cli import app
 from eihpredict.explain import discover_biomarkers, interaction_strengths
 from eihpredict.labels import make_labels
-from eihpredict.modeling._nested import fit_candidate
+from eihpredict.modeling import fit_candidate
 from eihpredict.simulate import simulate_cohort
 from eihpredict.validation import validate_frame
 

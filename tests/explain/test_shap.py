@@ -8,7 +8,7 @@ import pytest
 
 from eihpredict.explain import explain_frame, feature_group, group_contributions, top_contributions
 from eihpredict.labels import make_labels
-from eihpredict.modeling._nested import fit_candidate
+from eihpredict.modeling import fit_candidate
 from eihpredict.validation import validate_frame
 
 

@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 from eihpredict.cli import app
 from eihpredict.cohort_io import write_table
 from eihpredict.model_dir import ModelDirectoryError, load_model_dir
-from eihpredict.modeling._train import train
 from eihpredict.schema import CONTRACT_VERSION
 from eihpredict.scoring import score_frame
 from eihpredict.simulate import simulate_cohort
+from eihpredict.training import train
 
 
 def test_model_directory_is_complete(trained):

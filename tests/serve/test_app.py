@@ -41,11 +41,13 @@ def test_explain_adds_k_contributions_that_add_up(make_client, records, loaded):
 
 
 @pytest.mark.parametrize(("change", "field", "rule_part"), [
-    ({"pcs_01": 7}, "pcs_01", "less than or equal to 4"),
-    ({"pcs_01": 2.5}, "pcs_01", "integer"),
-    ({"sex": "robot"}, "sex", "'female' or 'male'"),
-    ({"ppt_local_kpa": 0}, "ppt_local_kpa", "greater than 0"),
-    ({"participant_id": None}, "participant_id", "string"),
+    ({"pcs_01": 7}, "pcs_01", "whole number between 0 and 4"),
+    ({"pcs_01": 2.5}, "pcs_01", "got a fraction"),
+    ({"pcs_01": True}, "pcs_01", "got true/false"),
+    ({"pcs_01": "1_000"}, "pcs_01", "not a number"),
+    ({"sex": "robot"}, "sex", "one of female, male"),
+    ({"ppt_local_kpa": 0}, "ppt_local_kpa", "number > 0"),
+    ({"participant_id": None}, "participant_id", "required"),
     ({"pcs_total": 50}, "pcs_total", "must"),
 ])
 def test_invalid_participant_gets_422_naming_participant_field_and_rule(
@@ -103,7 +105,6 @@ def test_model_and_health_routes(make_client, loaded):
 
 def test_dependency_override_serves_another_model(make_client, records, trained):
     """Routes get the model through a dependency, so a test can swap it."""
-    from eihpredict._records import record_scorer
     from eihpredict.model_dir import LoadedModel
     from eihpredict.serve.deps import ServedModel
 
@@ -111,7 +112,7 @@ def test_dependency_override_serves_another_model(make_client, records, trained)
     loaded = client.app.state.model.loaded
     other = LoadedModel(loaded.model, {**loaded.metadata, "model_version": "swapped"},
                         loaded.path)
-    swapped = ServedModel(other, record_scorer(other.model))
+    swapped = ServedModel(other)
     client.app.dependency_overrides[get_model] = lambda: swapped
     body = client.post("/predict", json={"participants": records[:1]}).json()
     assert body["model_version"] == "swapped"

@@ -1,5 +1,8 @@
 """``train``: a config and a cohort file in, a validated and tracked model directory out.
 
+Application layer: it uses the library (features, modeling, model_dir, tracking,
+model_card) and is used by the CLI, the demo and notebooks.
+
 Steps, each logged: validate the data against the contract; make labels; report the
 Riley minimum sample size; nested CV of every candidate; metrics with 95 % intervals,
 plots; choose the final candidate by the outer-CV ``selection_metric``; refit it on all
@@ -20,15 +23,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..cohort_io import sha256_file
-from ..config import PipelineConfig
-from ..features import build_feature_pipeline
-from ..labels import make_labels
-from ..schema import CONTRACT_VERSION, OUTCOME_COLUMNS
-from ..validation import read_valid_cohort
-from ._metrics import bootstrap_metrics, decision_curve, subgroup_metrics
-from ._nested import FittedCandidate, OuterResult, fit_candidate, run_outer_cv
-from ._samplesize import SampleSize, minimum_sample_size
+from .config import PipelineConfig
+from .features import build_feature_pipeline
+from .fileio import sha256_file
+from .labels import make_labels
+from .model_card import render_model_card
+from .model_dir import save_model_dir
+from .modeling import (
+    FittedCandidate,
+    OuterResult,
+    SampleSize,
+    bootstrap_metrics,
+    decision_curve,
+    fit_candidate,
+    minimum_sample_size,
+    plot_calibration,
+    plot_decision_curves,
+    plot_roc,
+    run_outer_cv,
+    subgroup_metrics,
+)
+from .schema import CONTRACT_VERSION, OUTCOME_COLUMNS
+from .tracking import package_versions, resolve_tracking_uri, training_run
+from .validation import read_valid_cohort
 
 __all__ = ["TrainingResult", "format_results", "train"]
 
@@ -102,8 +119,6 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     -------
     TrainingResult
     """
-    from ..tracking import resolve_tracking_uri
-
     start = time.perf_counter()
     logger.info("1/6 validating %s against the cohort contract", data)
     frame = read_valid_cohort(data)
@@ -175,11 +190,6 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
 
 def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fingerprint: str,
             out, track: bool, tracking_uri: str, start: float) -> None:
-    from ..model_card import render_model_card
-    from ..model_dir import save_model_dir
-    from ..tracking import package_versions, training_run
-    from ._plots import plot_calibration, plot_decision_curves, plot_roc
-
     config = result.config
     created = datetime.now(UTC)
     version = f"{config.name}-{created:%Y%m%dT%H%M%SZ}-{fingerprint[:8]}"

@@ -1,0 +1,259 @@
+"""The fitted-model protocol: the one interpreter of a fitted model.
+
+Every model kind (a LightGBM or logistic pipeline, an ensemble of them, a selector
+refitted for biomarkers) answers the same questions on a :class:`ColumnBatch`, a mapping
+of column arrays:
+
+``feature_names``            names of the features its contributions are given for
+``raw_score(batch)``         raw (pre-calibration) score: log-odds of impaired EIH
+``contributions(batch)``     exact SHAP values that add up to the raw score
+``predict(batch)``           the output columns (calibrated probability, label, ...)
+
+A DataFrame (batch scoring, notebooks, the MLflow pyfunc) and a list of JSON records
+(the HTTP service) are thin adapters that build a :class:`ColumnBatch`
+(:meth:`ColumnBatch.from_frame`, :meth:`ColumnBatch.from_records`); everything after
+that is shared, so the same participant gets the same bits wherever it is scored.
+
+:class:`PipelineScorer` implements the protocol for one fitted scikit-learn
+:class:`~sklearn.pipeline.Pipeline` built by :func:`eihpredict.modeling.make_pipeline`
+(feature union, optional imputation and scaling, estimator). It is the only place that
+looks inside a fitted pipeline; callers never read ``named_steps``, ``coef_`` or
+``booster_``.
+
+Top-K explanations (:meth:`Contributions.top`) have one tie-break: by absolute
+contribution, largest first; equal absolute values keep the order of
+``feature_names``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ColumnBatch", "Contributions", "PipelineScorer", "lgbm_threads"]
+
+#: Rows from which LightGBM predictions use every core (below, one thread is faster).
+PARALLEL_ROWS = 2000
+
+
+def lgbm_threads(n_rows: int) -> int:
+    """LightGBM ``num_threads`` for a batch: 1 for small batches, 0 (all cores) for large."""
+    return 1 if n_rows < PARALLEL_ROWS else 0
+
+
+@dataclass(frozen=True)
+class ColumnBatch:
+    """Validated cohort columns as arrays: numbers ``float64`` (NaN = missing), categories
+    lower-case text (``pd.Categorical`` or an object array with ``None`` = missing).
+
+    Examples
+    --------
+    >>> batch = ColumnBatch.from_records([{"participant_id": "a", "cpm_paradigm": "parallel",
+    ...                                    "age_years": 40}])
+    >>> batch.n, batch.columns["age_years"].dtype
+    (1, dtype('float64'))
+    """
+
+    columns: Mapping[str, np.ndarray | pd.Categorical]
+    n: int
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, names=None) -> ColumnBatch:
+        """Columns of a validated (typed) frame; ``names`` limits which are read."""
+        from ..features import column_values
+
+        names = frame.columns if names is None else [c for c in names if c in frame.columns]
+        return cls({c: column_values(frame[c]) for c in names}, len(frame))
+
+    @classmethod
+    def from_records(cls, records: list[Mapping]) -> ColumnBatch:
+        """Columns of records already typed by :func:`eihpredict.validation.validate_records`
+        (or plain records whose numbers are numbers and categories text)."""
+        from ..schema import COLUMN_BY_NAME
+
+        names = dict.fromkeys(k for r in records for k in r)
+        columns: dict[str, np.ndarray] = {}
+        for name in names:
+            values = [r.get(name) for r in records]
+            spec = COLUMN_BY_NAME.get(name)
+            if spec is not None and spec.is_numeric:
+                columns[name] = np.array([np.nan if v is None else v for v in values],
+                                         dtype="float64")
+            else:
+                columns[name] = np.array([v.strip().lower() if isinstance(v, str) else v
+                                          for v in values], dtype=object)
+        return cls(columns, len(records))
+
+    @classmethod
+    def from_columns(cls, columns: Mapping[str, np.ndarray], n: int) -> ColumnBatch:
+        """Columns typed by the validator (see :class:`eihpredict.validation.RecordValidation`)."""
+        return cls(dict(columns), n)
+
+    def with_missing(self, names) -> ColumnBatch:
+        """Add each of ``names`` that is absent as an all-missing column (a JSON record
+        leaves out a field it has no value for; a file must have the column)."""
+        from ..schema import COLUMN_BY_NAME
+
+        columns = dict(self.columns)
+        for name in names:
+            if name not in columns:
+                spec = COLUMN_BY_NAME.get(name)
+                columns[name] = (np.full(self.n, np.nan) if spec is not None and spec.is_numeric
+                                 else np.full(self.n, None, dtype=object))
+        return ColumnBatch(columns, self.n)
+
+    def take(self, rows: np.ndarray) -> ColumnBatch:
+        """The rows at positions ``rows`` (an index array or boolean mask)."""
+        rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
+        return ColumnBatch({c: v[rows] for c, v in self.columns.items()}, len(rows))
+
+
+@dataclass
+class Contributions:
+    """Exact SHAP values of a batch, in the raw score's units.
+
+    Attributes
+    ----------
+    values : ndarray of shape (n, p)
+        Contributions; ``base + values.sum(axis=1)`` is the raw score.
+    data : ndarray of shape (n, p)
+        The feature values explained, as the model saw them before scaling (imputed
+        values and missing-value indicators for linear models; NaN where missing).
+    base : float
+        Expected raw score (the output with no information).
+    names : list of str
+        Feature names (columns of ``values``).
+    """
+
+    values: np.ndarray
+    data: np.ndarray
+    base: float
+    names: list[str]
+
+    def top(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Indices, values and contributions of the ``k`` largest contributions per row.
+
+        Ordered by absolute contribution, largest first; ties keep the order of
+        ``names`` (a stable sort), whatever the batch.
+
+        Examples
+        --------
+        >>> c = Contributions(np.array([[0.1, -0.3, 0.3]]), np.zeros((1, 3)), 0.0,
+        ...                   ["a", "b", "c"])
+        >>> c.top(2)[0].tolist()
+        [[1, 2]]
+        """
+        k = min(max(k, 0), self.values.shape[1])
+        order = np.argsort(-np.abs(self.values), axis=1, kind="stable")[:, :k]
+        rows = np.arange(len(self.values))[:, None]
+        return order, self.data[rows, order], self.values[rows, order]
+
+
+class PipelineScorer:
+    """The protocol for one fitted pipeline: features, then optional imputation and
+    scaling (linear models), then LightGBM or a linear estimator.
+
+    Works on a :class:`ColumnBatch`: the feature union's transformers compute their
+    columns from the arrays (:meth:`ContractTransformer.transform_columns`), the
+    imputer fills and flags (:meth:`ImputeWithIndicators.impute_array`), the scaler's
+    fitted mean and scale standardise, and the estimator's head gives the raw score and
+    exact contributions. ``Pipeline.transform`` on a DataFrame runs the same transformer
+    code, so the model trained by scikit-learn is the model scored here.
+    """
+
+    def __init__(self, pipeline) -> None:
+        steps = dict(pipeline.steps)
+        union = steps["features"]
+        self.transformers = [t for _, t in union.transformer_list]
+        self.input_columns = list(dict.fromkeys(c for t in self.transformers
+                                                for c in t.inputs_))
+        self.feature_names_in = [str(n) for t in self.transformers
+                                 for n in t.get_feature_names_out()]
+        self.impute = steps.get("impute")
+        scale = steps.get("scale")
+        self.mean = None if scale is None else scale.mean_
+        self.scale = None if scale is None else scale.scale_
+        estimator = pipeline.steps[-1][1]
+        self.head = _TreeHead(estimator) if hasattr(estimator, "booster_") else _LinearHead(
+            estimator)
+        self.feature_names = (list(map(str, self.impute.get_feature_names_out(
+            self.feature_names_in))) if self.impute is not None else self.feature_names_in)
+
+    def features(self, batch: ColumnBatch) -> np.ndarray:
+        """The feature matrix (before imputation), columns ``feature_names_in``."""
+        blocks = [t.transform_columns(batch.columns, batch.n) for t in self.transformers]
+        return np.hstack(blocks) if blocks else np.empty((batch.n, 0))
+
+    def design(self, batch: ColumnBatch) -> tuple[np.ndarray, np.ndarray]:
+        """``(shown, design)``: values as explained (imputed, unscaled) and as the
+        estimator sees them (standardised for linear models)."""
+        matrix = self.features(batch)
+        if self.impute is None:
+            return matrix, matrix
+        shown = self.impute.impute_array(matrix)
+        design = shown.copy()
+        design -= self.mean  # exactly StandardScaler.transform's arithmetic
+        design /= self.scale
+        return shown, design
+
+    def raw_score(self, batch: ColumnBatch) -> np.ndarray:
+        return self.head.raw(self.design(batch)[1])
+
+    def contributions(self, batch: ColumnBatch) -> Contributions:
+        shown, design = self.design(batch)
+        values, base = self.head.contributions(design)
+        return Contributions(values, shown, base, self.feature_names)
+
+    def interaction_values(self, batch: ColumnBatch) -> tuple[list[str], np.ndarray] | None:
+        """Exact SHAP interaction values ``(names, (n, p, p))`` of a tree model; ``None``
+        for a linear model (no interactions)."""
+        values = self.head.interactions(self.design(batch)[1])
+        return None if values is None else (self.feature_names, values)
+
+
+class _TreeHead:
+    """LightGBM: raw score and exact TreeSHAP through the booster's own ``pred_contrib``
+    (identical to ``shap.TreeExplainer``'s tree-path-dependent algorithm)."""
+
+    def __init__(self, estimator) -> None:
+        self.booster = estimator.booster_
+
+    def raw(self, design: np.ndarray) -> np.ndarray:
+        if not len(design):
+            return np.empty(0)
+        return self.booster.predict(design, raw_score=True, num_threads=lgbm_threads(
+            len(design)))
+
+    def contributions(self, design: np.ndarray) -> tuple[np.ndarray, float]:
+        probe = design if len(design) else np.zeros((1, design.shape[1]))
+        contrib = self.booster.predict(probe, pred_contrib=True,
+                                       num_threads=lgbm_threads(len(probe)))
+        return contrib[: len(design), :-1], float(contrib[0, -1])
+
+    def interactions(self, design: np.ndarray) -> np.ndarray:
+        import shap
+
+        return np.asarray(shap.TreeExplainer(self.booster).shap_interaction_values(design))
+
+
+class _LinearHead:
+    """A linear model on standardised features: the raw score is ``x . coef + b`` summed
+    row by row (the same bits for a row whatever the batch; a BLAS product changes the
+    last bit with the batch size), and linear SHAP with the training data as background
+    is ``coef_j * x_j`` (the standardised features have background mean 0)."""
+
+    def __init__(self, estimator) -> None:
+        self.coef = np.asarray(estimator.coef_, dtype="float64").reshape(-1)
+        self.intercept = float(np.ravel(estimator.intercept_)[0])
+
+    def raw(self, design: np.ndarray) -> np.ndarray:
+        return (np.ascontiguousarray(design) * self.coef).sum(axis=1) + self.intercept
+
+    def contributions(self, design: np.ndarray) -> tuple[np.ndarray, float]:
+        return design * self.coef, self.intercept
+
+    def interactions(self, design: np.ndarray) -> None:
+        return None
