@@ -55,8 +55,7 @@ RUN = textwrap.dedent("""
         import mlflow.pyfunc, pandas as pd
         frame = pd.read_csv(f"{tmp}/big.csv")
         model = mlflow.pyfunc.load_model(f"{tmp}/model")
-        out = model.predict(frame)
-        out.insert(0, "participant_id", frame["participant_id"].to_numpy())
+        out = model.predict(frame)  # participant_id, outputs, reject_reason
         out.to_csv(f"{tmp}/out_naive.csv", index=False)
         n = len(frame)
     else:
@@ -64,14 +63,14 @@ RUN = textwrap.dedent("""
         from eihpredict.model_dir import load_model_dir
         from eihpredict.validation import read_valid_cohort
         model = load_model_dir(f"{tmp}/model").model
-        matrix = model.features(read_valid_cohort(f"{tmp}/big.csv")).to_numpy(dtype="float64")
-        booster = model.pipeline.named_steps["model"].booster_
-        start = time.perf_counter()  # the floor: prediction only, matrix already built
+        scorer = model.scorer  # the protocol's implementation for this pipeline
+        design = scorer.design(model.batch(read_valid_cohort(f"{tmp}/big.csv")))[1]
+        start = time.perf_counter()  # the floor: the estimator only, design already built
         if mode == "floor_predict":
-            booster.predict(matrix, raw_score=True, num_threads=0)
+            scorer.head.raw(design)
         else:
-            booster.predict(matrix, pred_contrib=True, num_threads=0)
-        n = len(matrix)
+            scorer.head.contributions(design)
+        n = len(design)
     seconds = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"mode": mode, "seconds": seconds, "rows": n, "peak_mb": rss}))

@@ -45,11 +45,12 @@ SETUP = textwrap.dedent("""
 DRIVER = textwrap.dedent("""
     import json, statistics, sys, threading, time
     import httpx2 as httpx
-    url, kind, n_requests, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    url, server = sys.argv[1], sys.argv[2]
+    n_requests, seconds = int(sys.argv[3]), float(sys.argv[4])
     rows = json.loads(open(sys.argv[5]).read())
     def body(i):
         row = {k: v for k, v in rows[i % len(rows)].items() if v is not None}
-        if kind == "mlflow":
+        if server == "mlflow":
             return {"dataframe_records": [rows[i % len(rows)]]}
         return {"participants": [row]}
     with httpx.Client(timeout=30) as client:

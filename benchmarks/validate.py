@@ -25,7 +25,7 @@ def pandera_schema():
     columns = {}
     for spec in COLUMNS:
         checks = []
-        if spec.kind == "category":
+        if spec.is_category:
             checks.append(pa.Check.isin(list(spec.categories)))
             columns[spec.name] = pa.Column(str, checks, nullable=not spec.required)
         elif spec.is_numeric:

@@ -29,7 +29,7 @@ def pyfunc_output(model, frame: pd.DataFrame) -> pd.DataFrame:
     valid = result.valid
     for name in model.output_columns:
         values = result.scored[name].to_numpy()
-        column = (np.full(n, np.nan) if values.dtype.kind == "f"
+        column = (np.full(n, np.nan) if np.issubdtype(values.dtype, np.floating)
                   else np.full(n, None, dtype=object))
         column[valid] = values
         out[name] = column

@@ -30,6 +30,10 @@ __all__ = [
 ]
 
 
+#: Candidate kinds that are one estimator (anything else is an ensemble of them).
+ESTIMATORS = frozenset({"lightgbm", "logistic"})
+
+
 class ConfigError(ValueError):
     """A pipeline config that cannot be used (one readable line per problem)."""
 
@@ -164,9 +168,9 @@ class PipelineConfig(_Strict):
         names = [c.name for c in value]
         if len(set(names)) != len(names):
             raise ValueError(f"candidate names must be unique, got {names}")
-        plain = {c.name for c in value if c.kind != "ensemble"}
+        plain = {c.name for c in value if c.kind in ESTIMATORS}
         for c in value:
-            if c.kind == "ensemble":
+            if c.kind not in ESTIMATORS:  # an ensemble
                 members = c.members or []
                 if len(members) < 2 or not set(members) <= plain:
                     raise ValueError(f"ensemble {c.name!r} needs at least two members from "
@@ -180,7 +184,7 @@ class PipelineConfig(_Strict):
         return next(c for c in self.models if c.name == name)
 
     def groups_for(self, candidate: CandidateConfig) -> list[str]:
-        if candidate.kind == "ensemble":
+        if candidate.members:  # an ensemble: the union of its members' groups
             groups: list[str] = []
             for member in candidate.members or []:
                 groups += [g for g in self.groups_for(self.candidate(member)) if g not in groups]

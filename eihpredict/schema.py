@@ -88,14 +88,26 @@ class ColumnSpec:
         return self.kind in ("number", "integer")
 
     @property
+    def is_integer(self) -> bool:
+        return self.kind in ("integer",)
+
+    @property
+    def is_category(self) -> bool:
+        return self.kind in ("category",)
+
+    @property
+    def is_text(self) -> bool:
+        return self.kind in ("string",)
+
+    @property
     def rule(self) -> str:
         """The column's rule in words, as used in validation messages."""
-        if self.kind == "category":
+        if self.is_category:
             assert self.categories is not None
             return "one of " + ", ".join(self.categories)
-        if self.kind == "string":
+        if self.is_text:
             return "non-empty text, unique in the file" if self.required else "text"
-        noun = "whole number" if self.kind == "integer" else "number"
+        noun = "whole number" if self.is_integer else "number"
         unit = f" {self.unit}" if self.unit else ""
         lo, hi = _fmt(self.min), _fmt(self.max)
         if self.min is not None and self.max is not None:
@@ -339,13 +351,13 @@ def participant_model() -> type:
         if c.training_only:
             continue
         schema: dict[str, Any] = {"description": f"{c.description} ({c.rule})"}
-        if c.kind == "category":
+        if c.is_category:
             assert c.categories is not None
             schema.update(type="string", enum=list(c.categories))
-        elif c.kind == "string":
+        elif c.is_text:
             schema.update(type="string", minLength=1 if c.required else 0)
         else:
-            schema["type"] = "integer" if c.kind == "integer" else "number"
+            schema["type"] = "integer" if c.is_integer else "number"
             if c.min is not None:
                 schema["exclusiveMinimum" if c.min_exclusive else "minimum"] = float(c.min)
             if c.max is not None:

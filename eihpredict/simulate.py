@@ -327,7 +327,7 @@ def simulate_cohort(n: int, seed: int = 0, scenario: str = "default") -> Simulat
     _add_missingness(rng, frame, sc)
     frame = frame[[c.name for c in COLUMNS if c.name in frame]]
     for spec in COLUMNS:  # whole numbers stay whole in CSV ("2", not "2.0")
-        if spec.kind == "integer" and spec.name in frame:
+        if spec.is_integer and spec.name in frame:
             frame[spec.name] = frame[spec.name].astype("Int64")
 
     truth = {

@@ -302,7 +302,7 @@ def _number_rules(cells: list[_NumberCells], specs: list, issues: _Issues) -> np
     lo = np.array([-np.inf if s.min is None else s.min for s in specs])
     hi = np.array([np.inf if s.max is None else s.max for s in specs])
     strict = np.array([s.min_exclusive for s in specs])
-    integer = np.array([s.kind == "integer" for s in specs])
+    integer = np.array([s.is_integer for s in specs])
     required = np.array([s.required for s in specs])
     with np.errstate(invalid="ignore"):
         infinite = np.isinf(values)
@@ -501,7 +501,7 @@ def validate_frame(
             typed[name] = raw[name]
         elif spec.is_numeric:
             typed[name] = _check_number(raw[name], spec, issues)
-        elif spec.kind == "category":
+        elif spec.is_category:
             typed[name] = _check_category(raw[name], spec, issues)
         else:
             text = as_text(raw[name]).astype("str")
@@ -594,7 +594,7 @@ def validate_records(records: list[Mapping], *, first_row: int = 1) -> RecordVal
             columns[name] = np.array(cells, dtype=object)
         elif spec.is_numeric:
             continue
-        elif spec.kind == "category":
+        elif spec.is_category:
             columns[name] = _category_rules(_record_text_cells(cells), spec, issues)
         else:
             columns[name] = _text_rules(_record_text_cells(cells), spec, issues)
@@ -720,6 +720,6 @@ def read_valid_cohort(
         raise CohortValidationError(pd.concat(problems, ignore_index=True), str(path))
     frame = pd.concat(frames, ignore_index=True)
     for spec in COLUMNS:  # concat can lose the categorical dtype when a chunk is all-missing
-        if spec.kind == "category" and spec.name in frame:
+        if spec.is_category and spec.name in frame:
             frame[spec.name] = pd.Categorical(frame[spec.name], categories=list(spec.categories))
     return frame

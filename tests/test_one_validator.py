@@ -11,7 +11,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from eihpredict.validation import validate_frame, validate_records
 from tests.serve.test_fuzz import participant

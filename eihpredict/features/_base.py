@@ -181,7 +181,7 @@ def is_missing(values: np.ndarray | pd.Categorical) -> np.ndarray:
     """Boolean mask of missing values for numbers or categories."""
     if isinstance(values, pd.Categorical):
         return values.codes == -1
-    return np.isnan(values) if values.dtype.kind == "f" else pd.isna(values)
+    return np.isnan(values) if np.issubdtype(values.dtype, np.floating) else pd.isna(values)
 
 
 def equals(values: np.ndarray | pd.Categorical, category: str) -> np.ndarray:

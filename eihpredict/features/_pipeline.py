@@ -72,7 +72,7 @@ def build_feature_pipeline(
             f"Got feature groups {unknown or groups!r}; expected a non-empty list from "
             f"{', '.join(FEATURE_GROUPS)}."
         )
-    if model_kind not in ("tree", "linear"):
+    if model_kind not in _PREPARE:
         raise ValueError(f"Got model_kind={model_kind!r}; expected 'tree' or 'linear'.")
     options = dict(options or {})
     steps = []
@@ -89,7 +89,12 @@ def build_feature_pipeline(
     if clinical:
         steps.append(("clinical", ClinicalFeatures(groups=clinical)))
     union = FeatureUnion(steps, verbose_feature_names_out=False)
-    pipeline_steps: list[tuple[str, Any]] = [("features", union)]
-    if model_kind == "linear":
-        pipeline_steps += [("impute", ImputeWithIndicators()), ("scale", StandardScaler())]
-    return Pipeline(pipeline_steps).set_output(transform="pandas")
+    return Pipeline([("features", union), *_PREPARE[model_kind]()]).set_output(
+        transform="pandas")
+
+
+#: Steps between the features and the estimator, per model flavour.
+_PREPARE = {
+    "tree": lambda: [],  # LightGBM handles missing values itself
+    "linear": lambda: [("impute", ImputeWithIndicators()), ("scale", StandardScaler())],
+}
