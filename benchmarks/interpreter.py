@@ -81,7 +81,7 @@ def main() -> None:
         previous, previous_schema = _previous_package(args.baseline_commit, tmp / "prev")
         Participant = previous_schema.participant_model()
         scorer = previous.record_scorer(model)
-        frames = [pd.DataFrame([r]) for r in records]
+        frames = [pd.DataFrame([r]).reindex(columns=rows.columns) for r in records]
         state = {"i": 0}
 
         def nxt() -> int:

@@ -166,12 +166,10 @@ class Questionnaire:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per row: sum of answered scores, number answered, and the lowest and highest
         total the row allows (unanswered items at the scale's minimum or maximum)."""
-        partial = np.zeros(len(scores[0]))
-        answered = np.zeros(len(scores[0]))
-        for column in scores:
-            present = ~np.isnan(column)
-            partial += np.where(present, column, 0.0)
-            answered += present
+        matrix = np.stack(scores)  # items x rows: item scores are whole numbers, so the
+        present = ~np.isnan(matrix)  # sums are exact in any order
+        partial = np.where(present, matrix, 0.0).sum(axis=0)
+        answered = present.sum(axis=0).astype("float64")
         n_missing = len(scores) - answered
         return (partial, answered, partial + self.item_min * n_missing,
                 partial + self.item_max * n_missing)

@@ -250,45 +250,51 @@ def _number_cells(raw: pd.Series) -> _NumberCells:
     return _NumberCells(number, text, none, unparsed & ~nan_word, nan_word)
 
 
-def _record_number_cells(cells: list) -> _NumberCells:
-    """JSON values of one field as numbers: the same outcome as the table column would give.
+def _record_number_cells(records: list[Mapping], names: list[str]) -> list[_NumberCells]:
+    """JSON values of number fields as numbers: the same outcome as a table column gives.
 
     A JSON number is a number; JSON text is parsed exactly as a CSV cell is (so ``"1_000"``
     and ``" 7 "`` fare as in a file); ``true``/``false``, lists and objects are refused.
     A JSON ``NaN``/``Infinity`` (not standard JSON) is refused like the written word.
+    One pass over the records fills every field (a request is often one record).
     """
-    n = len(cells)
-    values = np.full(n, np.nan)
-    boolean, unparsed, nan_word = np.zeros((3, n), dtype=bool)
-    shown = np.empty(n, dtype=object)
-    text_at, texts = [], []
-    for i, v in enumerate(cells):
-        if v is None:
-            continue
-        shown[i] = v
-        if isinstance(v, bool):
-            boolean[i] = True
-        elif isinstance(v, int | float):
-            try:
-                values[i] = v
-            except OverflowError:  # an integer beyond float64
-                values[i] = np.inf if v > 0 else -np.inf
-            if v != v:  # NaN sent as a number (JSON NaN)
-                nan_word[i] = True
-        elif isinstance(v, str):
-            text_at.append(i)
-            texts.append(v)
-        else:
-            unparsed[i] = True
+    n, m = len(records), len(names)
+    values = np.full((m, n), np.nan)
+    boolean, unparsed, nan_word = np.zeros((3, m, n), dtype=bool)
+    shown = np.full((m, n), None, dtype=object)
+    texts: list[tuple[int, int, str]] = []
+    for i, record in enumerate(records):
+        for j, name in enumerate(names):
+            v = record.get(name)
+            if v is None:
+                continue
+            shown[j, i] = v
+            if type(v) is float or type(v) is int:  # the usual case first
+                try:
+                    values[j, i] = v
+                except OverflowError:  # an integer beyond float64
+                    values[j, i] = np.inf if v > 0 else -np.inf
+                if v != v:  # NaN sent as a number (JSON NaN)
+                    nan_word[j, i] = True
+            elif isinstance(v, bool):
+                boolean[j, i] = True
+            elif isinstance(v, str):
+                texts.append((j, i, v))
+            elif isinstance(v, int | float):  # subclasses (numpy scalars)
+                values[j, i] = float(v)
+            else:
+                unparsed[j, i] = True
     if texts:
-        parsed = _number_cells(pd.Series(texts, dtype="str"))
-        at = np.asarray(text_at)
-        values[at] = parsed.values
-        unparsed[at] = parsed.unparsed
-        nan_word[at] = parsed.nan_word
-        shown[at] = [None if t is None or (isinstance(t, float) and np.isnan(t)) else t
-                     for t in parsed.shown]
-    return _NumberCells(values, shown, boolean, unparsed, nan_word)
+        parsed = _number_cells(pd.Series([t for _, _, t in texts], dtype="str"))
+        js = np.array([j for j, _, _ in texts])
+        rows = np.array([i for _, i, _ in texts])
+        values[js, rows] = parsed.values
+        unparsed[js, rows] = parsed.unparsed
+        nan_word[js, rows] = parsed.nan_word
+        shown[js, rows] = [None if t is None or (isinstance(t, float) and np.isnan(t)) else t
+                           for t in parsed.shown]
+    return [_NumberCells(values[j], shown[j], boolean[j], unparsed[j], nan_word[j])
+            for j in range(m)]
 
 
 def _number_rules(cells: list[_NumberCells], specs: list, issues: _Issues) -> np.ndarray:
@@ -297,8 +303,8 @@ def _number_rules(cells: list[_NumberCells], specs: list, issues: _Issues) -> np
     Returns an array of shape ``(n_rows, len(specs))``. One table column (``len(specs) ==
     1``) or every number field of a batch of records goes through the same arithmetic.
     """
-    values = np.column_stack([c.values for c in cells])
-    unreadable = np.column_stack([c.boolean | c.nan_word | c.unparsed for c in cells])
+    values = np.stack([c.values for c in cells], axis=1)
+    unreadable = np.stack([c.boolean | c.nan_word | c.unparsed for c in cells], axis=1)
     lo = np.array([-np.inf if s.min is None else s.min for s in specs])
     hi = np.array([np.inf if s.max is None else s.max for s in specs])
     strict = np.array([s.min_exclusive for s in specs])
@@ -583,8 +589,8 @@ def validate_records(records: list[Mapping], *, first_row: int = 1) -> RecordVal
     numeric = [COLUMN_BY_NAME[c] for c in names if c in COLUMN_BY_NAME
                and COLUMN_BY_NAME[c].is_numeric]
     if numeric:
-        typed = _number_rules([_record_number_cells([r.get(s.name) for r in records])
-                               for s in numeric], numeric, issues)
+        typed = _number_rules(_record_number_cells(records, [s.name for s in numeric]),
+                              numeric, issues)
         for j, spec in enumerate(numeric):
             columns[spec.name] = typed[:, j]
     for name in names:

@@ -179,6 +179,7 @@ class PipelineScorer:
         estimator = pipeline.steps[-1][1]
         self.head = _TreeHead(estimator) if hasattr(estimator, "booster_") else _LinearHead(
             estimator)
+        self._last: tuple | None = None
         self.feature_names = (list(map(str, self.impute.get_feature_names_out(
             self.feature_names_in))) if self.impute is not None else self.feature_names_in)
 
@@ -190,13 +191,18 @@ class PipelineScorer:
     def design(self, batch: ColumnBatch) -> tuple[np.ndarray, np.ndarray]:
         """``(shown, design)``: values as explained (imputed, unscaled) and as the
         estimator sees them (standardised for linear models)."""
+        last = self._last  # the same batch asked for a score and its explanation
+        if last is not None and last[0] is batch:
+            return last[1], last[2]
         matrix = self.features(batch)
         if self.impute is None:
-            return matrix, matrix
-        shown = self.impute.impute_array(matrix)
-        design = shown.copy()
-        design -= self.mean  # exactly StandardScaler.transform's arithmetic
-        design /= self.scale
+            shown = design = matrix
+        else:
+            shown = self.impute.impute_array(matrix)
+            design = shown.copy()
+            design -= self.mean  # exactly StandardScaler.transform's arithmetic
+            design /= self.scale
+        self._last = (batch, shown, design)  # one tuple: safe to share between threads
         return shown, design
 
     def raw_score(self, batch: ColumnBatch) -> np.ndarray:
