@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
 from . import __version__
@@ -23,7 +26,40 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_state = {"debug": False}
+@dataclass
+class CLIState:
+    """Options of the top-level command, kept in Typer's context (``ctx.obj``)."""
+
+    debug: bool = False
+
+
+class Scenario(StrEnum):
+    default = "default"
+    realistic = "realistic"
+    multisite = "multisite"
+    null = "null"
+
+
+class OnError(StrEnum):
+    skip = "skip"
+    fail = "fail"
+
+
+class Engine(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
+class Selector(StrEnum):
+    auto = "auto"
+    model = "model"
+    sparse_logistic = "sparse_logistic"
+
+
+def _debug() -> bool:
+    ctx = click.get_current_context(silent=True)
+    state = ctx.find_object(CLIState) if ctx is not None else None
+    return bool(state and state.debug)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -39,22 +75,33 @@ def _run(func, *args, **kwargs):
     try:
         return func(*args, **kwargs)
     except (CohortFileError, CohortValidationError, ValueError, OSError) as exc:
-        if _state["debug"]:
+        if _debug():
             raise
         _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except Exception as exc:  # an unexpected failure: still one line, traceback on --debug
-        if _state["debug"]:
+        if _debug():
             raise
         _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .schema import CONTRACT_VERSION
+
+        typer.echo(f"eihpredict {__version__} (cohort contract {CONTRACT_VERSION})")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
+    ctx: typer.Context,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version,
+                                          is_eager=True, help="Print the version.")] = False,
 ) -> None:
     """eihpredict command line."""
-    _state["debug"] = debug
+    ctx.obj = CLIState(debug=debug)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -99,8 +146,8 @@ def simulate(
     n: Annotated[int, typer.Option("--n", min=1, help="Number of participants.")],
     out: Annotated[Path, typer.Option("--out", help="Output .csv or .parquet file.")],
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-    scenario: Annotated[str, typer.Option("--scenario", help="default, realistic, "
-                                          "multisite or null.")] = "default",
+    scenario: Annotated[Scenario, typer.Option("--scenario", help="Simulation scenario.")
+                        ] = Scenario.default,
     truth: Annotated[Path | None, typer.Option("--truth", help="Write the ground truth "
                                                "(JSON) here.")] = None,
 ) -> None:
@@ -108,13 +155,13 @@ def simulate(
     from .cohort_io import write_table
     from .simulate import SCENARIOS, simulate_cohort, write_truth
 
-    if scenario not in SCENARIOS:
-        _fail(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}", 2)
-    cohort = _run(simulate_cohort, n, seed=seed, scenario=scenario)
+    if scenario.value not in SCENARIOS:  # pragma: no cover - the enum lists them
+        _fail(f"unknown scenario {scenario.value!r}", 2)
+    cohort = _run(simulate_cohort, n, seed=seed, scenario=scenario.value)
     _run(write_table, cohort.frame, out)
     if truth is not None:
         _run(write_truth, cohort, truth)
-    typer.echo(f"simulated {n} participants ({scenario}, seed {seed}) -> {out}")
+    typer.echo(f"simulated {n} participants ({scenario.value}, seed {seed}) -> {out}")
 
 
 @app.command()
@@ -209,12 +256,14 @@ def score(
     rejects: Annotated[Path | None, typer.Option("--rejects", help="Invalid rows with reasons "
                                                  "(default OUTPUT_NAME.rejects.csv when any)."
                                                  )] = None,
-    on_error: Annotated[str, typer.Option("--on-error", help="skip: set invalid rows aside; "
-                                          "fail: stop at the first.")] = "skip",
+    on_error: Annotated[OnError, typer.Option("--on-error", help="skip: set invalid rows "
+                                              "aside; fail: stop at the first.")
+                        ] = OnError.skip,
     chunk_size: Annotated[int, typer.Option("--chunk-size", min=1)] = 50_000,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run.")]
     = False,
-    engine: Annotated[str, typer.Option("--engine", help="local or dask.")] = "local",
+    engine: Annotated[Engine, typer.Option("--engine", help="Where chunks are scored.")
+                      ] = Engine.local,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler "
                                                   "address (default: a local cluster).")]
     = None,
@@ -223,15 +272,11 @@ def score(
     from ._progress import progress_bar
     from .scoring import score_file
 
-    if on_error not in ("skip", "fail"):
-        _fail(f"--on-error must be skip or fail, got {on_error!r}", 2)
-    if engine not in ("local", "dask"):
-        _fail(f"--engine must be local or dask, got {engine!r}", 2)
     try:
         with progress_bar(f"scoring {input.name}", unit="rows") as update:
             summary = _run(score_file, model, input, output, explain=explain, rejects=rejects,
-                           on_error=on_error, chunk_size=chunk_size, resume=resume,
-                           engine=engine, scheduler=scheduler, on_progress=update)
+                           on_error=on_error.value, chunk_size=chunk_size, resume=resume,
+                           engine=engine.value, scheduler=scheduler, on_progress=update)
     except KeyboardInterrupt:
         _fail("interrupted; finished chunks are kept: run the same command with --resume "
               "to continue")
@@ -253,8 +298,8 @@ def explain(
     resamples: Annotated[int, typer.Option("--resamples", min=10, help="Bootstrap refits "
                                            "with shadow features.")] = 30,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    selector: Annotated[str, typer.Option("--selector", help="auto, model or "
-                                          "sparse_logistic.")] = "auto",
+    selector: Annotated[Selector, typer.Option("--selector", help="Which model's refits "
+                                               "decide.")] = Selector.auto,
     n_jobs: Annotated[int, typer.Option("--n-jobs", help="Processes for the resampling "
                                         "(-1 = all cores).")] = 2,
 ) -> None:
@@ -268,7 +313,7 @@ def explain(
     frame = _run(read_valid_cohort, data)
     with progress_bar("resampling", unit="refits") as update:
         result = _run(explain_model, loaded, frame, out, resamples=resamples, seed=seed,
-                      selector=selector, n_jobs=n_jobs, on_progress=update)
+                      selector=selector.value, n_jobs=n_jobs, on_progress=update)
     groups = result.biomarkers.groups
     typer.echo("group                 importance (95 % CI)       selection  biomarker")
     for row in groups.itertuples():

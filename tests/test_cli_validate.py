@@ -127,3 +127,17 @@ def test_long_line_deep_in_a_chunked_file_is_named(tmp_path):
         result = run("validate", path, "--chunk-size", chunk)
         assert result.exit_code == 1
         assert "line 82: expected 4 comma-separated fields, saw 6" in result.stderr
+
+
+def test_version_option_and_enum_choices():
+    from typer.testing import CliRunner
+
+    from eihpredict import __version__
+    from eihpredict.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.stdout
+    bad = runner.invoke(app, ["score", "--model", "m", "--input", "i.csv", "--output",
+                              "o.csv", "--engine", "spark"])
+    assert bad.exit_code == 2 and "spark" in bad.output
