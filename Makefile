@@ -9,6 +9,9 @@ DEMO   := demo-output
 .PHONY: demo test lint bench clean
 
 $(STAMP): pyproject.toml
+	# Spark (tests/test_spark.py) needs a Java runtime: Debian's, only when none is there.
+	command -v java >/dev/null || (apt-get update -qq && apt-get install -y -qq \
+	    default-jre-headless) || echo "no Java runtime: the Spark test will be skipped"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
