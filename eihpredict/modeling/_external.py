@@ -46,6 +46,7 @@ from ._stats import (
     mean_interval,
     rcs_basis,
     rcs_knots,
+    show,
     wilson_interval,
     z_value,
 )
@@ -346,7 +347,7 @@ def continuous_metrics(y, predicted, *, pi_low=None, pi_high=None,
     for name, arr in (("y", y), ("predicted", yhat)):
         if not np.isfinite(arr).all():
             i = int(np.flatnonzero(~np.isfinite(arr))[0])
-            raise ValueError(f"Got {name}={arr[i]!r} at row {i}; expected a finite number.")
+            raise ValueError(f"Got {name}={show(arr[i])} at row {i}; expected a finite number.")
     n = len(y)
     if n < 3:
         raise ValueError(f"Got {n} rows; expected at least 3.")
@@ -381,8 +382,8 @@ def continuous_metrics(y, predicted, *, pi_low=None, pi_high=None,
         bad = ~np.isfinite(lo) | ~np.isfinite(hi) | (lo > hi)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"Got pi_low={lo[i]!r}, pi_high={hi[i]!r} at row {i}; expected "
-                             "finite bounds with pi_low <= pi_high.")
+            raise ValueError(f"Got pi_low={show(lo[i])}, pi_high={show(hi[i])} at row {i}; "
+                             "expected finite bounds with pi_low <= pi_high.")
         inside = float(((y >= lo) & (y <= hi)).sum())
         rows.append(("pi_coverage", inside / n, *wilson_interval(inside, n, level)))
         rows.append(("pi_width", *mean_interval(hi - lo, level)))
@@ -401,7 +402,7 @@ def _class_codes(y, classes: Sequence[str]) -> np.ndarray:
         bad = codes < 0
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"Got y={arr[i]!r} at row {i}; expected one of {', '.join(classes)} "
+        raise ValueError(f"Got y={show(arr[i])} at row {i}; expected one of {', '.join(classes)} "
                          f"(or a code 0-{k - 1}).")
     return codes
 
@@ -442,7 +443,7 @@ def multiclass_metrics(y, proba, classes: Sequence[str] = THREE_CLASSES, *,
     off = np.abs(P.sum(axis=1) - 1) > 1e-6
     if off.any():
         i = int(np.flatnonzero(off)[0])
-        raise ValueError(f"Got probabilities summing to {P[i].sum()!r} at row {i}; expected 1.")
+        raise ValueError(f"Got probabilities summing to {P[i].sum():.6g} at row {i}; expected 1.")
     z = z_value(level)
     rows, psi = [], np.zeros(n)
     aucs = []

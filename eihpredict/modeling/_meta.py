@@ -29,7 +29,7 @@ from scipy.special import expit, logit
 from scipy.stats import chi2
 from scipy.stats import t as student_t
 
-from ._stats import as_binary, as_probability, delong, fit_logistic, z_value
+from ._stats import as_binary, as_probability, delong, fit_logistic, show, z_value
 
 __all__ = ["MetaAnalysis", "forest_plot", "meta_summary", "pool_site_performance",
            "random_effects_meta", "site_performance"]
@@ -157,8 +157,8 @@ def random_effects_meta(estimates, standard_errors, *, labels=None, method: str 
     bad = ~np.isfinite(y) | ~np.isfinite(se) | (se <= 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"Got estimate={y[i]!r}, se={se[i]!r} for site {i + 1}; expected a "
-                         "finite estimate and a positive standard error.")
+        raise ValueError(f"Got estimate={show(y[i])}, se={show(se[i])} for site {i + 1}; "
+                         "expected a finite estimate and a positive standard error.")
     k = len(y)
     if k < 2:
         raise ValueError(f"Got {k} site(s); a random-effects meta-analysis needs at least 2.")

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy.special import expit, log_expit
 from scipy.stats import chi2
 
-from ._stats import as_binary, fit_logistic
+from ._stats import as_binary, fit_logistic, show
 
 __all__ = ["ClosedTest", "Recalibration", "closed_test", "recalibrate_intercept",
            "recalibrate_logistic"]
@@ -84,7 +84,7 @@ def _check(lp, y) -> tuple[np.ndarray, np.ndarray]:
     bad = ~np.isfinite(lp)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"Got lp={lp[i]!r} at row {i}; expected finite log-odds.")
+        raise ValueError(f"Got lp={show(lp[i])} at row {i}; expected finite log-odds.")
     if y.sum() in (0, len(y)):
         raise ValueError("Got an update sample with only one outcome class; updating needs "
                          "events and non-events.")

@@ -52,10 +52,15 @@ _NODES, _WEIGHTS = hermegauss(120)
 _WEIGHTS = _WEIGHTS / _WEIGHTS.sum()  # E[f(X)], X ~ N(0, 1)  ~  sum(w * f(nodes))
 
 
+def _show(value) -> str:
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _check_probability(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
             or not math.isfinite(value) or not 0 < value < 1:
-        raise ValueError(f"Got {name}={value!r}; expected a number strictly between 0 and 1.")
+        raise ValueError(f"Got {name}={_show(value)}; expected a number strictly between 0 "
+                         "and 1.")
     return float(value)
 
 

@@ -19,6 +19,7 @@ from scipy.stats import t as student_t
 
 __all__ = [
     "LogisticFit",
+    "show",
     "as_binary",
     "as_probability",
     "average_precision_weighted",
@@ -32,6 +33,11 @@ __all__ = [
     "wilson_interval",
     "z_value",
 ]
+
+
+def show(value) -> str:
+    """``repr`` of a value for an error message (NumPy scalars shown as Python ones)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def z_value(level: float) -> float:
@@ -59,7 +65,7 @@ def as_binary(y, name: str = "y") -> np.ndarray:
     bad = ~np.isin(values, (0.0, 1.0))
     if bad.any():
         i = _first_bad(bad)
-        raise ValueError(f"Got {name}={arr[i]!r} at row {i}; expected 0 or 1.")
+        raise ValueError(f"Got {name}={show(arr[i])} at row {i}; expected 0 or 1.")
     return values
 
 
@@ -75,8 +81,8 @@ def as_probability(p, n: int, name: str = "p", *, open_interval: bool = True) ->
     if bad.any():
         i = _first_bad(bad.any(axis=1))
         interval = "strictly between 0 and 1" if open_interval else "between 0 and 1"
-        raise ValueError(f"Got {name}={flat[i][bad[i]][0]!r} at row {i}; expected a probability "
-                         f"{interval} (calibration and log loss need its logit).")
+        raise ValueError(f"Got {name}={show(flat[i][bad[i]][0])} at row {i}; expected a "
+                         f"probability {interval} (calibration and log loss need its logit).")
     return values
 
 
