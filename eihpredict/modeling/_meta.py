@@ -154,12 +154,16 @@ def random_effects_meta(estimates, standard_errors, *, labels=None, method: str 
     if y.ndim != 1 or se.shape != y.shape:
         raise ValueError(f"Got {y.shape} estimates and {se.shape} standard errors; expected "
                          "one of each per site.")
+    k = len(y)
+    names = [f"site {i + 1}" for i in range(k)] if labels is None else \
+        [str(label) for label in labels]
+    if len(names) != k:
+        raise ValueError(f"Got {len(names)} labels for {k} sites; expected one per site.")
     bad = ~np.isfinite(y) | ~np.isfinite(se) | (se <= 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"Got estimate={show(y[i])}, se={show(se[i])} for site {i + 1}; "
+        raise ValueError(f"Got estimate={show(y[i])}, se={show(se[i])} for {names[i]}; "
                          "expected a finite estimate and a positive standard error.")
-    k = len(y)
     if k < 2:
         raise ValueError(f"Got {k} site(s); a random-effects meta-analysis needs at least 2.")
     if method not in ("REML", "DL"):
@@ -189,8 +193,6 @@ def random_effects_meta(estimates, standard_errors, *, labels=None, method: str 
         pi = (mu - half, mu + half)
     else:
         pi = (np.nan, np.nan)
-    names = [f"site {i + 1}" for i in range(k)] if labels is None else \
-        [str(label) for label in labels]
     studies = pd.DataFrame({"label": names, "estimate": y, "se": se, "ci_low": y - z * se,
                             "ci_high": y + z * se, "weight": 100 * ws / ws.sum()})
     return MetaAnalysis(
@@ -336,16 +338,18 @@ def forest_plot(meta: MetaAnalysis, path: str | Path, *, title: str | None = Non
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator, NullFormatter
 
     f = _TRANSFORMS[meta.transform]
     s = meta.studies
     k = len(s)
-    fig, ax = plt.subplots(figsize=(7, 1.6 + 0.32 * (k + 3)))
+    nat = meta.natural()
+    fig, ax = plt.subplots(figsize=(8, 1.6 + 0.32 * (k + 3)))
     ypos = np.arange(k, 0, -1) + 2
     sizes = 20 + 180 * s["weight"].to_numpy() / s["weight"].max()
-    ax.hlines(ypos, f(s["ci_low"]), f(s["ci_high"]), color="black", lw=1)
-    ax.scatter(f(s["estimate"]), ypos, s=sizes, marker="s", color="tab:blue", zorder=3)
-    nat = meta.natural()
+    lows, highs, ests = f(s["ci_low"]), f(s["ci_high"]), f(s["estimate"])
+    ax.hlines(ypos, lows, highs, color="black", lw=1)
+    ax.scatter(ests, ypos, s=sizes, marker="s", color="tab:blue", zorder=3)
     ax.fill([nat["ci_low"], nat["estimate"], nat["ci_high"], nat["estimate"]],
             [1, 1.3, 1, 0.7], color="tab:red", zorder=3)
     if np.isfinite(nat["pi_low"]):
@@ -355,14 +359,26 @@ def forest_plot(meta: MetaAnalysis, path: str | Path, *, title: str | None = Non
     labels = list(s["label"]) + [f"pooled ({meta.method}{', HKSJ' if meta.hksj else ''})",
                                  f"{int(round(100 * meta.level))} % prediction interval"]
     ax.set_yticks(list(ypos) + [1, 0.3], labels)
-    if meta.transform == "exp":
-        ax.set_xscale("log")
-    elif meta.transform == "expit":
-        ax.set_xscale("logit")
+    values = [(e, lo, hi) for e, lo, hi in zip(ests, lows, highs, strict=True)]
+    values += [(nat["estimate"], nat["ci_low"], nat["ci_high"]),
+               (np.nan, nat["pi_low"], nat["pi_high"])]
+    for yy, (e, lo, hi) in zip(list(ypos) + [1, 0.3], values, strict=True):
+        text = f"{lo:.2f} to {hi:.2f}" if np.isnan(e) else f"{e:.2f} ({lo:.2f} to {hi:.2f})"
+        ax.text(1.02, yy, text, transform=ax.get_yaxis_transform(), va="center", fontsize=8)
+    if meta.transform in ("exp", "expit"):
+        ax.set_xscale("log" if meta.transform == "exp" else "logit")
+        limits = ax.get_xlim()
+        finite = np.r_[lows, highs, nat["pi_low"], nat["pi_high"]]
+        finite = finite[np.isfinite(finite)]
+        ticks = MaxNLocator(5).tick_values(finite.min(), finite.max())
+        ticks = ticks[(ticks > 0) & ((ticks < 1) | (meta.transform == "exp"))]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlim(limits)
     ax.set_ylim(-0.3, k + 3)
-    text = (f"{nat['estimate']:.3f} ({nat['ci_low']:.3f} to {nat['ci_high']:.3f}); "
-            f"tau2 {meta.tau2:.3g}, I2 {meta.i2:.0f} %, k = {meta.k}")
-    ax.set(xlabel=xlabel or "", title=(title + "\n" if title else "") + text)
+    summary = (f"{nat['estimate']:.3f} ({nat['ci_low']:.3f} to {nat['ci_high']:.3f}); "
+               f"tau2 {meta.tau2:.3g}, I2 {meta.i2:.0f} %, k = {meta.k}")
+    ax.set(xlabel=xlabel or "", title=(title + "\n" if title else "") + summary)
     ax.title.set_fontsize(9)
     fig.tight_layout()
     path = Path(path)
