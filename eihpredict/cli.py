@@ -346,23 +346,52 @@ def serve(
 
 @app.command()
 def samplesize(
-    prevalence: Annotated[float, typer.Option("--prevalence", min=0.0, max=1.0)],
-    c_statistic: Annotated[float, typer.Option("--c-statistic", min=0.5, max=1.0)],
-    parameters: Annotated[int, typer.Option("--parameters", min=1)],
-    shrinkage: Annotated[float, typer.Option("--shrinkage")] = 0.9,
+    prevalence: Annotated[float, typer.Option("--prevalence", help="Anticipated outcome "
+                                              "proportion, between 0 and 1.")],
+    parameters: Annotated[int, typer.Option("--parameters", help="Candidate predictor "
+                                            "parameters.")],
+    c_statistic: Annotated[float | None, typer.Option(
+        "--c-statistic", help="Anticipated C-statistic (converted to a Cox-Snell R2).")] = None,
+    r2_cox_snell: Annotated[float | None, typer.Option(
+        "--r2-cox-snell", help="Anticipated Cox-Snell R2.")] = None,
+    r2_nagelkerke: Annotated[float | None, typer.Option(
+        "--r2-nagelkerke", help="Anticipated Nagelkerke R2.")] = None,
+    shrinkage: Annotated[float, typer.Option("--shrinkage", help="Target expected "
+                                             "shrinkage.")] = 0.9,
+    margin: Annotated[float, typer.Option("--margin", help="Margin of error of the overall "
+                                          "risk.")] = 0.05,
+    delta: Annotated[float, typer.Option("--delta", help="Largest optimism in Nagelkerke "
+                                         "R2.")] = 0.05,
 ) -> None:
-    """Riley et al. minimum sample size to develop a binary-outcome prediction model."""
+    """Riley et al. minimum sample size to develop a binary-outcome model (as pmsampsize).
+
+    Give one of --c-statistic, --r2-cox-snell, --r2-nagelkerke. Impossible inputs exit 2.
+    """
     from .modeling import minimum_sample_size
 
-    r = _run(minimum_sample_size, prevalence, c_statistic, parameters, shrinkage=shrinkage)
-    typer.echo(
-        f"minimum sample size: {r.minimum_n} rows, {r.minimum_events} events "
-        f"(EPP {r.events_per_parameter})\n"
-        f"  criterion 1 (shrinkage >= {shrinkage}): {r.n_shrinkage}\n"
-        f"  criterion 2 (optimism in Nagelkerke R2 <= 0.05): {r.n_optimism}\n"
-        f"  criterion 3 (overall risk within 0.05): {r.n_risk}\n"
-        f"  anticipated Cox-Snell R2 {r.r2_cox_snell} (max {r.max_r2_cox_snell})"
-    )
+    try:
+        r = minimum_sample_size(prevalence, c_statistic, parameters, r2_cox_snell=r2_cox_snell,
+                                r2_nagelkerke=r2_nagelkerke, shrinkage=shrinkage,
+                                margin=margin, delta=delta)
+    except ValueError as exc:
+        if _state["debug"]:
+            raise
+        _fail(str(exc).splitlines()[0], 2)
+    source = ("as given" if r.r2_source == "r2_cox_snell" else
+              f"from C-statistic {c_statistic:g}" if r.r2_source == "c_statistic" else
+              f"from Nagelkerke R2 {r2_nagelkerke:g}")
+    table = r.criteria()
+    lines = [f"minimum sample size: {r.minimum_n} rows",
+             f"{'criterion':<9}  {'rows':>7}  {'shrinkage':>9}  {'events':>8}  {'EPP':>6}  "
+             "description"]
+    for name, row in table.iterrows():
+        lines.append(f"{name:<9}  {row['n']:>7}  {row['shrinkage']:>9.3f}  "
+                     f"{row['events']:>8.1f}  {row['events_per_parameter']:>6.2f}  "
+                     f"{row['description']}")
+    lines.append(f"{r.minimum_events} events at prevalence {r.prevalence:g}; {r.parameters} "
+                 f"parameters; Cox-Snell R2 {r.r2_cox_snell:g} ({source}; maximum "
+                 f"{r.max_r2_cox_snell:.3f}, Nagelkerke {r.r2_nagelkerke:.3f})")
+    typer.echo("\n".join(lines))
 
 
 if __name__ == "__main__":  # pragma: no cover
