@@ -374,7 +374,7 @@ def samplesize(
                                 r2_nagelkerke=r2_nagelkerke, shrinkage=shrinkage,
                                 margin=margin, delta=delta)
     except ValueError as exc:
-        if _state["debug"]:
+        if _debug():
             raise
         _fail(str(exc).splitlines()[0], 2)
     source = ("as given" if r.r2_source == "r2_cox_snell" else
