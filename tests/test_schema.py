@@ -33,6 +33,7 @@ CONTRACT_COLUMNS = (
     + ["pcs_total", "tsk_total", "hads_anxiety", "hads_depression", "exercise_modality",
        "exercise_intensity_pct", "exercise_duration_min", "eih_ppt_pre_kpa",
        "eih_ppt_post_kpa", "eih_impaired"]
+    + ["tsk11_total"]  # contract v2 (section 6): TSK-11 totals
 )
 
 
