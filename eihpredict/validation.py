@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .cohort_io import CohortFileError, atomic_path, open_cohort
+from .cohort_io import CohortFileError, ReadOptions, atomic_path, open_cohort
 from .schema import COLUMN_BY_NAME, COLUMNS, QUESTIONNAIRES, REQUIRED_COLUMNS, TOTAL_RULES
 
 __all__ = [
@@ -400,6 +400,7 @@ def validate_file(
     keep: int = 20,
     on_progress: Callable[[int, int | None], None] | None = None,
     required: tuple[str, ...] = REQUIRED_COLUMNS,
+    read_options: ReadOptions | None = None,
 ) -> ValidationSummary:
     """Validate a whole cohort file in chunks, in bounded memory.
 
@@ -426,7 +427,7 @@ def validate_file(
     CohortFileError
         When the file cannot be read as a table at all.
     """
-    source = open_cohort(path, required=required)
+    source = open_cohort(path, required=required, options=read_options)
     summary = ValidationSummary(Path(path), columns=source.columns)
     tracker = DuplicateTracker()
     total = source.total_bytes or source.total_rows
@@ -458,14 +459,15 @@ def validate_file(
 
 
 def read_valid_cohort(
-    path: str | os.PathLike[str], *, required: tuple[str, ...] = REQUIRED_COLUMNS
+    path: str | os.PathLike[str], *, required: tuple[str, ...] = REQUIRED_COLUMNS,
+    read_options: ReadOptions | None = None,
 ) -> pd.DataFrame:
     """Read a whole cohort file, typed; raise :class:`CohortValidationError` on any bad row.
 
     Used where every row must be valid (training). For scoring, where invalid rows are
     set aside, use :func:`validate_frame` per chunk.
     """
-    source = open_cohort(path, required=required)
+    source = open_cohort(path, required=required, options=read_options)
     tracker = DuplicateTracker()
     frames, problems, n = [], [], 0
     for raw, _ in source.chunks(200_000):

@@ -45,14 +45,18 @@ MALFORMED = {
     "total disagrees": ("a.csv", "participant_id,sex," + ",".join(
         f"pcs_{i:02d}" for i in range(1, 14)) + ",pcs_total\np1,male," + ",".join(
         ["1"] * 13) + ",20\n", "pcs_total"),
-    "semicolons": ("a.csv", "participant_id;sex\np1;male\n", "separated by semicolons"),
+    "semicolons": ("a.csv", "participant_id;sex\np1;male\n",
+                   "separated by semicolons, not the default ','; read it with --sep ';'"),
     "ragged line": ("a.csv", f"{HEADER}\np1,male,1,,,\np2,male,1,,,,,,9\n",
                     "line 3: expected 6 comma-separated fields, saw 9"),
     "latin-1": ("a.csv", f"{HEADER}\np1,male,1,,,\n".encode() + "p\xe9,male,,,,\n".encode(
         "latin-1"), "not UTF-8"),
     "binary garbage": ("a.csv", bytes(range(256)) * 4, "binary data"),
     "garbage parquet": ("a.parquet", b"PAR1 not really", "not a readable Parquet file"),
-    "unknown extension": ("a.xlsx", b"x", "unknown file type"),
+    "unknown extension": ("a.docx", b"x", "unknown file type"),
+    "old excel": ("a.xls", b"x", "save the sheet as .xlsx"),
+    "garbage xlsx": ("a.xlsx", b"x", "not a readable Excel .xlsx workbook"),
+    "garbage sav": ("a.sav", b"x", "not a readable SPSS .sav file"),
 }
 
 
