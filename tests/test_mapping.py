@@ -348,3 +348,51 @@ def test_chunk_reports_add_up(cohort):
     assert first.recoded == whole.recoded
     assert first.converted == whole.converted
     assert first.issues.equals(whole.issues)
+
+
+# -- validating a study file through its mapping --------------------------------------------
+
+def test_validate_file_applies_the_mapping(tmp_path, cohort):
+    from eihpredict.cohort_io import CohortFileError
+    from eihpredict.validation import read_valid_cohort, validate_file
+
+    export, expected = redcap_export(cohort)
+    export.loc[[6, 30], "gender"] = 3.0
+    path = tmp_path / "export.csv"
+    export.to_csv(path, index=False)
+    with pytest.raises(CohortFileError, match="missing required column"):
+        validate_file(path)
+    mapping = StudyMapping.from_dict(MAPPING)
+    summary = validate_file(path, mapping=mapping, report=tmp_path / "r.csv")
+    assert (summary.n_issues, summary.n_invalid_rows) == (2, 2)  # once each, not twice
+    report = pd.read_csv(tmp_path / "r.csv", dtype=str)
+    assert report[["row", "participant_id", "column", "value"]].values.tolist() == [
+        ["7", "7", "sex", "3.0"], ["31", "31", "sex", "3.0"]]
+    assert summary.unknown_columns == ["visit_notes"]
+    assert summary.mapping.unmapped_values[0].rows == [7, 31]
+    assert any(line.startswith("converted ppt_local_kpa: kg/cm2 -> kPa")
+               for line in summary.mapping.lines())
+    export.loc[[6, 30], "gender"] = 1.0
+    export.to_csv(path, index=False)
+    frame = read_valid_cohort(path, mapping=mapping)
+    np.testing.assert_allclose(frame["eih_ppt_pre_kpa"], expected["eih_ppt_pre_kpa"],
+                               rtol=1e-12)
+
+
+def test_sav_export_codes_stay_codes_when_the_mapping_maps_them(tmp_path, cohort):
+    import pyreadstat
+
+    from eihpredict.validation import read_valid_cohort
+
+    export, expected = redcap_export(cohort.head(30))
+    export = export.drop(columns=["redcap_event_name", "visit_notes"])
+    export["record_id"] = export["record_id"].astype("float64")
+    labels = {"gender": {1.0: "Female", 2.0: "Male"}, "group": {}}
+    pyreadstat.write_sav(export, str(tmp_path / "e.sav"), variable_value_labels=labels)
+    frame = read_valid_cohort(tmp_path / "e.sav", mapping=StudyMapping.from_dict(MAPPING))
+    assert frame["sex"].astype(str).tolist() == expected["sex"].tolist()
+    assert frame["participant_id"].tolist() == [str(i) for i in range(1, 31)]
+    # Without codes in the mapping the labels are applied, and are contract values.
+    plain = dict(MAPPING, columns={**MAPPING["columns"], "sex": "gender"})
+    frame = read_valid_cohort(tmp_path / "e.sav", mapping=StudyMapping.from_dict(plain))
+    assert frame["sex"].astype(str).tolist() == expected["sex"].tolist()
