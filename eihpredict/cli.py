@@ -48,10 +48,20 @@ def _run(func, *args, **kwargs):
         _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .schema import CONTRACT_VERSION
+
+        typer.echo(f"eihpredict {__version__} (cohort contract {CONTRACT_VERSION})")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
 ) -> None:
     """eihpredict command line."""
     _state["debug"] = debug
@@ -131,39 +141,186 @@ def calibration(
         raise typer.Exit(1)
 
 
+SepOption = Annotated[str | None, typer.Option(
+    "--sep", help="CSV separator (default ','), e.g. ';' or '\\t' for a tab.")]
+DecimalOption = Annotated[str, typer.Option(
+    "--decimal", help="CSV decimal mark: '.' (default) or ','.")]
+SheetOption = Annotated[str | None, typer.Option(
+    "--sheet", help="Excel sheet name or number (default: the first sheet).")]
+MappingOption = Annotated[Path | None, typer.Option(
+    "--mapping", help="Study mapping (YAML; docs/mapping.md): the study's names, codes and "
+    "units onto the contract.")]
+
+
+def _read_options(sep: str | None, decimal: str, sheet: str | None):
+    """ReadOptions from the command line; impossible combinations are usage errors."""
+    from .cohort_io import ReadOptions
+
+    if sep is not None and sep.lower() in ("\\t", "tab"):
+        sep = "\t"
+    options = ReadOptions(sep=sep, decimal=decimal, sheet=sheet)
+    try:
+        options.check()
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    return options
+
+
+def _load_mapping(path: Path | None):
+    if path is None:
+        return None
+    from .mapping import StudyMapping
+
+    return _run(StudyMapping.load, path)
+
+
 @app.command()
 def validate(
-    file: Annotated[Path, typer.Argument(help="Cohort .csv or .parquet file.")],
+    file: Annotated[Path, typer.Argument(help="Cohort file: .csv, .parquet, .xlsx or .sav.")],
     report: Annotated[Path | None, typer.Option("--report", help="Write every problem "
                                                 "to this CSV.")] = None,
     show: Annotated[int, typer.Option("--show", min=0, help="Problems shown on screen.")] = 20,
     chunk_size: Annotated[int, typer.Option("--chunk-size", min=1)] = 100_000,
+    mapping: MappingOption = None,
+    for_config: Annotated[Path | None, typer.Option(
+        "--for", help="Pipeline config: also report everything that would stop training it "
+        "(feature groups, outcome, classes), all in one run.")] = None,
+    sep: SepOption = None,
+    decimal: DecimalOption = ".",
+    sheet: SheetOption = None,
 ) -> None:
-    """Check a cohort file against the contract: exit 0 if valid, 1 if not."""
-    from ._progress import progress_bar
-    from .cohort_io import open_cohort
-    from .validation import format_issue, validate_file
+    """Check a cohort file against the contract: exit 0 if valid, 1 if not.
 
-    source = _run(open_cohort, file)
+    With --for CONFIG, exit 0 only if the file would also train that pipeline.
+    """
+    from ._progress import progress_bar
+    from .validation import format_issue, open_study, validate_file
+
+    options = _read_options(sep, decimal, sheet)
+    study = _load_mapping(mapping)
+    config = None
+    if for_config is not None:
+        from .config import ConfigError, load_config
+
+        try:
+            config = load_config(for_config)
+        except ConfigError as exc:
+            _fail(str(exc))
+    source = _run(open_study, file, read_options=options, mapping=study)
     unit = "bytes" if source.total_bytes else "rows"
+    readiness = None
     with progress_bar(f"validating {file.name}", unit=unit) as update:
-        summary = _run(validate_file, file, report=report, chunk_size=chunk_size, keep=show,
-                       on_progress=update)
-    if summary.ok:
-        typer.echo(f"valid: {file} ({summary.n_rows} rows, {len(summary.columns)} columns)")
-        return
+        if config is not None:
+            from .readiness import check_training_file
+
+            readiness = _run(check_training_file, file, config, mapping=study,
+                             read_options=options, report=report, chunk_size=chunk_size,
+                             keep=show, on_progress=update)
+            summary = readiness.summary
+        else:
+            summary = _run(validate_file, file, report=report, chunk_size=chunk_size,
+                           keep=show, on_progress=update, read_options=options, mapping=study)
+    if summary.mapping is not None:
+        for line in summary.mapping.lines():
+            typer.echo(f"mapping: {line}")
+    if readiness is not None:
+        warnings = readiness.warnings
+    else:
+        warnings = [f"{len(summary.unknown_columns)} unknown column(s), kept but never used "
+                    f"as features: {', '.join(summary.unknown_columns)}"
+                    ] if summary.unknown_columns else []
+        if summary.mapping is not None:
+            warnings += summary.mapping.warning_lines(unmapped_columns=False)
+    for line in warnings:
+        typer.echo(f"warning: {line}", err=True)
+    if summary.mapping is not None:
+        for line in summary.mapping.error_lines():
+            typer.echo(line, err=True)
     for issue in summary.shown:
         typer.echo(format_issue(issue), err=True)
     rest = summary.n_issues - len(summary.shown)
     where = f"; full list in {report}" if report else "; use --report FILE.csv for the full list"
     if rest > 0:
         typer.echo(f"... and {rest} more problem(s){where}", err=True)
-    typer.echo(
-        f"invalid: {file}: {summary.n_issues} problem(s) in {summary.n_invalid_rows} of "
-        f"{summary.n_rows} rows" + (f"; report: {report}" if report else ""),
-        err=True,
-    )
+    if readiness is not None:
+        for group in readiness.groups:
+            typer.echo(f"pipeline {readiness.pipeline!r}: {group.message}", err=True)
+        for problem in readiness.problems:
+            typer.echo(f"pipeline {readiness.pipeline!r}: {problem}", err=True)
+    size = f"{summary.n_rows} rows, {len(summary.columns)} columns"
+    if readiness is not None and readiness.ok:
+        typer.echo(f"valid: {file} ({size}); ready to train pipeline {readiness.pipeline!r}")
+        return
+    if readiness is None and summary.ok:
+        typer.echo(f"valid: {file} ({size})")
+        return
+    rows = (f"{summary.n_invalid_rows} of {summary.n_rows} rows"
+            + (f", {summary.n_file_issues} about the whole file" if summary.n_file_issues
+               else ""))
+    if readiness is not None:
+        typer.echo(f"not ready: {file}: {readiness.n_problems} problem(s) would stop training "
+                   f"pipeline {readiness.pipeline!r} (invalid: {rows})"
+                   + (f"; report: {report}" if report else ""), err=True)
+    else:
+        typer.echo(f"invalid: {file}: {summary.n_issues} problem(s) in {rows}"
+                   + (f"; report: {report}" if report else ""), err=True)
     raise typer.Exit(1)
+
+
+@app.command("map")
+def map_(
+    file: Annotated[Path, typer.Argument(help="The study's file: .csv, .parquet, .xlsx or "
+                                         ".sav.")],
+    init: Annotated[bool, typer.Option("--init", help="Draft a mapping from the file's header "
+                                       "and values.")] = False,
+    mapping: MappingOption = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="--init: write the draft here (default: print it). --mapping: write the "
+        "contract table here (.csv or .parquet).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --out.")] = False,
+    sep: SepOption = None,
+    decimal: DecimalOption = ".",
+    sheet: SheetOption = None,
+) -> None:
+    """Draft a study mapping (--init), or apply one (--mapping) to write a contract table."""
+    from .cohort_io import atomic_path
+
+    options = _read_options(sep, decimal, sheet)
+    if init == (mapping is not None):
+        _fail("give either --init (draft a mapping) or --mapping STUDY.yaml --out FILE "
+              "(apply one)", 2)
+    if out is not None and out.exists() and not force:
+        _fail(f"{out} exists; choose another --out or add --force")
+    if init:
+        from ._draft import draft_mapping
+
+        draft = _run(draft_mapping, file, read_options=options)
+        if out is None:
+            typer.echo(draft.text, nl=False)
+        else:
+            with atomic_path(out) as tmp:
+                tmp.write_text(draft.text, encoding="utf-8")
+            typer.echo(f"draft mapping -> {out} ({len(draft.suggestions)} contract column(s) "
+                       "suggested)", err=True)
+        for line in draft.unmapped_columns:
+            typer.echo(f"not mapped: {line}", err=True)
+        for line in draft.unmapped_values:
+            typer.echo(f"to decide: {line}", err=True)
+        typer.echo("check the draft, decide every TODO, then run: eihpredict validate "
+                   f"{file} --mapping {out or 'STUDY.yaml'}", err=True)
+        return
+    if out is None:
+        _fail("--mapping needs --out FILE (.csv or .parquet) for the contract table", 2)
+    from .mapping import map_file
+
+    study = _load_mapping(mapping)
+    report = _run(map_file, file, study, out, read_options=options)
+    for line in report.lines():
+        typer.echo(f"mapping: {line}")
+    for line in report.warning_lines():
+        typer.echo(f"warning: {line}", err=True)
+    typer.echo(f"mapped {report.n_rows} rows -> {out}; check it with: eihpredict validate "
+               f"{out}")
 
 
 @app.command()

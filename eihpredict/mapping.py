@@ -71,7 +71,15 @@ from pydantic import (
     model_validator,
 )
 
-from .cohort_io import TEXT_COLUMNS, numbers_as_text
+from .cohort_io import (
+    NUMERIC_COLUMNS,
+    TEXT_COLUMNS,
+    ReadOptions,
+    file_format,
+    numbers_as_text,
+    open_cohort,
+    write_table,
+)
 from .schema import COLUMN_BY_NAME, QUESTIONNAIRES, TSK11_ITEMS, ColumnSpec
 
 __all__ = [
@@ -84,6 +92,7 @@ __all__ = [
     "StudyMapping",
     "UnmappedValue",
     "code_key",
+    "map_file",
     "unit_factor",
 ]
 
@@ -883,6 +892,41 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
                                  _construct_unique)
 
 
+def map_file(path: str | os.PathLike[str], mapping: StudyMapping,
+             out: str | os.PathLike[str], *, read_options: ReadOptions | None = None,
+             chunk_size: int = 100_000) -> MappingReport:
+    """Apply a mapping to a study file and write the contract-named table (CSV or Parquet).
+
+    Nothing is written when any value could not be mapped: the error names every such
+    value with its rows. Validate the output like any cohort file.
+
+    Raises
+    ------
+    MappingError
+        Unmapped values, or a file whose columns cannot fit the mapping.
+    CohortFileError
+        When the file cannot be read, or the output name is not .csv or .parquet.
+    """
+    file_format(out)  # refuse a wrong output name before reading anything
+    source = open_cohort(path, required=(), options=read_options,
+                         keep_codes=NUMERIC_COLUMNS | mapping.keep_codes(),
+                         text_columns=TEXT_COLUMNS | mapping.text_sources())
+    report = MappingReport()
+    frames, n = [], 0
+    for raw, _ in source.chunks(chunk_size):
+        frame, chunk_report = mapping.apply(raw, first_row=n + 1)
+        n += len(raw)
+        report.update(chunk_report)
+        frames.append(frame)
+    if report.unmapped_values or not report.issues.empty:
+        lines = report.error_lines() or [
+            f"row {r.row}, column {r.column}: value {r.value!r}: {r.rule}"
+            for r in report.issues.head(5).itertuples()]
+        raise MappingError(f"{path}: nothing written; " + "; ".join(lines))
+    write_table(pd.concat(frames, ignore_index=True), out)
+    return report
+
+
 # -- what happened -----------------------------------------------------------------------
 
 @dataclass
@@ -1028,10 +1072,11 @@ class MappingReport:
             out.append("dropped: " + ", ".join(self.dropped))
         return out
 
-    def warning_lines(self) -> list[str]:
-        """Columns passed through unmapped, and mapped study columns the file lacks."""
+    def warning_lines(self, *, unmapped_columns: bool = True) -> list[str]:
+        """Columns passed through unmapped (unless ``unmapped_columns=False``: a validation
+        lists them as unknown columns), and mapped study columns the file lacks."""
         out = []
-        if self.unmapped_columns:
+        if self.unmapped_columns and unmapped_columns:
             out.append(f"{len(self.unmapped_columns)} study column(s) not mapped (kept, "
                        f"never used as features): {', '.join(self.unmapped_columns)}")
         for column, sources in self.absent.items():

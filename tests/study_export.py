@@ -21,8 +21,9 @@ MAPPING = {
                                                   "ctrl": "healthy"}},
         "ppt_local_kpa": {"average": ["ppt_l_t1_kg", "ppt_l_t2_kg"], "unit": "kg/cm2"},
         "ppt_remote_kpa": {"average": ["ppt_r_t1_kg", "ppt_r_t2_kg"], "unit": "kg/cm2"},
-        "eih_ppt_pre_kpa": {"average": ["pre_t1", "pre_t2"], "unit": "kg/cm2"},
-        "eih_ppt_post_kpa": {"average": ["post_t1", "post_t2"], "unit": "kg/cm2"},
+        "eih_ppt_pre_kpa": {"average": ["ppt_pre_t1_kg", "ppt_pre_t2_kg"], "unit": "kg/cm2"},
+        "eih_ppt_post_kpa": {"average": ["ppt_post_t1_kg", "ppt_post_t2_kg"],
+                             "unit": "kg/cm2"},
         "tsk11_total": "tsk_11",
         "pcs_total": "pcs_sum",
         "hads_anxiety": {"from": "hads_a", "missing": [99]},
@@ -47,13 +48,11 @@ def redcap_export(frame: pd.DataFrame, *, seed: int = 0) -> tuple[pd.DataFrame, 
     export["age"] = frame["age_years"]
     export["group"] = np.where(frame["population"] == "healthy", "ctrl", "oa")
     for prefix, column in (("ppt_l", "ppt_local_kpa"), ("ppt_r", "ppt_remote_kpa"),
-                           ("pre", "eih_ppt_pre_kpa"), ("post", "eih_ppt_post_kpa")):
+                           ("ppt_pre", "eih_ppt_pre_kpa"), ("ppt_post", "eih_ppt_post_kpa")):
         kg = frame[column].to_numpy(dtype="float64") / KG
         spread = rng.normal(0.0, 0.15, n)
-        t1, t2 = (f"{prefix}_t1_kg", f"{prefix}_t2_kg") if prefix.startswith("ppt") else (
-            f"{prefix}_t1", f"{prefix}_t2")
-        export[t1] = kg + spread
-        export[t2] = kg - spread
+        export[f"{prefix}_t1_kg"] = kg + spread
+        export[f"{prefix}_t2_kg"] = kg - spread
     items = frame[[f"tsk_{i:02d}" for i in TSK11_ITEMS]].astype("float64")
     export["tsk_11"] = items.sum(axis=1, skipna=False)
     export["pcs_sum"] = frame[[f"pcs_{i:02d}" for i in range(1, 14)]].astype(

@@ -330,9 +330,9 @@ def test_apply_record_names_every_unmapped_field():
                                            r"mapping's codes.*field 'group' \(population\): "
                                            r"value 'case'"):
         mapping.apply_record({"record_id": 1, "gender": 3, "group": "case"})
-    with pytest.raises(MappingError, match=r"field 'pre_t1' \(eih_ppt_pre_kpa\): value 'x' "
-                                           r"is not a number"):
-        mapping.apply_record({"record_id": 1, "pre_t1": "x"})
+    with pytest.raises(MappingError, match=r"field 'ppt_pre_t1_kg' \(eih_ppt_pre_kpa\): "
+                                           r"value 'x' is not a number"):
+        mapping.apply_record({"record_id": 1, "ppt_pre_t1_kg": "x"})
 
 
 def test_chunk_reports_add_up(cohort):
