@@ -1,4 +1,4 @@
-"""The cohort contract (``shared/CONTRACT.md`` section 1), defined once.
+"""The cohort contract (``docs/public-contract.md`` section 1), defined once.
 
 Every column of the contract is one :class:`ColumnSpec` in :data:`COLUMNS`. The table
 validator (:mod:`eihpredict.validation`), the per-record request model used by the HTTP

@@ -20,7 +20,7 @@ from eihpredict.validation import validate_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The column list of shared/CONTRACT.md section 1, written out literally.
+# The column list of docs/public-contract.md section 1, written out literally.
 CONTRACT_COLUMNS = (
     ["participant_id", "site", "population", "sex", "age_years", "bmi_kg_m2",
      "pain_duration_months", "pain_intensity_nrs", "physical_activity_met_min_week",
