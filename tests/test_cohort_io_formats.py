@@ -288,3 +288,18 @@ def test_ragged_line_names_the_separator(tmp_path):
     path.write_text("participant_id;sex\np1;male\np2;male;x;y\n")
     with pytest.raises(CohortFileError, match=r"line 3: expected 2 ';'-separated fields"):
         validate_file(path, read_options=ReadOptions(sep=";"))
+
+
+def test_score_file_reads_excel_and_spss_like_the_csv(trained, files, tmp_path):
+    from eihpredict.scoring import score_file
+
+    outputs = {}
+    for fmt in ("csv", "xlsx", "sav"):
+        out = tmp_path / f"{fmt}.csv"
+        summary = score_file(trained.model_dir, files["broken", fmt], out,
+                             rejects=tmp_path / f"{fmt}.rejects.csv", chunk_size=16)
+        assert (summary.n_scored, summary.n_rejected) == (34, 6), fmt
+        outputs[fmt] = pd.read_csv(out)
+    for fmt in ("xlsx", "sav"):
+        pd.testing.assert_series_equal(outputs[fmt]["p_impaired_eih"],
+                                       outputs["csv"]["p_impaired_eih"], check_exact=True)
