@@ -130,7 +130,9 @@ ITEM_VERSIONS: Mapping[str, tuple[str, tuple[int, ...]]] = {
 
 _NUMBER = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
 _ISSUE_COLUMNS = ["row", "participant_id", "column", "value", "rule"]  # as validation's
-_ROWS_KEPT = 20
+_ROWS_KEPT = 20        # rows listed per unmapped value
+_VALUES_KEPT = 50      # distinct unmapped values listed per study column
+_ISSUES_KEPT = 10_000  # row-level issues a report of several chunks keeps (all are counted)
 
 
 class MappingError(ValueError):
@@ -628,10 +630,15 @@ class StudyMapping(_Strict):
                 report.dropped.setdefault(name, None)
         result = pd.DataFrame(out, index=frame.index)
         report.issues = _issues(problems, result, first_row)
+        report.n_issues = len(report.issues)
         for column, source, positions, values, _ in problems:
-            for value in pd.unique(values):
-                rows = positions[values == value] + first_row
-                report._add_unmapped(source, column, value, rows)
+            codes, uniques = pd.factorize(values)
+            for k in range(min(len(uniques), _VALUES_KEPT)):
+                report._add_unmapped(source, column, uniques[k],
+                                     positions[codes == k] + first_row)
+            beyond = int((codes >= _VALUES_KEPT).sum())
+            if beyond:
+                report.more_unmapped[source] = report.more_unmapped.get(source, 0) + beyond
         return result, report
 
     def _fill(self, t: _Target, frame: pd.DataFrame, report: MappingReport,
@@ -918,7 +925,7 @@ def map_file(path: str | os.PathLike[str], mapping: StudyMapping,
         n += len(raw)
         report.update(chunk_report)
         frames.append(frame)
-    if report.unmapped_values or not report.issues.empty:
+    if not report.ok:
         lines = report.error_lines() or [
             f"row {r.row}, column {r.column}: value {r.value!r}: {r.rule}"
             for r in report.issues.head(5).itertuples()]
@@ -993,11 +1000,13 @@ class MappingReport:
     issues: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame({c: pd.Series(dtype=object)
                                               for c in _ISSUE_COLUMNS}))
+    n_issues: int = 0
+    more_unmapped: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         """True when every value was mapped."""
-        return not self.unmapped_values and self.issues.empty
+        return not self.unmapped_values and self.n_issues == 0
 
     def _add_unmapped(self, column: str, contract_column: str, value: Any,
                       rows: Sequence[int], count: int | None = None) -> None:
@@ -1008,6 +1017,9 @@ class MappingReport:
                 entry.count += count
                 entry.rows.extend(int(r) for r in rows[: _ROWS_KEPT - len(entry.rows)])
                 return
+        if sum(e.column == column for e in self.unmapped_values) >= _VALUES_KEPT:
+            self.more_unmapped[column] = self.more_unmapped.get(column, 0) + count
+            return
         self.unmapped_values.append(UnmappedValue(
             column, contract_column, str(value), count, [int(r) for r in rows[:_ROWS_KEPT]]))
 
@@ -1040,9 +1052,14 @@ class MappingReport:
             getattr(self, name).update(getattr(other, name))
         for column, sources in other.absent.items():
             self.absent.setdefault(column, sources)
-        if not other.issues.empty:
-            self.issues = pd.concat([self.issues, other.issues], ignore_index=True) if (
-                not self.issues.empty) else other.issues
+        for column, count in other.more_unmapped.items():
+            self.more_unmapped[column] = self.more_unmapped.get(column, 0) + count
+        self.n_issues += other.n_issues
+        room = _ISSUES_KEPT - len(self.issues)
+        if not other.issues.empty and room > 0:
+            kept = other.issues.head(room)
+            self.issues = pd.concat([self.issues, kept], ignore_index=True) if (
+                not self.issues.empty) else kept
         return self
 
     def lines(self) -> list[str]:
@@ -1084,5 +1101,8 @@ class MappingReport:
         return out
 
     def error_lines(self) -> list[str]:
-        """Every unmapped study value, one line each."""
-        return [entry.line() for entry in self.unmapped_values]
+        """Every unmapped study value, one line each (at most 50 values per column, then
+        a count of the rest)."""
+        return [entry.line() for entry in self.unmapped_values] + [
+            f"study column {column!r}: {count} more cell(s) with other values that could "
+            "not be mapped" for column, count in self.more_unmapped.items()]

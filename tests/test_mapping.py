@@ -396,3 +396,14 @@ def test_sav_export_codes_stay_codes_when_the_mapping_maps_them(tmp_path, cohort
     plain = dict(MAPPING, columns={**MAPPING["columns"], "sex": "gender"})
     frame = read_valid_cohort(tmp_path / "e.sav", mapping=StudyMapping.from_dict(plain))
     assert frame["sex"].astype(str).tolist() == expected["sex"].tolist()
+
+
+def test_many_distinct_unmapped_values_are_capped_and_counted():
+    """Codes on a continuous column by mistake: 50 values listed, the rest counted."""
+    mapping = mapping_of(columns={"sex": {"from": "gender", "codes": {1: "female"}}})
+    raw = pd.DataFrame({"gender": np.arange(2, 1002, dtype="float64")})
+    _, report = mapping.apply(raw)
+    assert len(report.unmapped_values) == 50
+    assert report.more_unmapped == {"gender": 950}
+    assert report.n_issues == 1000
+    assert "950 more cell(s)" in report.error_lines()[-1]
