@@ -194,7 +194,8 @@ def validate(
     With --for CONFIG, exit 0 only if the file would also train that pipeline.
     """
     from ._progress import progress_bar
-    from .validation import format_issue, open_study, validate_file
+    from .cohort_io import input_format
+    from .validation import format_issue, validate_file
 
     options = _read_options(sep, decimal, sheet)
     study = _load_mapping(mapping)
@@ -206,8 +207,8 @@ def validate(
             config = load_config(for_config)
         except ConfigError as exc:
             _fail(str(exc))
-    source = _run(open_study, file, read_options=options, mapping=study)
-    unit = "bytes" if source.total_bytes else "rows"
+    fmt = _run(input_format, file)
+    unit = "bytes" if fmt == "csv" and file.name.lower().endswith((".csv", ".txt")) else "rows"
     readiness = None
     with progress_bar(f"validating {file.name}", unit=unit) as update:
         if config is not None:

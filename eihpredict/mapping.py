@@ -691,22 +691,20 @@ class StudyMapping(_Strict):
         """Missing codes and code maps of one study column."""
         if t.codes is None and not t.missing:
             return raw
-        keys = _keys(raw)
-        present = np.array([k is not None for k in keys], dtype=bool)
-        is_missing = np.isin(keys, list(t.missing)) & present if t.missing else np.zeros(
-            len(keys), dtype=bool)
+        keys = pd.Series(_keys(raw), index=raw.index, dtype=object)
+        present = keys.notna().to_numpy()
+        is_missing = keys.isin(t.missing).to_numpy() & present
         if is_missing.any():
             report.missing_codes[t.column] = report.missing_codes.get(t.column, 0) + int(
                 is_missing.sum())
         if t.codes is None:
             return raw.mask(is_missing)
-        known = np.isin(keys, list(t.codes)) & present & ~is_missing
-        contract_value = (np.isin(keys, list(t.spec.categories)) if t.spec.categories
-                          else np.zeros(len(keys), dtype=bool)) & present & ~known & ~is_missing
+        known = keys.isin(list(t.codes)).to_numpy() & present & ~is_missing
+        contract_value = (keys.isin(list(t.spec.categories or ())).to_numpy()
+                          & present & ~known & ~is_missing)
         unmapped = present & ~known & ~is_missing & ~contract_value
         counts = report.recoded.setdefault(t.column, {})
-        for key, count in zip(*np.unique(keys[known].astype(str), return_counts=True),
-                              strict=True):
+        for key, count in keys[known].value_counts(sort=False).items():
             counts[key] = counts.get(key, 0) + int(count)
         if contract_value.any():
             counts["(contract value)"] = counts.get("(contract value)", 0) + int(
@@ -717,12 +715,10 @@ class StudyMapping(_Strict):
                              raw.astype("str").to_numpy()[unmapped],
                              f"code not in the mapping of study column {source!r} "
                              f"({known_codes}); add it to columns.{t.column}.codes"))
-        out = np.full(len(keys), None, dtype=object)
-        out[known] = [t.codes[k] for k in keys[known]]
-        out[contract_value] = keys[contract_value]
+        out = keys.map(t.codes).where(known, keys.where(contract_value))
         if t.spec.is_numeric:
-            return pd.Series(pd.array(out, dtype="Float64"), index=raw.index).astype("float64")
-        return pd.Series(pd.array(out, dtype="str"), index=raw.index)
+            return pd.to_numeric(out, errors="raise").astype("float64")
+        return out.astype("str")
 
     def apply_record(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Convert one record (a JSON object of the study's fields) to contract fields.

@@ -41,7 +41,6 @@ from .validation import (
     ISSUE_COLUMNS,
     ChunkValidation,
     ValidationSummary,
-    open_study,
     validate_file,
 )
 
@@ -279,12 +278,12 @@ def check_training_file(
     CohortFileError
         When the file cannot be read as a table at all.
     """
-    source = open_study(path, read_options=read_options, mapping=mapping)
-    columns = mapping.header(source.columns) if mapping is not None else source.columns
     outcome = _OutcomeCheck(config)
     summary = validate_file(path, report=report, chunk_size=chunk_size, keep=keep,
                             on_progress=on_progress, read_options=read_options,
                             mapping=mapping, checks=[outcome])
+    columns = (mapping.header(summary.columns) if mapping is not None
+               else list(summary.columns))
     readiness = TrainingReadiness(config.name, summary)
     readiness.groups = unfed_groups(columns, config)
     readiness.problems = outcome.problems(columns)
