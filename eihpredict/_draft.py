@@ -369,9 +369,10 @@ def draft_mapping(path: str | os.PathLike[str], *, read_options: ReadOptions | N
                 entry.unit = unit
                 if unit != "kPa":
                     entry.why.append(f"unit {unit}: {reason}")
-        elif target == "age_years" and profile.numeric and profile.mean > 100:
+        elif target == "age_years" and profile.numeric and profile.low > 100:
             entry.unit = "months"
-            entry.why.append(f"CHECK: mean {profile.mean:.4g}, ages in months")
+            entry.why.append(f"CHECK: every value above 100 (lowest {profile.low:.4g}): "
+                             "ages in months")
         if spec.is_numeric and profile.numeric:
             entry.missing = _missing_codes(spec, profile)
             if entry.missing:

@@ -508,10 +508,12 @@ class StudyMapping(_Strict):
         return {t.column: t.unit for t in self._targets if t.unit is not None}
 
     def keep_codes(self) -> set[str]:
-        """Study columns whose SPSS codes must be read as codes, not value labels: those
-        feeding numeric contract columns, and those the mapping gives codes for."""
+        """Study columns whose SPSS codes are read as codes, not value labels: those
+        feeding numeric contract columns, and those whose codes in the mapping are all
+        numbers (``{1: female}``); text codes (``{weiblich: female}``) match the labels."""
         return {s for t in self._targets for s in t.sources
-                if t.spec.is_numeric or t.codes is not None}
+                if t.spec.is_numeric or (t.codes and all(_NUMBER.fullmatch(k)
+                                                         for k in t.codes))}
 
     def text_sources(self) -> set[str]:
         """Study columns feeding the contract's text columns (ids, site)."""
