@@ -71,10 +71,13 @@ class CohortValidationError(ValueError):
 
     def __init__(self, issues: pd.DataFrame, source: str = "cohort") -> None:
         self.issues = issues
-        n_rows = issues["row"].nunique()
+        rows = issues["row"].astype("int64")
+        n_rows = rows[rows > 0].nunique()  # row 0: about the whole file
+        where = " and ".join([f"{n_rows} row(s)"] * bool(n_rows)
+                             + ["the whole file"] * bool((rows == 0).any()))
         first = format_issue(issues.iloc[0])
         more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
-        super().__init__(f"{source}: {len(issues)} problem(s) in {n_rows} row(s): {first}{more}")
+        super().__init__(f"{source}: {len(issues)} problem(s) in {where}: {first}{more}")
 
 
 def format_issue(issue: pd.Series | dict) -> str:
