@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -37,8 +37,10 @@ from .cohort_io import (
     check_columns,
     open_cohort,
 )
-from .mapping import MappingReport, StudyMapping
 from .schema import COLUMN_BY_NAME, COLUMNS, QUESTIONNAIRES, REQUIRED_COLUMNS, TOTAL_RULES
+
+if TYPE_CHECKING:  # a mapping arrives already built; `import eihpredict` stays light
+    from .mapping import MappingReport, StudyMapping
 
 __all__ = [
     "ISSUE_COLUMNS",
@@ -468,8 +470,11 @@ def validate_file(
     source = open_study(path, required=required, read_options=read_options, mapping=mapping)
     header = mapping.header(source.columns) if mapping is not None else source.columns
     summary = ValidationSummary(Path(path), columns=source.columns,
-                                unknown_columns=unknown_columns(header),
-                                mapping=MappingReport() if mapping is not None else None)
+                                unknown_columns=unknown_columns(header))
+    if mapping is not None:
+        from .mapping import MappingReport  # loaded already: the caller built the mapping
+
+        summary.mapping = MappingReport()
     tracker = DuplicateTracker()
     plausible = PlausibilityCheck(declared=mapping.declared_units if mapping else {})
     all_checks: list[ChunkCheck] = [plausible, *checks]
