@@ -148,6 +148,7 @@ class ReadOptions:
 
     @property
     def separator(self) -> str:
+        """The CSV separator in effect (``","`` unless ``sep`` says otherwise)."""
         return self.sep if self.sep is not None else ","
 
 
@@ -545,7 +546,8 @@ def _compressed_csv_header(path: Path, options: ReadOptions) -> list[str]:
         raise CohortFileError(f"{path}: cannot be read as compressed CSV: {exc}") from None
     except pd.errors.EmptyDataError:
         raise CohortFileError(f"{path}: the file is empty") from None
-    return [str(c).strip() for c in frame.columns]
+    sep = options.separator
+    return _parse_header(path, sep.join(f'"{c}"' for c in frame.columns), options)
 
 
 def _parse_header(path: Path, text: str, options: ReadOptions) -> list[str]:

@@ -303,3 +303,18 @@ def test_score_file_reads_excel_and_spss_like_the_csv(trained, files, tmp_path):
     for fmt in ("xlsx", "sav"):
         pd.testing.assert_series_equal(outputs[fmt]["p_impaired_eih"],
                                        outputs["csv"]["p_impaired_eih"], check_exact=True)
+
+
+def test_compressed_semicolon_csv_is_hinted_and_read_with_sep(tmp_path, clean):
+    path = tmp_path / "eu.csv.gz"
+    clean.to_csv(path, index=False, sep=";", decimal=",")
+    with pytest.raises(CohortFileError, match="separated by semicolons"):
+        open_cohort(path)
+    got = read_valid_cohort(path, read_options=ReadOptions(sep=";", decimal=","))
+    pd.testing.assert_frame_equal(got, read_valid_cohort(_csv(tmp_path, clean)))
+
+
+def _csv(tmp_path, frame):
+    path = tmp_path / "plain.csv"
+    frame.to_csv(path, index=False)
+    return path
