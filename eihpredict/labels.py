@@ -1,7 +1,7 @@
 """EIH label rules: which participants count as having impaired EIH.
 
 The outcome is the change of PPT at the test site, ``change = post - pre`` (kPa), or
-``100 * change / pre`` (%). Rules (``shared/DOMAIN.md``):
+``100 * change / pre`` (%). Rules (``docs/domain.md``):
 
 ``no_rise`` (default, the contract's rule)
     impaired = 1 when ``post <= pre``.

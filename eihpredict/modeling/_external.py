@@ -393,7 +393,9 @@ def continuous_metrics(y, predicted, *, pi_low=None, pi_high=None,
 def _class_codes(y, classes: Sequence[str]) -> np.ndarray:
     arr = np.asarray(y)
     k = len(classes)
-    if arr.dtype.kind in "iu" or (arr.dtype.kind == "f" and np.all(arr == np.round(arr))):
+    whole = np.issubdtype(arr.dtype, np.integer) or (
+        np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)))
+    if whole:
         codes = arr.astype(int)
         bad = (codes < 0) | (codes >= k)
     else:
