@@ -492,6 +492,91 @@ def serve(
                 port=port, workers=workers, log_level="info", timeout_graceful_shutdown=30)
 
 
+class UpdateMethod(StrEnum):
+    intercept = "intercept"
+    logistic = "logistic"
+    refit = "refit"
+
+
+def _labelled_cohort(data: Path, sep, decimal, sheet, mapping):
+    from .validation import read_valid_cohort
+
+    return _run(read_valid_cohort, data, read_options=_read_options(sep, decimal, sheet),
+                mapping=_load_mapping(mapping))
+
+
+_SEP = typer.Option("--sep", help="CSV separator (default: comma).")
+_DECIMAL = typer.Option("--decimal", help="Decimal mark of a CSV (e.g. ',').")
+_SHEET = typer.Option("--sheet", help="Excel sheet (default: the first).")
+_MAPPING = typer.Option("--mapping", help="Study mapping (YAML) onto the contract.")
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Option("--model", help="Model directory.")],
+    data: Annotated[Path, typer.Option("--data", help="Labelled cohort the model never saw.")],
+    out: Annotated[Path, typer.Option("--out", help="Report directory.")],
+    n_boot: Annotated[int, typer.Option("--n-boot", min=0, help="Bootstrap replicates "
+                                        "(AUPRC interval).")] = 1000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    no_tracking: Annotated[bool, typer.Option("--no-tracking", help="Do not log to "
+                                              "MLflow.")] = False,
+    sep: Annotated[str | None, _SEP] = None,
+    decimal: Annotated[str, _DECIMAL] = ".",
+    sheet: Annotated[str | None, _SHEET] = None,
+    mapping: Annotated[Path | None, _MAPPING] = None,
+) -> None:
+    """External validation: metrics with intervals, calibration, net benefit, report."""
+    from .evaluation import evaluate_model
+    from .model_dir import load_model_dir
+
+    loaded = _run(load_model_dir, model)
+    frame = _labelled_cohort(data, sep, decimal, sheet, mapping)
+    result = _run(evaluate_model, loaded, frame, out, source=str(data), n_boot=n_boot,
+                  seed=seed, track=not no_tracking)
+    typer.echo(f"external validation of {loaded.version} on {data} ({result.n} rows, "
+               f"{result.events} events):")
+    typer.echo(f"{'metric':<26} {'estimate':>9}  95 % interval")
+    for row in result.metrics.itertuples():
+        typer.echo(f"{row.metric:<26} {row.estimate:>9.3f}  {row.ci_low:.3f} to "
+                   f"{row.ci_high:.3f}")
+    needed = result.sample_size["minimum_n"]
+    if result.n < needed:
+        typer.echo(f"note: a validation this precise needs {needed} rows (Riley 2021); "
+                   f"this cohort has {result.n}", err=True)
+    typer.echo(f"report: {result.files['report.html']}")
+
+
+@app.command()
+def update(
+    model: Annotated[Path, typer.Option("--model", help="Model directory to update.")],
+    data: Annotated[Path, typer.Option("--data", help="Labelled cohort of the new "
+                                       "population.")],
+    method: Annotated[UpdateMethod, typer.Option("--method", help="intercept, logistic "
+                                                 "recalibration, or refit.")],
+    out: Annotated[Path, typer.Option("--out", help="New model directory.")],
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    sep: Annotated[str | None, _SEP] = None,
+    decimal: Annotated[str, _DECIMAL] = ".",
+    sheet: Annotated[str | None, _SHEET] = None,
+    mapping: Annotated[Path | None, _MAPPING] = None,
+) -> None:
+    """Update a model for a new population; writes a full model directory."""
+    from .evaluation import update_model
+    from .model_dir import load_model_dir
+
+    loaded = _run(load_model_dir, model)
+    if out.resolve() == model.resolve():
+        _fail("--out must be a new directory, not the parent model", 2)
+    frame = _labelled_cohort(data, sep, decimal, sheet, mapping)
+    path, summary = _run(update_model, loaded, frame, method.value, out, source=str(data),
+                         seed=seed)
+    detail = (f": intercept {summary['intercept']:.3f}, slope {summary['slope']:.3f}"
+              if "intercept" in summary else "")
+    typer.echo(f"updated {loaded.version} by {method.value}{detail} on {summary['n']} rows "
+               f"-> {path}")
+
+
 @app.command()
 def samplesize(
     prevalence: Annotated[float, typer.Option("--prevalence", help="Anticipated outcome "
