@@ -339,3 +339,10 @@ def test_map_init_drafts_a_mapping_that_works_once_decided(tmp_path, small_cohor
 
 def test_map_needs_init_or_mapping(cohort_csv):
     assert run("map", cohort_csv).exit_code == 2
+
+
+@pytest.mark.parametrize("sep", ["\\t", "tab"])
+def test_tab_separator_as_typed_in_a_shell(tmp_path, sep):
+    path = write(tmp_path, "t.csv", "participant_id\tsex\np1\tmale\n")
+    result = run("validate", path, "--sep", sep)
+    assert result.exit_code == 0, result.stderr
