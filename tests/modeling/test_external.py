@@ -59,7 +59,8 @@ def test_binary_metrics_equal_r(case, r_reference, r_case):
     recal = recalibrate_logistic(logit(data.p), data.y)
     assert_allclose(recal.intercept, vp["Intercept"], atol=POINT)
     assert_allclose(recal.loglik, ref["recalibration"]["loglik"], atol=POINT)
-    # val.prob's C is lrm.fit's binned rank statistic (see the module docstring)
+    # exact C: Hmisc::somers2; val.prob's C is lrm.fit's binned statistic (module docstring)
+    assert_allclose(table.loc["auroc", "estimate"], ref["somers2_C"], atol=1e-9)
     assert_allclose(table.loc["auroc", "estimate"], vp["C (ROC)"], atol=1e-4)
     assert_allclose(2 * table.loc["auroc", "estimate"] - 1, vp["Dxy"], atol=2e-4)
 
