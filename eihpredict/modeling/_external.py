@@ -31,6 +31,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy.special import expit, logit
 from scipy.stats import t as student_t
 
@@ -112,8 +113,8 @@ def _oe(observed: float, expected: float, n: float, z: float) -> tuple[float, fl
     return oe, oe * math.exp(-z * se), oe * math.exp(z * se)
 
 
-def binary_point_estimates(y, p, threshold: float | None = None, *,
-                           sample_weight=None) -> dict[str, float | np.ndarray]:
+def binary_point_estimates(y: ArrayLike, p: ArrayLike, threshold: float | None = None, *,
+                           sample_weight: ArrayLike | None = None) -> dict[str, float | np.ndarray]:
     """The binary metrics without intervals, with frequency weights.
 
     ``sample_weight`` may be (n,) or a (B, n) matrix of bootstrap weights, in which case
@@ -161,8 +162,8 @@ def binary_point_estimates(y, p, threshold: float | None = None, *,
     return {k: float(v[0]) for k, v in out.items()} if one else out
 
 
-def binary_metrics(y, p, threshold: float | None = None, *, level: float = 0.95,
-                   n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+def binary_metrics(y: ArrayLike, p: ArrayLike, threshold: float | None = None, *,
+                   level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """External-validation metrics of a binary model, with confidence intervals.
 
     Parameters
@@ -237,7 +238,8 @@ def binary_metrics(y, p, threshold: float | None = None, *, level: float = 0.95,
     return _frame(rows)
 
 
-def flexible_calibration_curve(y, p, *, n_knots: int = 4, grid=None,
+def flexible_calibration_curve(y: ArrayLike, p: ArrayLike, *, n_knots: int = 4,
+                               grid: ArrayLike | None = None,
                                level: float = 0.95) -> pd.DataFrame:
     """Flexible calibration curve with a pointwise confidence band.
 
@@ -280,7 +282,8 @@ def flexible_calibration_curve(y, p, *, n_knots: int = 4, grid=None,
                          "ci_low": expit(eta - z * se), "ci_high": expit(eta + z * se)})
 
 
-def net_benefit_curve(y, p, thresholds=None, *, level: float = 0.95) -> pd.DataFrame:
+def net_benefit_curve(y: ArrayLike, p: ArrayLike, thresholds: ArrayLike | None = None, *,
+                      level: float = 0.95) -> pd.DataFrame:
     """Decision curve: net benefit over threshold probabilities, with intervals.
 
     ``NB(t) = TP/n - FP/n * t / (1 - t)`` (Vickers & Elkin 2006) is a mean of per-row
@@ -319,7 +322,8 @@ def net_benefit_curve(y, p, thresholds=None, *, level: float = 0.95) -> pd.DataF
                          "treat_all_ci_high": ta_hi})
 
 
-def continuous_metrics(y, predicted, *, pi_low=None, pi_high=None,
+def continuous_metrics(y: ArrayLike, predicted: ArrayLike, *, pi_low: ArrayLike | None = None,
+                       pi_high: ArrayLike | None = None,
                        level: float = 0.95) -> pd.DataFrame:
     """External-validation metrics of a continuous model (e.g. the PPT change in kPa).
 
@@ -407,7 +411,7 @@ def _class_codes(y, classes: Sequence[str]) -> np.ndarray:
     return codes
 
 
-def multiclass_metrics(y, proba, classes: Sequence[str] = THREE_CLASSES, *,
+def multiclass_metrics(y: ArrayLike, proba: ArrayLike, classes: Sequence[str] = THREE_CLASSES, *,
                        level: float = 0.95) -> pd.DataFrame:
     """External-validation metrics of a multi-class (three-class) model.
 

@@ -223,4 +223,4 @@ def test_bootstrap_of_20000_rows_takes_seconds():
                             clusters=rng.integers(0, 10, 20_000), n_boot=200, batch_size=100)
     elapsed = time.perf_counter() - start
     assert out.metric.tolist() == list(BINARY_METRICS)
-    assert elapsed < 20  # about 1.5 s on two shared cores; 1000 replicates about 6 s
+    assert elapsed < 20  # seconds, not minutes, even on a busy two-core machine
