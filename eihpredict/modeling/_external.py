@@ -264,6 +264,14 @@ def flexible_calibration_curve(y: ArrayLike, p: ArrayLike, *, n_knots: int = 4,
     -------
     DataFrame
         ``predicted, observed, ci_low, ci_high``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(2)
+    >>> p = expit(rng.normal(-0.5, 1.2, 3000)); y = (rng.random(3000) < p).astype(int)
+    >>> curve = flexible_calibration_curve(y, p, grid=[0.2, 0.5])
+    >>> bool(((curve.ci_low < curve.predicted) & (curve.predicted < curve.ci_high)).all())
+    True
     """
     y, p = _check_binary(y, p)
     z = z_value(level)
@@ -295,6 +303,12 @@ def net_benefit_curve(y: ArrayLike, p: ArrayLike, thresholds: ArrayLike | None =
     DataFrame
         ``threshold, net_benefit, ci_low, ci_high, treat_all, treat_all_ci_low,
         treat_all_ci_high``.
+
+    Examples
+    --------
+    >>> y = np.array([1, 0, 1, 0, 0]); p = np.array([0.8, 0.6, 0.4, 0.3, 0.1])
+    >>> net_benefit_curve(y, p, [0.5]).net_benefit.round(3).tolist()  # (1 - 1 * 1) / 5
+    [0.0]
     """
     y = as_binary(y)
     p = as_probability(p, len(y), open_interval=False)
@@ -436,6 +450,14 @@ def multiclass_metrics(y: ArrayLike, proba: ArrayLike, classes: Sequence[str] = 
     -------
     DataFrame
         ``metric, estimate, ci_low, ci_high``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> P = rng.dirichlet([2, 2, 2], 300); y = (rng.random(300)[:, None] > P.cumsum(1)).sum(1)
+    >>> table = multiclass_metrics(y, P).set_index("metric")
+    >>> table.index[:4].tolist()
+    ['auroc_hypoalgesia', 'auroc_no_change', 'auroc_hyperalgesia', 'auroc_macro']
     """
     k = len(classes)
     codes = _class_codes(y, classes)

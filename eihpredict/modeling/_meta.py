@@ -287,6 +287,17 @@ def pool_site_performance(site_table: pd.DataFrame, *, method: str = "REML",
         ``c_statistic`` (pooled on the logit scale), ``calibration_slope``,
         ``calibration_in_the_large``, ``observed_expected`` (pooled on the log scale) ->
         :class:`MetaAnalysis`.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> site = np.repeat(list("ABCDE"), 200)
+    >>> p = expit(rng.normal(-0.3, 1, 1000)); y = (rng.random(1000) < p).astype(int)
+    >>> table = site_performance(y, p, site)
+    >>> summary = meta_summary(pool_site_performance(table)).set_index("measure")
+    >>> bool(summary.loc["calibration_slope", "ci_low"] < 1
+    ...      < summary.loc["calibration_slope", "ci_high"])
+    True
     """
     out = {}
     for measure, (est, se, transform) in _MEASURES.items():
