@@ -65,7 +65,7 @@ def test_binary_metrics_equal_r(case, r_reference, r_case):
     assert_allclose(2 * table.loc["auroc", "estimate"] - 1, vp["Dxy"], atol=2e-4)
 
 
-@pytest.mark.parametrize("case", ["calibrated", "shifted"])
+@pytest.mark.parametrize("case", ["calibrated", "shifted", "ties"])
 def test_flexible_calibration_curve_equals_r_spline_glm(case, r_reference, r_case):
     data = r_case(BINARY_CASES[case])
     ref = r_reference["binary"][case]["calibration_curve"]
