@@ -17,13 +17,15 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 __all__ = ["bootstrap_weights", "cluster_bootstrap"]
 
 logger = logging.getLogger(__name__)
 
 
-def bootstrap_weights(n: int, n_boot: int, *, clusters=None, seed: int | None = 0,
+def bootstrap_weights(n: int, n_boot: int, *, clusters: ArrayLike | None = None,
+                      seed: int | None = 0,
                       rng: np.random.Generator | None = None) -> np.ndarray:
     """(n_boot, n) matrix of bootstrap frequency weights.
 
@@ -51,8 +53,8 @@ def bootstrap_weights(n: int, n_boot: int, *, clusters=None, seed: int | None = 
         g = len(uniques)
     draws = rng.integers(0, g, size=(n_boot, g))
     flat = (draws + g * np.arange(n_boot)[:, None]).ravel()
-    counts = np.bincount(flat, minlength=n_boot * g).reshape(n_boot, g)
-    return counts[:, codes].astype("float64")
+    counts = np.bincount(flat, minlength=n_boot * g).reshape(n_boot, g).astype("float64")
+    return counts if clusters is None else counts[:, codes]
 
 
 def _as_dict(value) -> dict[str, np.ndarray]:
@@ -61,7 +63,8 @@ def _as_dict(value) -> dict[str, np.ndarray]:
     return {"statistic": np.asarray(value, dtype="float64")}
 
 
-def cluster_bootstrap(statistic: Callable, *arrays, clusters=None, n_boot: int = 1000,
+def cluster_bootstrap(statistic: Callable, *arrays: ArrayLike,
+                      clusters: ArrayLike | None = None, n_boot: int = 1000,
                       level: float = 0.95, seed: int | None = 0,
                       batch_size: int | None = None) -> pd.DataFrame:
     """Percentile bootstrap intervals for any metric function, by row or by cluster.

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy.special import expit, logit
 from scipy.stats import t as student_t
 
@@ -112,8 +113,8 @@ def _oe(observed: float, expected: float, n: float, z: float) -> tuple[float, fl
     return oe, oe * math.exp(-z * se), oe * math.exp(z * se)
 
 
-def binary_point_estimates(y, p, threshold: float | None = None, *,
-                           sample_weight=None) -> dict[str, float | np.ndarray]:
+def binary_point_estimates(y: ArrayLike, p: ArrayLike, threshold: float | None = None, *,
+                           sample_weight: ArrayLike | None = None) -> dict[str, float | np.ndarray]:
     """The binary metrics without intervals, with frequency weights.
 
     ``sample_weight`` may be (n,) or a (B, n) matrix of bootstrap weights, in which case
@@ -161,8 +162,8 @@ def binary_point_estimates(y, p, threshold: float | None = None, *,
     return {k: float(v[0]) for k, v in out.items()} if one else out
 
 
-def binary_metrics(y, p, threshold: float | None = None, *, level: float = 0.95,
-                   n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+def binary_metrics(y: ArrayLike, p: ArrayLike, threshold: float | None = None, *,
+                   level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """External-validation metrics of a binary model, with confidence intervals.
 
     Parameters
@@ -237,7 +238,8 @@ def binary_metrics(y, p, threshold: float | None = None, *, level: float = 0.95,
     return _frame(rows)
 
 
-def flexible_calibration_curve(y, p, *, n_knots: int = 4, grid=None,
+def flexible_calibration_curve(y: ArrayLike, p: ArrayLike, *, n_knots: int = 4,
+                               grid: ArrayLike | None = None,
                                level: float = 0.95) -> pd.DataFrame:
     """Flexible calibration curve with a pointwise confidence band.
 
@@ -262,6 +264,14 @@ def flexible_calibration_curve(y, p, *, n_knots: int = 4, grid=None,
     -------
     DataFrame
         ``predicted, observed, ci_low, ci_high``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(2)
+    >>> p = expit(rng.normal(-0.5, 1.2, 3000)); y = (rng.random(3000) < p).astype(int)
+    >>> curve = flexible_calibration_curve(y, p, grid=[0.2, 0.5])
+    >>> bool(((curve.ci_low < curve.predicted) & (curve.predicted < curve.ci_high)).all())
+    True
     """
     y, p = _check_binary(y, p)
     z = z_value(level)
@@ -280,7 +290,8 @@ def flexible_calibration_curve(y, p, *, n_knots: int = 4, grid=None,
                          "ci_low": expit(eta - z * se), "ci_high": expit(eta + z * se)})
 
 
-def net_benefit_curve(y, p, thresholds=None, *, level: float = 0.95) -> pd.DataFrame:
+def net_benefit_curve(y: ArrayLike, p: ArrayLike, thresholds: ArrayLike | None = None, *,
+                      level: float = 0.95) -> pd.DataFrame:
     """Decision curve: net benefit over threshold probabilities, with intervals.
 
     ``NB(t) = TP/n - FP/n * t / (1 - t)`` (Vickers & Elkin 2006) is a mean of per-row
@@ -292,6 +303,12 @@ def net_benefit_curve(y, p, thresholds=None, *, level: float = 0.95) -> pd.DataF
     DataFrame
         ``threshold, net_benefit, ci_low, ci_high, treat_all, treat_all_ci_low,
         treat_all_ci_high``.
+
+    Examples
+    --------
+    >>> y = np.array([1, 0, 1, 0, 0]); p = np.array([0.8, 0.6, 0.4, 0.3, 0.1])
+    >>> net_benefit_curve(y, p, [0.5]).net_benefit.round(3).tolist()  # (1 - 1 * 1) / 5
+    [0.0]
     """
     y = as_binary(y)
     p = as_probability(p, len(y), open_interval=False)
@@ -319,7 +336,8 @@ def net_benefit_curve(y, p, thresholds=None, *, level: float = 0.95) -> pd.DataF
                          "treat_all_ci_high": ta_hi})
 
 
-def continuous_metrics(y, predicted, *, pi_low=None, pi_high=None,
+def continuous_metrics(y: ArrayLike, predicted: ArrayLike, *, pi_low: ArrayLike | None = None,
+                       pi_high: ArrayLike | None = None,
                        level: float = 0.95) -> pd.DataFrame:
     """External-validation metrics of a continuous model (e.g. the PPT change in kPa).
 
@@ -409,7 +427,7 @@ def _class_codes(y, classes: Sequence[str]) -> np.ndarray:
     return codes
 
 
-def multiclass_metrics(y, proba, classes: Sequence[str] = THREE_CLASSES, *,
+def multiclass_metrics(y: ArrayLike, proba: ArrayLike, classes: Sequence[str] = THREE_CLASSES, *,
                        level: float = 0.95) -> pd.DataFrame:
     """External-validation metrics of a multi-class (three-class) model.
 
@@ -434,6 +452,14 @@ def multiclass_metrics(y, proba, classes: Sequence[str] = THREE_CLASSES, *,
     -------
     DataFrame
         ``metric, estimate, ci_low, ci_high``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> P = rng.dirichlet([2, 2, 2], 300); y = (rng.random(300)[:, None] > P.cumsum(1)).sum(1)
+    >>> table = multiclass_metrics(y, P).set_index("metric")
+    >>> table.index[:4].tolist()
+    ['auroc_hypoalgesia', 'auroc_no_change', 'auroc_hyperalgesia', 'auroc_macro']
     """
     k = len(classes)
     codes = _class_codes(y, classes)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy.special import expit, logit
 from scipy.stats import chi2
 from scipy.stats import t as student_t
@@ -120,7 +121,8 @@ def _reml_tau2(y: np.ndarray, v: np.ndarray, start: float, tol: float = 1e-12,
     return max(tau2, 0.0)
 
 
-def random_effects_meta(estimates, standard_errors, *, labels=None, method: str = "REML",
+def random_effects_meta(estimates: ArrayLike, standard_errors: ArrayLike, *,
+                        labels: ArrayLike | None = None, method: str = "REML",
                         hksj: bool = False, level: float = 0.95,
                         transform: str = "identity") -> MetaAnalysis:
     """Random-effects meta-analysis of per-site estimates.
@@ -202,7 +204,7 @@ def random_effects_meta(estimates, standard_errors, *, labels=None, method: str 
         level=level, transform=transform, studies=studies)
 
 
-def site_performance(y, p, sites) -> pd.DataFrame:
+def site_performance(y: ArrayLike, p: ArrayLike, sites: ArrayLike) -> pd.DataFrame:
     """Per-site performance with the standard errors a meta-analysis needs.
 
     For each site: ``n``, ``events``; ``c_statistic`` and on the logit scale
@@ -285,6 +287,17 @@ def pool_site_performance(site_table: pd.DataFrame, *, method: str = "REML",
         ``c_statistic`` (pooled on the logit scale), ``calibration_slope``,
         ``calibration_in_the_large``, ``observed_expected`` (pooled on the log scale) ->
         :class:`MetaAnalysis`.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> site = np.repeat(list("ABCDE"), 200)
+    >>> p = expit(rng.normal(-0.3, 1, 1000)); y = (rng.random(1000) < p).astype(int)
+    >>> table = site_performance(y, p, site)
+    >>> summary = meta_summary(pool_site_performance(table)).set_index("measure")
+    >>> bool(summary.loc["calibration_slope", "ci_low"] < 1
+    ...      < summary.loc["calibration_slope", "ci_high"])
+    True
     """
     out = {}
     for measure, (est, se, transform) in _MEASURES.items():

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy.special import expit, log_expit
 from scipy.stats import chi2
 
@@ -63,11 +64,11 @@ class Recalibration:
     n: int
     events: int
 
-    def transform(self, lp) -> np.ndarray:
+    def transform(self, lp: ArrayLike) -> np.ndarray:
         """Updated linear predictor for the original model's ``lp``."""
         return self.intercept + self.slope * np.asarray(lp, dtype="float64")
 
-    def predict_proba(self, lp) -> np.ndarray:
+    def predict_proba(self, lp: ArrayLike) -> np.ndarray:
         """Updated probabilities for the original model's ``lp``."""
         return expit(self.transform(lp))
 
@@ -96,7 +97,7 @@ def _original(lp: np.ndarray, y: np.ndarray) -> Recalibration:
     return Recalibration("original", 0.0, 1.0, np.nan, np.nan, ll, 0, len(y), int(y.sum()))
 
 
-def recalibrate_intercept(lp, y) -> Recalibration:
+def recalibrate_intercept(lp: ArrayLike, y: ArrayLike) -> Recalibration:
     """Recalibration in the large: ``glm(y ~ 1, offset = lp)``.
 
     Examples
@@ -114,7 +115,7 @@ def recalibrate_intercept(lp, y) -> Recalibration:
                          fit.loglik, 1, len(y), int(y.sum()))
 
 
-def recalibrate_logistic(lp, y) -> Recalibration:
+def recalibrate_logistic(lp: ArrayLike, y: ArrayLike) -> Recalibration:
     """Logistic recalibration: ``glm(y ~ lp)`` (intercept and slope).
 
     Examples
@@ -169,7 +170,7 @@ class ClosedTest:
                 "fits": {k: v.to_dict() for k, v in self.fits.items()}}
 
 
-def closed_test(lp, y, refit_loglik: float, refit_df: int, *,
+def closed_test(lp: ArrayLike, y: ArrayLike, refit_loglik: float, refit_df: int, *,
                 alpha: float = 0.05) -> ClosedTest:
     """Vergouwe et al. (2017) closed testing procedure to choose an update method.
 

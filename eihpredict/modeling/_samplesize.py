@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 from numpy.polynomial.hermite_e import hermegauss
+from numpy.typing import ArrayLike
 from scipy.special import expit, log_expit, ndtri
 from scipy.stats import chi2
 from scipy.stats import t as student_t
@@ -548,7 +549,8 @@ def _se_c(c: float, phi: float, n):
 def validation_sample_size(prevalence: float, c_statistic: float, *, oe: float = 1.0,
                            oe_ci_width: float = 0.2, slope_ci_width: float = 0.2,
                            c_ci_width: float = 0.1, lp_mean: float | None = None,
-                           lp_sd: float | None = None, linear_predictor=None,
+                           lp_sd: float | None = None,
+                           linear_predictor: ArrayLike | None = None,
                            threshold: float | None = None, sensitivity: float | None = None,
                            specificity: float | None = None,
                            net_benefit_ci_width: float = 0.2) -> ValidationSampleSize:

@@ -187,13 +187,15 @@ def fit_logistic(X: np.ndarray | None, y: np.ndarray, *, offset: np.ndarray | No
 
 def logistic_batch(z: np.ndarray, y: np.ndarray, W: np.ndarray, *, slope: bool,
                    start: tuple[float, float] | None = None, max_iter: int = 50,
-                   tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
+                   tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
     """Calibration intercept (offset ``z``) or intercept and slope on ``z``, per weight row.
 
     ``W`` is a (B, n) matrix of frequency weights (bootstrap replicates). Returns
     ``(a, b)`` arrays of length B; ``b`` is 1 when ``slope`` is false. Newton steps start
     at ``start`` (e.g. the full-data estimate, so replicates need 3-4 steps) or at the
-    null model. Rows that do not converge (separation in a replicate) get NaN.
+    null model. Newton converges quadratically, so after a step below ``tol`` the
+    estimate is within about ``tol^2`` of the maximum. Rows that do not converge
+    (separation in a replicate) get NaN.
     """
     W = np.atleast_2d(W)
     B = W.shape[0]

@@ -60,6 +60,7 @@ binary_case <- function(name) {
   treat <- p >= threshold
   out <- list(
     val_prob = as.list(v[c("Dxy", "C (ROC)", "Brier", "Intercept", "Slope")]),
+    somers2_C = unname(somers2(p, y)["C"]),   # exact Mann-Whitney C (val.prob bins)
     recalibration = list(intercept = unname(coef(slope)[1]), slope = unname(coef(slope)[2]),
                          loglik = as.numeric(logLik(slope)),
                          citl = unname(coef(citl)[1]), citl_loglik = as.numeric(logLik(citl))),
