@@ -361,6 +361,12 @@ def map_(
                f"{out}")
 
 
+_SEP = typer.Option("--sep", help="CSV separator (default: comma).")
+_DECIMAL = typer.Option("--decimal", help="Decimal mark of a CSV (e.g. ',').")
+_SHEET = typer.Option("--sheet", help="Excel sheet (default: the first).")
+_MAPPING = typer.Option("--mapping", help="Study mapping (YAML) onto the contract.")
+
+
 @app.command()
 def train(
     config: Annotated[Path, typer.Argument(help="Pipeline config (pipelines/*.yaml).")],
@@ -378,6 +384,10 @@ def train(
         "database URL).")] = None,
     no_tracking: Annotated[bool, typer.Option("--no-tracking", help="Do not log to "
                                               "MLflow.")] = False,
+    sep: Annotated[str | None, _SEP] = None,
+    decimal: Annotated[str, _DECIMAL] = ".",
+    sheet: Annotated[str | None, _SHEET] = None,
+    mapping: Annotated[Path | None, _MAPPING] = None,
 ) -> None:
     """Train, validate (nested CV) and save a model; tracked in MLflow."""
     from .config import ConfigError, load_config
@@ -389,7 +399,8 @@ def train(
     except ConfigError as exc:
         _fail(str(exc))
     result = _run(run_training, cfg, data, out=out, tracking_uri=tracking_uri,
-                  storage=storage, track=not no_tracking)
+                  storage=storage, track=not no_tracking, mapping=_load_mapping(mapping),
+                  read_options=_read_options(sep, decimal, sheet))
     typer.echo(format_results(result))
 
 
@@ -415,6 +426,12 @@ def score(
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler "
                                                   "address (default: a local cluster).")]
     = None,
+    sep: Annotated[str | None, _SEP] = None,
+    decimal: Annotated[str, _DECIMAL] = ".",
+    sheet: Annotated[str | None, _SHEET] = None,
+    mapping: Annotated[Path | None, typer.Option(
+        "--mapping", help="Study mapping (default: the model's own, for files in the "
+        "study's names).")] = None,
 ) -> None:
     """Score a cohort file in chunks: probabilities, predictions, explanations, rejects."""
     from ._progress import progress_bar
@@ -424,7 +441,9 @@ def score(
         with progress_bar(f"scoring {input.name}", unit="rows") as update:
             summary = _run(score_file, model, input, output, explain=explain, rejects=rejects,
                            on_error=on_error.value, chunk_size=chunk_size, resume=resume,
-                           engine=engine.value, scheduler=scheduler, on_progress=update)
+                           engine=engine.value, scheduler=scheduler, on_progress=update,
+                           mapping=_load_mapping(mapping),
+                           read_options=_read_options(sep, decimal, sheet))
     except KeyboardInterrupt:
         _fail("interrupted; finished chunks are kept: run the same command with --resume "
               "to continue")
@@ -453,7 +472,7 @@ def explain(
 ) -> None:
     """Biomarker report: SHAP importance with intervals, stability against a null."""
     from ._progress import progress_bar
-    from .explain._report import explain_model
+    from .explain import explain_model
     from .model_dir import load_model_dir
     from .validation import read_valid_cohort
 
@@ -503,12 +522,6 @@ def _labelled_cohort(data: Path, sep, decimal, sheet, mapping):
 
     return _run(read_valid_cohort, data, read_options=_read_options(sep, decimal, sheet),
                 mapping=_load_mapping(mapping))
-
-
-_SEP = typer.Option("--sep", help="CSV separator (default: comma).")
-_DECIMAL = typer.Option("--decimal", help="Decimal mark of a CSV (e.g. ',').")
-_SHEET = typer.Option("--sheet", help="Excel sheet (default: the first).")
-_MAPPING = typer.Option("--mapping", help="Study mapping (YAML) onto the contract.")
 
 
 @app.command()

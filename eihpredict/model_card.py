@@ -65,6 +65,14 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
         if col in data:
             parts = ", ".join(f"{k} {v}" for k, v in data[col].items())
             lines.append(f"- {col}: {parts}.")
+    mapping = metadata.get("mapping")
+    if mapping:
+        renamed = ", ".join(sorted(mapping.get("columns", {})))
+        lines.append(f"- Read through the study mapping "
+                     f"{mapping.get('study') or '(unnamed)'!r}: contract columns {renamed} "
+                     "come from the study's own names, codes and units; the mapping is "
+                     "stored in `metadata.json` and applied when scoring files or records "
+                     "that use the study's names.")
     lines += [
         "- Source, eligibility, recruitment dates and settings: *to be completed by the "
         "study team*.",

@@ -57,20 +57,28 @@ class LoadedModel:
         return str(self.metadata["model_version"])
 
 
-def signature_for(model: FittedModel):
-    """MLflow signature: the contract columns the model may read, and its outputs.
+def signature_for(model: FittedModel, mapping: dict | None = None):
+    """MLflow signature: the columns the model may read, and its outputs.
 
     Inputs are typed ``Any``: MLflow's own type enforcement would refuse what
     ``pandas.read_csv`` gives (an item column without missing cells is ``int64``, which
     it will not cast to ``double``; integer ids). The values are checked row by row by
-    the contract's validator instead, and a bad row gets a ``reject_reason``.
+    the contract's validator instead, and a bad row gets a ``reject_reason``. A model
+    trained with a study mapping also lists the study's own columns (all optional, since
+    a file uses either the study's names or the contract's), so MLflow passes them on.
     """
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
     names = ["participant_id", *[c for c in model.input_columns if c != "participant_id"]]
-    inputs = [ColSpec(AnyType(), name, required=COLUMN_BY_NAME[name].required)
+    inputs = [ColSpec(AnyType(), name, required=COLUMN_BY_NAME[name].required and not mapping)
               for name in names]
+    if mapping:
+        from .mapping import StudyMapping
+
+        study = StudyMapping.from_dict(mapping).source_columns
+        inputs += [ColSpec(AnyType(), name, required=False) for name in study
+                   if name not in names]
     outputs = [ColSpec("string", "participant_id")]
     outputs += [ColSpec("double" if name.startswith("p_") else "string", name, required=False)
                 for name in model.output_columns]
@@ -105,7 +113,7 @@ def save_model_dir(model: FittedModel, path: str | os.PathLike[str], *,
             path=str(staging),
             python_model=str(Path(__file__).resolve().parent / "_pyfunc_entry.py"),
             artifacts={"model": str(blob)},
-            signature=signature_for(model),
+            signature=signature_for(model, metadata.get("mapping")),
             input_example=_example(input_example),
             pip_requirements=_requirements(),
             code_paths=[str(Path(__file__).resolve().parent)],

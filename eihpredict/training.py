@@ -23,10 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .cohort_io import ReadOptions
 from .config import PipelineConfig
 from .features import build_feature_pipeline
 from .fileio import sha256_file
 from .labels import make_labels
+from .mapping import StudyMapping
 from .model_card import render_model_card
 from .model_dir import save_model_dir
 from .modeling import (
@@ -72,6 +74,7 @@ class TrainingResult:
     seconds: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
     subgroups: pd.DataFrame = field(default_factory=pd.DataFrame)
+    mapping: StudyMapping | None = None
 
     def metrics_table(self) -> pd.DataFrame:
         """Candidates x metrics, each cell ``estimate (low-high)``."""
@@ -98,7 +101,9 @@ def summarise(frame: pd.DataFrame, y: np.ndarray) -> dict[str, Any]:
 
 def train(config: PipelineConfig, data: str | os.PathLike[str], *,
           out: str | os.PathLike[str] | None = None, tracking_uri: str | None = None,
-          storage: str | None = None, track: bool = True) -> TrainingResult:
+          storage: str | None = None, track: bool = True,
+          mapping: StudyMapping | None = None,
+          read_options: ReadOptions | None = None) -> TrainingResult:
     """Train, validate and save a model as the config describes.
 
     Parameters
@@ -114,6 +119,12 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
         Optuna storage URL shared by several worker processes.
     track : bool
         Log to MLflow (on by default).
+    mapping : StudyMapping, optional
+        The study's names, codes and units onto the contract; stored in the model
+        directory (``metadata.json`` and the card), so ``score``, the service and pyfunc
+        apply it to files and records that use the study's names.
+    read_options : ReadOptions, optional
+        CSV separator and decimal mark, Excel sheet.
 
     Returns
     -------
@@ -121,7 +132,7 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     """
     start = time.perf_counter()
     logger.info("1/6 validating %s against the cohort contract", data)
-    frame = read_valid_cohort(data)
+    frame = read_valid_cohort(data, read_options=read_options, mapping=mapping)
     y = make_labels(frame, config.label).to_numpy()
     if len(np.unique(y)) < 2:
         raise ValueError(f"{data}: every row has the same label ({y[0]}); nothing to learn")
@@ -182,6 +193,7 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
                             outer=outer, final=final, chosen=chosen, sample_size=sample_size,
                             data_summary=summary, subgroups=subgroups)
     logger.info("6/6 writing the model directory%s", " and logging to MLflow" if track else "")
+    result.mapping = mapping
     _finish(result, X, y, data=data, fingerprint=fingerprint, out=out, track=track,
             tracking_uri=resolve_tracking_uri(tracking_uri, config.mlflow.tracking_uri),
             start=start)
@@ -232,6 +244,7 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
                     result.subgroups.notna(), None).to_dict(orient="records"),
             },
             "sample_size": result.sample_size.to_dict(),
+            "mapping": None if result.mapping is None else result.mapping.to_dict(),
             "config": config.model_dump(mode="json"),
             "package_versions": package_versions(),
         }

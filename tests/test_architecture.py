@@ -27,7 +27,7 @@ LAYERS = {
         "readiness", "_draft",
         "features", "config"],
     2: ["modeling", "explain", "model_dir", "tracking", "model_card"],
-    3: ["training", "scoring", "evaluation", "explain._report"],
+    3: ["training", "scoring", "evaluation"],
     4: ["cli", "serve", "_pyfunc", "_pyfunc_entry", "demo", "__init__"],
 }
 
