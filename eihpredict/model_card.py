@@ -78,6 +78,10 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
         "study team*.",
         "",
         "## Outcome (TRIPOD+AI 7)",
+        f"- Labels from: {data.get('labels', {}).get('source', 'rule')}"
+        + (f"; an eih_impaired column disagreed with the rule in "
+           f"{data['labels']['disagreements']} of {data['labels']['compared']} rows"
+           if data.get("labels", {}).get("compared") else "") + ".",
         f"- {metadata['label_rule']['description']}.",
         "- EIH is only moderately repeatable between sessions (ICC 0.40-0.57; Vaegter 2018), "
         "which caps any predictor's accuracy.",

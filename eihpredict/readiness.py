@@ -153,7 +153,8 @@ class _OutcomeCheck:
         n = len(frame)
         rule = self.rule
         has_pair = PRE in frame and POST in frame
-        use_label = LABEL in frame and rule.use_label_column and rule.n_classes == 2
+        use_label = (LABEL in frame and rule.use_label_column is not False
+                     and rule.n_classes == 2)
         if not has_pair and not use_label:
             return None  # a file-level problem, named once by check_training_file
         pre = _values(frame, PRE)
@@ -205,10 +206,12 @@ class _OutcomeCheck:
     def problems(self, columns: Sequence[str]) -> list[str]:
         rule, cv = self.rule, self.config.cv
         out = []
-        use_label = LABEL in columns and rule.use_label_column and rule.n_classes == 2
+        use_label = (LABEL in columns and rule.use_label_column is not False
+                     and rule.n_classes == 2)
         if not (PRE in columns and POST in columns) and not use_label:
             missing = [c for c in (PRE, POST) if c not in columns]
-            alternative = (f", or {LABEL}" if rule.use_label_column and rule.n_classes == 2
+            alternative = (f", or {LABEL}" if rule.use_label_column is not False
+                           and rule.n_classes == 2
                            else "")
             out.append(f"no EIH outcome: the label rule {rule.rule!r} needs {PRE} and {POST}"
                        f"{alternative}; the file lacks {', '.join(missing)}"

@@ -27,7 +27,7 @@ from .cohort_io import ReadOptions
 from .config import PipelineConfig
 from .features import build_feature_pipeline
 from .fileio import sha256_file
-from .labels import make_labels
+from .labels import label_report, make_labels
 from .mapping import StudyMapping
 from .model_card import render_model_card
 from .model_dir import save_model_dir
@@ -139,6 +139,7 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     X = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame])
     fingerprint = sha256_file(data)
     summary = summarise(frame, y)
+    summary["labels"] = label_report(frame, config.label)
     logger.info("    %d rows, %d impaired (%.1f %%), label: %s", len(y), y.sum(),
                 100 * y.mean(), config.label.describe())
 
