@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["LabelRule", "label_report", "make_labels"]
+__all__ = ["LabelRule", "label_report", "make_labels", "regression_to_the_mean"]
 
 logger = logging.getLogger("eihpredict.labels")
 
@@ -70,6 +70,9 @@ class LabelRule(BaseModel):
     sd_kpa: float | None = Field(None, gt=0, description="Between-person SD (sdc rule).")
     band_kpa: float = Field(20.0, gt=0)
     binary: bool = True
+    baseline_is_pre: bool | None = Field(
+        None, description="The baseline PPT predictor (ppt_local_kpa) is the same "
+        "measurement as eih_ppt_pre_kpa; unset: detected from the data.")
     use_label_column: bool | Literal["auto"] = Field(
         "auto", description="true: an eih_impaired value overrides the rule where present; "
         "false: never used; auto: used only when the file has no pre/post pair."
@@ -231,3 +234,35 @@ def _rule_only(frame: pd.DataFrame, rule: LabelRule) -> np.ndarray:
                 y = np.minimum(three, 1.0) if rule.binary else three
         y[np.isnan(change)] = np.nan
     return y
+
+
+def regression_to_the_mean(frame: pd.DataFrame, rule: LabelRule | None = None, *,
+                           share: float = 0.5) -> dict:
+    """Is the baseline PPT predictor the outcome's own pre-exercise measurement?
+
+    Then low baselines "rise" by chance and a useless predictor shows AUROC 0.52-0.60
+    for impaired EIH (regression to the mean). Declared in the config
+    (``label.baseline_is_pre``) or detected: ``ppt_local_kpa`` equal to
+    ``eih_ppt_pre_kpa`` in more than ``share`` of the rows with both.
+
+    Returns ``{"fires": bool, "column": "ppt_local_kpa", "share_equal": float,
+    "declared": bool | None}``.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"ppt_local_kpa": [300.0, 410.0], "eih_ppt_pre_kpa": [300.0, 410.0]})
+    >>> regression_to_the_mean(frame)["fires"]
+    True
+    """
+    rule = rule or LabelRule()
+    out = {"fires": False, "column": "ppt_local_kpa", "share_equal": 0.0,
+           "declared": rule.baseline_is_pre}
+    if "ppt_local_kpa" in frame and PRE in frame:
+        a = frame["ppt_local_kpa"].to_numpy(dtype="float64", na_value=np.nan)
+        b = frame[PRE].to_numpy(dtype="float64", na_value=np.nan)
+        both = ~np.isnan(a) & ~np.isnan(b)
+        if both.any():
+            out["share_equal"] = float(np.isclose(a[both], b[both], rtol=0, atol=1e-9).mean())
+    out["fires"] = (bool(rule.baseline_is_pre) if rule.baseline_is_pre is not None
+                    else out["share_equal"] > share)
+    return out

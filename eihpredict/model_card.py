@@ -88,6 +88,9 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
         "",
         "## Predictors (TRIPOD+AI 8)",
         f"- Feature groups: {', '.join(metadata['feature_groups'])}.",
+        *([f"- Regression to the mean: the baseline PPT predictor is the outcome's own "
+           f"pre-exercise measurement, so {data['regression_to_the_mean']['action']}."]
+          if data.get("regression_to_the_mean", {}).get("action") else []),
         f"- Input columns: {', '.join(metadata['input_columns'])}.",
         f"- {len(metadata['features'])} model features (names start with their source group).",
         "- Missing data: LightGBM routes missing values natively; the logistic model uses "

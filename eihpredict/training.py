@@ -27,7 +27,7 @@ from .cohort_io import ReadOptions
 from .config import PipelineConfig
 from .features import build_feature_pipeline
 from .fileio import sha256_file
-from .labels import label_report, make_labels
+from .labels import label_report, make_labels, regression_to_the_mean
 from .mapping import StudyMapping
 from .model_card import render_model_card
 from .model_dir import save_model_dir
@@ -137,9 +137,21 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     if len(np.unique(y)) < 2:
         raise ValueError(f"{data}: every row has the same label ({y[0]}); nothing to learn")
     X = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame])
+    rtm = regression_to_the_mean(frame, config.label)
+    if rtm["fires"] and rtm["column"] in X:
+        # The outcome's own pre value as a predictor creates regression-to-the-mean
+        # signal: it is left out of the predictors (the model card says so).
+        logger.warning("    %s is the outcome's pre-exercise PPT (%s): left out of the "
+                       "predictors to avoid regression-to-the-mean signal; measure "
+                       "baseline separately or model the change (label rule continuous)",
+                       rtm["column"], "declared" if rtm["declared"] else
+                       f"equal in {rtm['share_equal']:.0%} of rows")
+        X = X.drop(columns=[rtm["column"]])
+        rtm["action"] = f"{rtm['column']} left out of the predictors"
     fingerprint = sha256_file(data)
     summary = summarise(frame, y)
     summary["labels"] = label_report(frame, config.label)
+    summary["regression_to_the_mean"] = rtm
     logger.info("    %d rows, %d impaired (%.1f %%), label: %s", len(y), y.sum(),
                 100 * y.mean(), config.label.describe())
 

@@ -84,3 +84,23 @@ def test_default_rule_matches_the_simulator_truth(small_cohort):
     y = make_labels(small_cohort.frame)
     assert y.tolist() == (small_cohort.frame["eih_ppt_post_kpa"]
                           <= small_cohort.frame["eih_ppt_pre_kpa"]).astype(int).tolist()
+
+
+def test_regression_to_the_mean_guard_fires_only_when_baseline_is_the_pre_value(
+        tmp_path, quick_config):
+    from eihpredict.labels import regression_to_the_mean
+    from eihpredict.simulate import simulate_cohort
+    from eihpredict.training import train
+
+    frame = simulate_cohort(240, seed=3).frame
+    assert not regression_to_the_mean(frame)["fires"]  # measured separately (r ~ 0.99)
+    same = frame.assign(ppt_local_kpa=frame["eih_ppt_pre_kpa"])
+    assert regression_to_the_mean(same)["fires"]
+    assert regression_to_the_mean(frame, LabelRule(baseline_is_pre=True))["fires"]
+    path = tmp_path / "rtm.csv"
+    same.to_csv(path, index=False)
+    config = quick_config.model_copy(update={"models": quick_config.models[:2]})
+    result = train(config, path, out=tmp_path / "m", track=False)
+    assert "ppt_local_kpa" not in result.final.model.input_columns
+    assert result.metadata["training_data"]["regression_to_the_mean"]["fires"]
+    assert "Regression to the mean" in (tmp_path / "m" / "model_card.md").read_text()
