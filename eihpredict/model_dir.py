@@ -57,6 +57,10 @@ class LoadedModel:
         return str(self.metadata["model_version"])
 
 
+#: Output columns that are text (labels); every other output is a number.
+TEXT_OUTPUTS = frozenset({"participant_id", "eih_prediction", "eih_class", "reject_reason"})
+
+
 def signature_for(model: FittedModel, mapping: dict | None = None):
     """MLflow signature: the columns the model may read, and its outputs.
 
@@ -80,7 +84,7 @@ def signature_for(model: FittedModel, mapping: dict | None = None):
         inputs += [ColSpec(AnyType(), name, required=False) for name in study
                    if name not in names]
     outputs = [ColSpec("string", "participant_id")]
-    outputs += [ColSpec("double" if name.startswith("p_") else "string", name, required=False)
+    outputs += [ColSpec("string" if name in TEXT_OUTPUTS else "double", name, required=False)
                 for name in model.output_columns]
     outputs.append(ColSpec("string", "reject_reason", required=False))
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))

@@ -169,3 +169,19 @@ def test_dask_engine_on_a_real_local_cluster_matches_local(model_dir, bad_csv, t
     assert (tmp_path / "local.csv").read_bytes() == (tmp_path / "dask.csv").read_bytes()
     assert (tmp_path / "local.rejects.csv").read_bytes() == \
         (tmp_path / "dask.rejects.csv").read_bytes()
+
+
+def test_each_prediction_says_how_much_of_its_input_was_missing(model_dir, raw):
+    from eihpredict.scoring import score_records
+
+    model = load_model_dir(model_dir).model
+    inputs = [c for c in model.input_columns if c != "participant_id"]
+    near_empty = score_records(model, [{"participant_id": "x", "sex": "female"}])
+    observed = 1 if "sex" in inputs else 0
+    assert near_empty.outputs["missing_input_share"].tolist() == [
+        (len(inputs) - observed) / len(inputs)]
+    rows = raw.head(30)
+    scored = score_frame(model, rows).scored
+    typed = rows[inputs].replace("", None)
+    expected = typed.isna().mean(axis=1).to_numpy()
+    np.testing.assert_allclose(scored["missing_input_share"], expected)

@@ -4,7 +4,7 @@ Every output name starts with its source group (contract section 2), so explanat
 trace back to the measurement they came from.
 """
 
-from ._base import ContractTransformer, column_values
+from ._base import ContractTransformer, column_values, is_missing
 from ._clinical import CLINICAL_GROUPS, ClinicalFeatures
 from ._cpm import CPMFeatures
 from ._exercise import ExerciseDoseFeatures
@@ -29,4 +29,5 @@ __all__ = [
     "TemporalSummationFeatures",
     "build_feature_pipeline",
     "column_values",
+    "is_missing",
 ]

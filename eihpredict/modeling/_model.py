@@ -22,8 +22,9 @@ from ._protocol import ColumnBatch, Contributions, PipelineScorer
 
 __all__ = ["OUTPUT_COLUMNS", "EnsembleModel", "FittedModel", "TrainedModel"]
 
-#: Output columns of a binary model, in order (contract sections 3-4).
-OUTPUT_COLUMNS = ("p_impaired_eih", "eih_prediction")
+#: Output columns of a binary model, in order (contract sections 3-4, then the share of
+#: the model's inputs that were missing).
+OUTPUT_COLUMNS = ("p_impaired_eih", "eih_prediction", "missing_input_share")
 
 
 class FittedModel(ABC):
@@ -81,8 +82,25 @@ class FittedModel(ABC):
                 "eih_prediction": np.where(p >= self.threshold, "impaired", "responder")}
 
     def predict(self, batch: ColumnBatch) -> dict[str, np.ndarray]:
-        """The output columns for a batch of validated rows."""
-        return self.outputs(self.raw_score(batch))
+        """The output columns for a batch of validated rows, then
+        ``missing_input_share``: the share of the model's input columns missing in the
+        row (a prediction from mostly missing inputs leans on what was learned about
+        missingness, not on the participant)."""
+        return {**self.outputs(self.raw_score(batch)),
+                "missing_input_share": self.missing_share(batch)}
+
+    def missing_share(self, batch: ColumnBatch) -> np.ndarray:
+        """Per row, the share of :attr:`input_columns` that is missing."""
+        from ..features import is_missing
+
+        columns = [c for c in self.input_columns if c != "participant_id"]
+        if not columns:
+            return np.zeros(batch.n)
+        missing = np.zeros(batch.n)
+        for column in columns:
+            values = batch.columns.get(column)
+            missing += 1.0 if values is None else is_missing(values)
+        return missing / len(columns)
 
     # -- DataFrame adapters ---------------------------------------------------------------
     def batch(self, frame: pd.DataFrame) -> ColumnBatch:
