@@ -43,7 +43,13 @@ from ._metrics import (
 from ._model import OUTPUT_COLUMNS, EnsembleModel, FittedModel, TrainedModel
 from ._nested import FittedCandidate, OuterResult, fit_candidate, run_outer_cv
 from ._plots import plot_calibration, plot_decision_curves, plot_roc
-from ._protocol import ColumnBatch, Contributions, PipelineScorer, lgbm_threads
+from ._protocol import (
+    ColumnBatch,
+    Contributions,
+    PipelineScorer,
+    estimator_contributions,
+    lgbm_threads,
+)
 from ._recalibration import (
     ClosedTest,
     Recalibration,
@@ -70,7 +76,8 @@ __all__ = [
     "ValidationSampleSize", "binary_metrics", "binary_point_estimates",
     "bootstrap_metrics", "bootstrap_weights", "calibration_slope_intercept",
     "choose_threshold", "closed_test", "cluster_bootstrap", "continuous_metrics",
-    "cox_snell_r2_from_c", "decision_curve", "fit_candidate", "flexible_calibration_curve",
+    "cox_snell_r2_from_c", "decision_curve",
+    "estimator_contributions", "fit_candidate", "flexible_calibration_curve",
     "forest_plot", "lgbm_threads", "make_pipeline", "max_cox_snell_r2", "meta_summary",
     "minimum_sample_size", "minimum_sample_size_continuous", "multiclass_metrics",
     "net_benefit_curve", "plot_calibration", "plot_decision_curves", "plot_roc",

@@ -171,6 +171,11 @@ class TrainedModel(FittedModel):
         return self.scorer.feature_names
 
     @property
+    def linear(self) -> bool:
+        """A linear model (imputation, standardisation, linear estimator)."""
+        return self.scorer.linear
+
+    @property
     def feature_names_in(self) -> list[str]:
         return self.scorer.feature_names_in
 
