@@ -68,7 +68,7 @@ class ColumnSpec:
     >>> COLUMN_BY_NAME["pcs_01"].rule
     'whole number between 0 and 4'
     >>> COLUMN_BY_NAME["ppt_local_kpa"].rule
-    'number > 0 and <= 2000 kPa'
+    'number between 1 and 2000 kPa'
     """
 
     name: str
@@ -208,7 +208,10 @@ POPULATIONS = (
     "fibromyalgia",
     "other_chronic_pain",
 )
-KPA = {"unit": "kPa", "min": 0.0, "max": 2000.0, "min_exclusive": True}
+#: Pressures: an algometer reads at least about 1 kPa, so smaller values are refused (a
+#: PPT of 1e-307 kPa would make cpm_pct infinite); the plausibility check names a file
+#: whose pressures are all below 20 "kPa" as another unit.
+KPA = {"unit": "kPa", "min": 1.0, "max": 2000.0}
 
 
 def _items(q: Questionnaire, label: str) -> list[ColumnSpec]:
@@ -234,7 +237,7 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("bmi_kg_m2", "number", "bmi", "Body mass index", unit="kg/m2", min=12, max=70),
     ColumnSpec(
         "pain_duration_months", "number", "pain", "Pain duration (0 if pain-free)",
-        unit="months", min=0,
+        unit="months", min=0, max=1200,  # 100 years: 999-style codes and 1e308 refused
     ),
     ColumnSpec("pain_intensity_nrs", "number", "pain", "Pain intensity", unit="NRS", min=0, max=10),
     ColumnSpec(

@@ -82,7 +82,7 @@ class CohortValidationError(ValueError):
         n_rows = rows[rows > 0].nunique()  # row 0: about the whole file
         where = " and ".join([f"{n_rows} row(s)"] * bool(n_rows)
                              + ["the whole file"] * bool((rows == 0).any()))
-        first = format_issue(issues.iloc[0])
+        first = format_issue(issues.sort_values("row", kind="stable").iloc[0])  # file first
         more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
         super().__init__(f"{source}: {len(issues)} problem(s) in {where}: {first}{more}")
 

@@ -40,10 +40,11 @@ def test_ppts_in_kg_per_cm2_are_refused_naming_the_unit(tmp_path, cohort):
     study.to_csv(path, index=False)
     summary = validate_file(path, report=tmp_path / "r.csv")
     assert not summary.ok
-    assert (summary.n_invalid_rows, summary.n_file_issues) == (0, len(KPA))
+    below_floor = int((study[KPA] < 1).any(axis=1).sum())  # the contract's 1 kPa floor
+    assert (summary.n_invalid_rows, summary.n_file_issues) == (below_floor, len(KPA))
     report = pd.read_csv(tmp_path / "r.csv")
+    report = report[report["row"] == 0]  # the file-level issues (rows below 1 kPa aside)
     assert report["column"].tolist() == KPA
-    assert (report["row"] == 0).all()
     assert report["rule"].str.contains("every value is below 20").all()
     assert report["rule"].str.contains("look like kg/cm2").all()
     with pytest.raises(CohortValidationError, match="look like kg/cm2"):
@@ -59,9 +60,15 @@ def test_declared_unit_converts_and_switches_the_check_off(tmp_path, cohort):
                                                   for c in KPA}})
     frame = read_valid_cohort(path, mapping=mapping)
     np.testing.assert_allclose(frame[KPA].to_numpy(), cohort[KPA].to_numpy(), rtol=1e-12)
-    # Declaring kPa says "these really are kPa": no conversion, no refusal.
+    # Declaring kPa says "these really are kPa": no conversion, no unit refusal (values
+    # above the contract's 1 kPa floor, so only the plausibility check could object).
+    low = cohort.copy()
+    low[KPA] = low[KPA] / 30
+    low_path = tmp_path / "low.csv"
+    low.to_csv(low_path, index=False)
+    assert validate_file(low_path).n_file_issues > 0
     as_is = StudyMapping.from_dict({"columns": {c: {"from": c, "unit": "kPa"} for c in KPA}})
-    assert validate_file(path, mapping=as_is).ok
+    assert validate_file(low_path, mapping=as_is).n_file_issues == 0
 
 
 def test_ppts_in_newton_per_cm2_are_named(cohort):
