@@ -432,6 +432,9 @@ def score(
     mapping: Annotated[Path | None, typer.Option(
         "--mapping", help="Study mapping (default: the model's own, for files in the "
         "study's names).")] = None,
+    raw_text: Annotated[bool, typer.Option("--raw-text", help="Write text cells of a CSV as "
+                                           "they are (by default a cell starting with =, +, "
+                                           "-, @ gets a leading quote).")] = False,
 ) -> None:
     """Score a cohort file in chunks: probabilities, predictions, explanations, rejects."""
     from ._progress import progress_bar
@@ -443,7 +446,8 @@ def score(
                            on_error=on_error.value, chunk_size=chunk_size, resume=resume,
                            engine=engine.value, scheduler=scheduler, on_progress=update,
                            mapping=_load_mapping(mapping),
-                           read_options=_read_options(sep, decimal, sheet))
+                           read_options=_read_options(sep, decimal, sheet),
+                           raw_text=raw_text)
     except KeyboardInterrupt:
         _fail("interrupted; finished chunks are kept: run the same command with --resume "
               "to continue")

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .fileio import atomic_path
+from .fileio import atomic_path, neutralise_formulas
 from .schema import COLUMNS, REQUIRED_COLUMNS
 
 __all__ = [
@@ -663,11 +663,24 @@ def check_columns(path: str | os.PathLike[str], columns: list[str],
         )
 
 
-def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
-    """Write a frame as CSV or Parquet (by extension), atomically."""
+def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *,
+                raw_text: bool = False) -> None:
+    """Write a frame as CSV or Parquet (by extension), atomically.
+
+    In a CSV, text cells starting with ``=``, ``+``, ``-``, ``@``, tab or CR get a leading
+    single quote (OWASP's rule against formula injection in spreadsheets) unless
+    ``raw_text``; number columns (negative numbers) and Parquet keep values as they are.
+    """
     fmt = file_format(path)
     with atomic_path(path) as tmp:
         if fmt == "parquet":
             frame.to_parquet(tmp, index=False)
         else:
+            if not raw_text:
+                frame = frame.copy()
+                for column in frame.columns:
+                    if not pd.api.types.is_numeric_dtype(frame[column].dtype):
+                        frame[column] = pd.Series(neutralise_formulas(
+                            frame[column].astype(object).tolist()), index=frame.index,
+                            dtype=object)
             frame.to_csv(tmp, index=False)

@@ -16,6 +16,7 @@ and produces the same bytes as an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -302,6 +303,42 @@ def _chunks(sources: list[CohortSource], chunk_size: int
             first += len(raw)
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """The same file, whatever the spelling (resolved paths, symlinks, hard links)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _lock(output: Path):
+    """Hold an exclusive lock for ``output`` (released when the returned file closes).
+
+    A second run writing the same output stops at once instead of corrupting the first.
+    """
+    import fcntl
+
+    path = output.parent / f".{output.name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ScoringError(f"{output}: another run is writing this output (lock {path}); "
+                           "wait for it to finish") from None
+    return handle
+
+
+def _unlock(handle) -> None:
+    """Remove the lock file, then release it (no lock file is left behind)."""
+    with contextlib.suppress(OSError):
+        os.unlink(handle.name)
+    handle.close()
+
+
 def _check_output(path: Path, what: str) -> None:
     try:
         file_format(path)
@@ -357,6 +394,7 @@ class _WorkDir:
 
     def __init__(self, output: Path, rejects: Path, settings: dict) -> None:
         self.root = output.parent / f".{output.name}.work"
+        self.raw_text = bool(settings.get("raw_text"))
         self.settings = settings
         self.out_ext = ".parquet" if file_format(output) == "parquet" else ".csv"
         self.rej_ext = ".parquet" if file_format(rejects) == "parquet" else ".csv"
@@ -396,8 +434,8 @@ class _WorkDir:
 
     def commit(self, i: int, scored: pd.DataFrame, rejects: pd.DataFrame,
                tracker: DuplicateTracker, state: dict) -> None:
-        write_table(scored, self.out_part(i))
-        write_table(rejects, self.rej_part(i))
+        write_table(scored, self.out_part(i), raw_text=self.raw_text)
+        write_table(rejects, self.rej_part(i), raw_text=self.raw_text)
         with atomic_path(self.root / "ids.npz") as tmp, open(tmp, "wb") as handle:
             np.savez(handle, **tracker.state())
         self._save(state)
@@ -434,12 +472,15 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
                scheduler: str | None = None,
                on_progress: Callable[[int, int | None], None] | None = None,
                mapping: StudyMapping | None = None,
-               read_options: ReadOptions | None = None) -> ScoreSummary:
+               read_options: ReadOptions | None = None,
+               raw_text: bool = False) -> ScoreSummary:
     """Score a cohort file (or a directory of parts) in chunks; see the module docstring.
 
     ``mapping`` maps a study's own names, codes and units onto the contract; without
     one, a model trained with a mapping applies its stored mapping to a file that uses
     the study's names. ``read_options`` are the CSV separator, decimal mark and sheet.
+    ``raw_text`` writes text cells of a CSV as they are (by default a cell a spreadsheet
+    would run as a formula gets a leading single quote).
 
     Raises
     ------
@@ -464,8 +505,13 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
         output.name.split(".")[0] + ".rejects.csv")
     _check_output(output, "output")
     _check_output(rejects_path, "rejects file")
-    if output.resolve() == input.resolve():
-        raise ScoringError(f"{output}: the output would overwrite the input")
+    for path, what in ((output, "the output"), (rejects_path, "the rejects file")):
+        if _same_file(path, input):
+            raise ScoringError(f"{path}: {what} would overwrite the input {input}")
+    if _same_file(rejects_path, output):
+        raise ScoringError(f"{rejects_path}: the rejects file and the output are the same "
+                           "file; give --rejects another name")
+    lock = _lock(output)
     required = tuple(dict.fromkeys([*REQUIRED_COLUMNS, *model.input_columns]))
     if not input.is_dir():
         header = open_cohort(input, required=(), options=read_options).columns
@@ -478,8 +524,30 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
     settings = {"input": _fingerprint(sources), "model_version": loaded.version,
                 "chunk_size": chunk_size, "explain": explain, "on_error": on_error,
                 "output": str(output.resolve()), "rejects": str(rejects_path.resolve()),
-                "mapping": None if mapping is None else mapping.to_dict()}
+                "mapping": None if mapping is None else mapping.to_dict(),
+                "raw_text": raw_text}
     work = _WorkDir(output, rejects_path, settings)
+    try:
+        return _run_chunks(work, loaded, model, sources, settings, output, rejects,
+                           rejects_path, resume=resume, engine=engine, scheduler=scheduler,
+                           chunk_size=chunk_size, explain=explain, on_error=on_error,
+                           mapping=mapping, total_rows=total_rows, on_progress=on_progress,
+                           start=start, input=input)
+    except ScoringError:
+        work.remove()
+        raise
+    except BaseException:
+        if work.root.exists():
+            logger.error("finished chunks are kept in %s: run the same command with --resume "
+                         "to continue, or delete that folder", work.root)
+        raise
+    finally:
+        _unlock(lock)
+
+
+def _run_chunks(work, loaded, model, sources, settings, output, rejects, rejects_path, *,
+                resume, engine, scheduler, chunk_size, explain, on_error, mapping,
+                total_rows, on_progress, start, input) -> ScoreSummary:
     if resume:
         state = work.resume()
     else:
@@ -510,9 +578,6 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
             _finish_chunk(work, state, tracker, pending.pop(0), runner, on_error)
             if on_progress is not None:
                 on_progress(state["rows_done"], state["rows_done"])
-    except ScoringError:
-        work.remove()
-        raise
     finally:
         if runner is not None:
             runner.close()
