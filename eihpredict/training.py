@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._manifest import manifest_digest
 from .cohort_io import ReadOptions
 from .config import PipelineConfig
 from .features import build_feature_pipeline
@@ -274,6 +275,7 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
                     model, out_dir, metadata=metadata,
                     model_card=render_model_card(result, metadata),
                     input_example=X[_example_columns(model)].head(3), plots=plots)
+                run.log_params({"model_dir_sha256": manifest_digest(result.model_dir)})
                 run.log_model(result.model_dir)
                 run.log_artifact(result.model_dir / "model_card.md")
         else:
