@@ -512,7 +512,8 @@ def serve(
     _run(verify_model_dir, model)  # fail before starting the server
     os.environ["EIHPREDICT_MODEL_DIR"] = str(model.resolve())
     uvicorn.run("eihpredict.serve.app:create_app_from_env", factory=True, host=host,
-                port=port, workers=workers, log_level="info", timeout_graceful_shutdown=30)
+                port=port, workers=workers, log_level="info", timeout_graceful_shutdown=30,
+                server_header=False, timeout_keep_alive=5, h11_max_incomplete_event_size=65536)
 
 
 class UpdateMethod(StrEnum):

@@ -193,8 +193,8 @@ class _Issues:
         out = []
         for idx, column, values, rules in self.parts:
             for i, value, rule in zip(idx, values, rules, strict=True):
-                out.append({"row": int(self.rows[i]), "participant_id": self.ids[i],
-                            "column": column, "value": None if _is_missing(value) else str(value),
+                out.append({"row": int(self.rows[i]), "participant_id": _shown(self.ids[i]),
+                            "column": column, "value": _shown(value),
                             "rule": str(rule), "position": int(i)})
         return sorted(out, key=lambda d: d["position"])
 
@@ -370,9 +370,30 @@ def _record_text_cells(cells: list) -> np.ndarray:
             out[i] = _NOT_TEXT
             continue
         text = str(v).strip()
+        if text and not _encodable(text):  # a lone surrogate: not text any file can hold
+            out[i] = _BAD_TEXT
+            continue
         out[i] = text or None
     return out
 
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(value) -> str | None:
+    """A value as text safe to print and send back (invalid Unicode escaped)."""
+    if _is_missing(value):
+        return None
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+#: Stands for text with a lone surrogate (JSON allows it, UTF-8 cannot hold it).
+_BAD_TEXT = "\x00<invalid unicode>"
 
 #: Stands for a JSON list or object where text is expected (refused by every rule).
 _NOT_TEXT = "\x00<not text>"
@@ -392,11 +413,14 @@ def _category_rules(text: np.ndarray, spec, issues: _Issues) -> np.ndarray:
 def _text_rules(text: np.ndarray, spec, issues: _Issues) -> np.ndarray:
     present = np.array([t is not None for t in text], dtype=bool)
     not_text = np.array([t is _NOT_TEXT for t in text], dtype=bool)
+    bad = np.array([t is _BAD_TEXT for t in text], dtype=bool)
     issues.add(not_text, spec.name, np.where(not_text, "list or object", None),
                f"{spec.rule}; got a list or object")
+    issues.add(bad, spec.name, np.where(bad, "invalid text", None),
+               f"{spec.rule}; invalid Unicode (a lone surrogate)")
     if spec.required:
         issues.add(~present, spec.name, text, f"{spec.rule}; required")
-    return np.where(not_text, None, text)
+    return np.where(not_text | bad, None, text)
 
 
 def _check_number(raw: pd.Series, spec, issues: _Issues) -> pd.Series:

@@ -6,6 +6,8 @@ uvicorn uses (``eihpredict serve``), reading ``EIHPREDICT_*`` settings.
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import logging
 from contextlib import asynccontextmanager
 from typing import Any
@@ -74,10 +76,32 @@ def create_app(settings: ServiceSettings | None = None, *,
                     f"{settings.max_explain}.",
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,  # FastAPI answers 413 before parsing
+        **({} if (settings.docs if settings.docs is not None else settings.api_key is None)
+           else {"docs_url": None, "redoc_url": None, "openapi_url": None}),
     )
     app.state.settings = settings
     app.state.model = None
     app.include_router(build_router(settings))
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        """Before any body is read: the API key (every path but /health, the docs
+        included), then the content type of a POST; after: security headers."""
+        path = request.url.path
+        if settings.api_key is not None and path != "/health":
+            given = request.headers.get("x-api-key", "")
+            expected = settings.api_key.get_secret_value()
+            if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode()):
+                return _secure(JSONResponse({"detail": "missing or wrong X-API-Key"},
+                                            status_code=status.HTTP_401_UNAUTHORIZED,
+                                            headers={"WWW-Authenticate": "API-Key"}))
+        if request.method == "POST":
+            kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if kind != "application/json":
+                return _secure(JSONResponse(
+                    {"detail": "send the body as JSON (Content-Type: application/json)"},
+                    status_code=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE))
+        return _secure(await call_next(request))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -86,10 +110,11 @@ def create_app(settings: ServiceSettings | None = None, *,
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        logger.error("internal error on %s: %s", request.url.path, type(exc).__name__,
-                     exc_info=settings.log_participant_data)
-        return JSONResponse({"detail": "internal error"}, status_code=500)
+        # The exception's text may quote participant data: only its type is logged.
+        logger.error("internal error on %s: %s", request.url.path, type(exc).__name__)
+        return _secure(JSONResponse({"detail": "internal error"}, status_code=500))
 
+    app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -97,6 +122,55 @@ def create_app(settings: ServiceSettings | None = None, *,
                            allow_methods=["GET", "POST"], allow_headers=["X-API-Key",
                                                                           "Content-Type"])
     return app
+
+
+class _SlowSender(BaseException):
+    """The client stopped sending its body (a BaseException: no handler turns it into a
+    500; :class:`BodyTimeout` answers 408 and closes)."""
+
+
+class BodyTimeout:
+    """ASGI middleware: a request body that does not arrive within ``seconds`` of the
+    previous chunk gets 408 and the connection is closed (a half-sent request would
+    otherwise hold a connection open forever)."""
+
+    def __init__(self, app, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def timed_receive():
+            try:
+                return await asyncio.wait_for(receive(), self.seconds)
+            except TimeoutError:
+                raise _SlowSender() from None
+
+        async def tracked_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, tracked_send)
+        except (_SlowSender, BaseExceptionGroup) as exc:
+            if isinstance(exc, BaseExceptionGroup) and not exc.subgroup(_SlowSender):
+                raise
+            if not started:
+                body = b'{"detail":"the request body did not arrive in time"}'
+                await send({"type": "http.response.start", "status": 408, "headers": [
+                    (b"content-type", b"application/json"), (b"connection", b"close"),
+                    (b"x-content-type-options", b"nosniff")]})
+                await send({"type": "http.response.body", "body": body})
+
+
+def _secure(response):
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 def create_app_from_env() -> FastAPI:
