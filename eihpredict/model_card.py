@@ -126,7 +126,14 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
         *_metric_rows(val["metrics"]),
         "",
         f"- Chosen model: AUROC {chosen['auroc']['estimate']:.3f}, calibration slope "
-        f"{chosen['calibration_slope']['estimate']:.2f} (1 = ideal).",
+        f"{chosen['calibration_slope']['estimate']:.2f} (1 = ideal); optimistic, since it "
+        "won on the same outer folds.",
+        *([f"- **Reported performance** (the whole procedure, selection inside the outer "
+           f"loop: `{proc}`): AUROC {val['metrics'][proc]['auroc']['estimate']:.3f} "
+           f"({val['metrics'][proc]['auroc']['ci_low']:.3f}-"
+           f"{val['metrics'][proc]['auroc']['ci_high']:.3f}), calibration slope "
+           f"{val['metrics'][proc]['calibration_slope']['estimate']:.2f}."]
+          if (proc := val.get("reported")) in val["metrics"] else []),
         "- Plots: `plots/roc.png`, `plots/calibration.png`, `plots/decision_curve.png`.",
         "",
         "## Subgroups and fairness (TRIPOD+AI 14, 23)",

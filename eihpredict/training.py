@@ -33,6 +33,7 @@ from .mapping import StudyMapping
 from .model_card import render_model_card
 from .model_dir import save_model_dir
 from .modeling import (
+    SELECTED,
     FittedCandidate,
     OuterResult,
     SampleSize,
@@ -252,6 +253,9 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
                 "scheme": config.cv.scheme, "outer_folds": config.cv.outer_folds,
                 "repeats": result.outer.n_repeats, "bootstrap": config.cv.bootstrap,
                 "selection_metric": config.selection_metric,
+                "reported": SELECTED,
+                "selected_per_fold": [f["params"]["chosen"] for f in result.outer.folds
+                                      if f["candidate"] == SELECTED],
                 "metrics": {name: table.round(4).to_dict(orient="index")
                             for name, table in result.metrics.items()},
                 "subgroups": result.subgroups.round(4).astype(object).where(
@@ -319,8 +323,8 @@ def _log_run(run, result: TrainingResult, metadata: dict, plots: dict, fingerpri
         flat = {f"{m}{s}": getattr(r, col) for m, r in table.iterrows()
                 for s, col in (("", "estimate"), ("_ci_low", "ci_low"), ("_ci_high", "ci_high"))}
         folds = [f for f in result.outer.folds if f["candidate"] == name]
-        params = {"candidate": name, "kind": next(c.kind for c in config.models
-                                                  if c.name == name)}
+        params = {"candidate": name, "kind": next(
+            (c.kind for c in config.models if c.name == name), "selection procedure")}
         run.log_candidate(name, flat, folds, params)
     run.log_dict(config.model_dump(mode="json"), "config.json")
     run.log_dict(metadata["package_versions"], "package_versions.json")
@@ -345,7 +349,11 @@ def format_results(result: TrainingResult) -> str:
     for name, row in table.iterrows():
         tag = "*" if name == result.chosen else ""
         lines.append(f"{name + tag:<{width}}" + "  ".join(f"{row[c]:<21}" for c in cols))
-    lines.append("* chosen; baselines are never chosen")
+    lines.append(f"* chosen for the final model (best outer-CV {result.config.selection_metric};"
+                 " baselines are never chosen). Its own row is optimistic: it won on these"
+                 " folds.")
+    lines.append(f"{SELECTED}: the honest figure of the whole procedure, the candidate each "
+                 "outer training set's inner predictions choose, scored on its outer fold.")
     ss = result.sample_size
     lines.append(f"Sample size (Riley): minimum {ss.minimum_n} rows for {ss.parameters} "
                  f"parameters at C={ss.c_statistic}; cohort {result.data_summary['n_rows']}.")

@@ -41,7 +41,7 @@ from ._metrics import (
     subgroup_metrics,
 )
 from ._model import OUTPUT_COLUMNS, EnsembleModel, FittedModel, TrainedModel
-from ._nested import FittedCandidate, OuterResult, fit_candidate, run_outer_cv
+from ._nested import SELECTED, FittedCandidate, OuterResult, fit_candidate, run_outer_cv
 from ._plots import plot_calibration, plot_decision_curves, plot_roc
 from ._protocol import (
     ColumnBatch,
@@ -69,7 +69,7 @@ from ._samplesize import (
 )
 
 __all__ = [
-    "BINARY_METRICS", "ESTIMATORS", "METRICS", "OUTPUT_COLUMNS", "THREE_CLASSES",
+    "BINARY_METRICS", "ESTIMATORS", "METRICS", "OUTPUT_COLUMNS", "SELECTED", "THREE_CLASSES",
     "Calibrator", "ClosedTest", "ColumnBatch", "ContinuousSampleSize", "Contributions",
     "EnsembleModel", "FittedCandidate", "FittedModel", "MetaAnalysis", "OuterResult",
     "PipelineScorer", "Recalibration", "SampleSize", "TrainedModel",

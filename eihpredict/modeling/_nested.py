@@ -29,7 +29,8 @@ from ._model import EnsembleModel, FittedModel, TrainedModel
 from ._protocol import ColumnBatch, PipelineScorer
 from ._tuning import tune
 
-__all__ = ["FittedCandidate", "OuterResult", "fit_candidate", "outer_splits", "run_outer_cv"]
+__all__ = ["SELECTED", "FittedCandidate", "OuterResult", "fit_candidate", "outer_splits",
+           "run_outer_cv"]
 
 logger = logging.getLogger("eihpredict.train")
 
@@ -169,7 +170,19 @@ def _outer_task(candidate, config, X, y, repeat, fold, train, test, storage, stu
     fitted = fit_candidate(candidate, config, X.iloc[train], y[train], seed=seed,
                            storage=storage, study_name=name)
     p = fitted.model.predict_proba(X.iloc[test])
-    return candidate.name, repeat, fold, test, p, fitted
+    inner = _inner_score(config.selection_metric, y[train],
+                         fitted.model.calibrator.predict(fitted.raw_oof))
+    return candidate.name, repeat, fold, test, p, fitted, inner
+
+
+def _inner_score(metric: str, y: np.ndarray, p: np.ndarray) -> float:
+    """The selection metric on a training set's own out-of-fold calibrated predictions
+    (lower is better; AUROC is negated)."""
+    from ._metrics import point_metrics
+
+    value = point_metrics(y, p, 0.5)[{"log_loss": "log_loss", "brier": "brier",
+                                 "roc_auc": "auroc"}[metric]]
+    return -value if metric == "roc_auc" else value
 
 
 def run_outer_cv(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, *,
@@ -200,7 +213,12 @@ def run_outer_cv(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, *,
         _outer_task(cand, config, X, y, r, f, tr, te, storage, study_prefix)
         for cand, r, f, tr, te, _ in tasks)
     labels = {(r, f): label for (r, f, _, _, label) in splits}
-    for done, (name, repeat, fold, test, p, fitted) in enumerate(iterator, start=1):
+    inner: dict[tuple[int, int], dict[str, tuple[float, np.ndarray, np.ndarray, float]]] = {}
+    eligible = {c.name for c in config.models if not c.baseline}
+    for done, (name, repeat, fold, test, p, fitted, score) in enumerate(iterator, start=1):
+        if name in eligible:
+            inner.setdefault((repeat, fold), {})[name] = (score, test, p,
+                                                         fitted.model.threshold)
         result.probabilities[name][repeat, test] = p
         result.decisions[name][repeat, test] = p >= fitted.model.threshold
         result.folds.append({
@@ -208,10 +226,34 @@ def run_outer_cv(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, *,
             "n_test": len(test), "threshold": fitted.model.threshold, "params": fitted.params,
             "inner_best_value": fitted.inner_best_value, "n_trials": fitted.n_trials,
             "n_pruned": fitted.n_pruned, "seconds": round(fitted.seconds, 2),
+            "inner_selection_score": score,
         })
         logger.info("outer fold %d/%d done: %s repeat %d fold %d (%d trials, %.1f s)", done,
                     total, name, repeat + 1, fold + 1, fitted.n_trials, fitted.seconds)
         if on_fold is not None:
             on_fold(done, total)
+    _select_inside(result, inner, labels, len(y))
     result.folds.sort(key=lambda d: (d["candidate"], d["repeat"], d["fold"]))
     return result
+
+
+#: The whole procedure's predictions: in each outer fold, the candidate the outer
+#: training set's own out-of-fold predictions choose (selection inside the outer loop).
+SELECTED = "selected_by_inner_cv"
+
+
+def _select_inside(result: OuterResult, inner, labels, n: int) -> None:
+    """Add :data:`SELECTED`: the honest figure of "tune every candidate, then pick one"."""
+    result.probabilities[SELECTED] = np.full((result.n_repeats, n), np.nan)
+    result.decisions[SELECTED] = np.zeros((result.n_repeats, n), dtype=bool)
+    for (repeat, fold), scores in sorted(inner.items()):
+        name = min(scores, key=lambda k: scores[k][0])
+        _, test, p, threshold = scores[name]
+        result.probabilities[SELECTED][repeat, test] = p
+        result.decisions[SELECTED][repeat, test] = p >= threshold
+        result.folds.append({"candidate": SELECTED, "repeat": repeat, "fold": fold,
+                             "label": labels[(repeat, fold)], "n_test": len(test),
+                             "threshold": threshold, "params": {"chosen": name},
+                             "inner_best_value": None, "n_trials": 0, "n_pruned": 0,
+                             "seconds": 0.0, "inner_selection_score": scores[name][0]})
+    result.candidates = [*result.candidates, SELECTED]
