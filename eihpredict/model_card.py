@@ -134,6 +134,13 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
            f"{val['metrics'][proc]['auroc']['ci_high']:.3f}), calibration slope "
            f"{val['metrics'][proc]['calibration_slope']['estimate']:.2f}."]
           if (proc := val.get("reported")) in val["metrics"] else []),
+        *([f"- Internal-external validation across {row['k']} sites (random effects, "
+           f"{row['method']}): pooled C {row['estimate']:.3f} ({row['ci_low']:.3f}-"
+           f"{row['ci_high']:.3f}), 95 % prediction interval for a new site "
+           f"{row['pi_low']:.3f}-{row['pi_high']:.3f}, I2 {row['i2']:.0%}; forest plots in "
+           "`plots/`."
+           for row in ((val.get("internal_external") or {}).get("pooled") or [])
+           if row["measure"] == "c_statistic" and row.get("pi_low") is not None]),
         "- Plots: `plots/roc.png`, `plots/calibration.png`, `plots/decision_curve.png`.",
         "",
         "## Subgroups and fairness (TRIPOD+AI 14, 23)",

@@ -40,11 +40,15 @@ from .modeling import (
     bootstrap_metrics,
     decision_curve,
     fit_candidate,
+    forest_plot,
+    meta_summary,
     minimum_sample_size,
     plot_calibration,
     plot_decision_curves,
     plot_roc,
+    pool_site_performance,
     run_outer_cv,
+    site_performance,
     subgroup_metrics,
 )
 from .schema import CONTRACT_VERSION, OUTCOME_COLUMNS
@@ -231,6 +235,7 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
             "decision_curve.png": plot_decision_curves(result.decision_curves,
                                                        Path(tmp) / "decision_curve.png"),
         }
+        iecv = _internal_external(config, X, y, result.outer, Path(tmp), plots)
         model = result.final.model
         metadata = {
             "model_version": version,
@@ -258,6 +263,7 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
                                       if f["candidate"] == SELECTED],
                 "metrics": {name: table.round(4).to_dict(orient="index")
                             for name, table in result.metrics.items()},
+                "internal_external": iecv,
                 "subgroups": result.subgroups.round(4).astype(object).where(
                     result.subgroups.notna(), None).to_dict(orient="records"),
             },
@@ -291,6 +297,35 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
     result.tracking_uri = tracking_uri if track else None
     result.metadata = metadata
     result.seconds = time.perf_counter() - start
+
+
+def _internal_external(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, outer,
+                       folder: Path, plots: dict[str, Path]) -> dict | None:
+    """Internal-external cross-validation (leave-site-out): per-site C, slope, CITL and
+    O/E of the reported procedure's predictions, pooled by random-effects meta-analysis
+    (REML, Hartung-Knapp) with prediction intervals and heterogeneity; forest plots."""
+    if config.cv.scheme != "leave_site_out":
+        return None
+    p = outer.probabilities[SELECTED][0]
+    sites = X["site"].astype(str).to_numpy()
+    table = site_performance(y, p, sites)
+    out: dict[str, Any] = {"sites": table.round(4).astype(object).where(
+        table.notna(), None).to_dict(orient="records")}
+    try:
+        pooled = pool_site_performance(table)
+    except ValueError as exc:  # too few sites with both outcomes
+        logger.warning("    internal-external pooling skipped: %s", exc)
+        out["pooled"] = None
+        return out
+    summary = meta_summary(pooled)
+    out["pooled"] = summary.round(4).astype(object).where(summary.notna(), None).to_dict(
+        orient="records")
+    for measure, title in (("c_statistic", "C-statistic by site"),
+                           ("calibration_slope", "Calibration slope by site")):
+        if measure in pooled:
+            name = f"forest_{measure}.png"
+            plots[name] = forest_plot(pooled[measure], folder / name, title=title)
+    return out
 
 
 def _example_columns(model) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import LeaveOneGroupOut, RepeatedStratifiedKFold, StratifiedKFold
+from sklearn.model_selection import LeaveOneGroupOut, RepeatedStratifiedKFold
 
 from ..config import CandidateConfig, PipelineConfig
 from ._calibration import Calibrator, resolve_method
@@ -27,7 +27,7 @@ from ._estimators import make_pipeline
 from ._metrics import choose_threshold
 from ._model import EnsembleModel, FittedModel, TrainedModel
 from ._protocol import ColumnBatch, PipelineScorer
-from ._tuning import tune
+from ._tuning import inner_splits, tune
 
 __all__ = ["SELECTED", "FittedCandidate", "OuterResult", "fit_candidate", "outer_splits",
            "run_outer_cv"]
@@ -113,15 +113,15 @@ def fit_candidate(candidate: CandidateConfig, config: PipelineConfig, X: pd.Data
                      timeout=config.tuning.timeout_seconds,
                      inner_folds=config.tuning.inner_folds, metric=config.tuning.metric,
                      seed=seed, pruning=config.tuning.pruning, storage=storage,
-                     study_name=study_name)
+                     study_name=study_name, groups=_site_groups(config, X))
         params, inner_best = tuned.best_params, tuned.inner_best_value
         n_trials, n_pruned = tuned.n_trials, tuned.n_pruned
     pipeline = make(params)
     method = resolve_method(config.calibration.method, len(y))
     # Out-of-fold raw log-odds for the calibrator and the threshold.
     raw_oof = np.zeros(len(y))
-    cal_folds = StratifiedKFold(config.calibration.folds, shuffle=True, random_state=seed + 1)
-    for train, val in cal_folds.split(X, y):
+    for train, val in inner_splits(X, y, config.calibration.folds, seed + 1,
+                                   _site_groups(config, X)):
         fold_model = PipelineScorer(clone(pipeline).fit(X.iloc[train], y[train]))
         raw_oof[val] = fold_model.raw_score(ColumnBatch.from_frame(X.iloc[val],
                                                                    fold_model.input_columns))
@@ -133,6 +133,13 @@ def fit_candidate(candidate: CandidateConfig, config: PipelineConfig, X: pd.Data
                          input_columns=input_columns)
     return FittedCandidate(model, params, inner_best, n_trials, n_pruned, method,
                            time.perf_counter() - start, raw_oof)
+
+
+def _site_groups(config: PipelineConfig, X: pd.DataFrame) -> np.ndarray | None:
+    """Sites for grouped inner folds, when the outer loop leaves sites out."""
+    if config.cv.scheme == "leave_site_out" and "site" in X and not X["site"].isna().any():
+        return X["site"].astype(str).to_numpy()
+    return None
 
 
 def _calibrate(config: PipelineConfig, method: str, raw_oof: np.ndarray, y: np.ndarray):

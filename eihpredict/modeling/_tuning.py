@@ -92,7 +92,8 @@ def _score(metric: str, y: np.ndarray, z: np.ndarray) -> float:
 def tune(make: Callable[[dict[str, Any]], Any], X, y: np.ndarray,
          space: dict[str, ParamSpec], *, n_trials: int, timeout: float | None,
          inner_folds: int, metric: str, seed: int, pruning: bool = True,
-         storage: str | None = None, study_name: str | None = None) -> TuningResult:
+         storage: str | None = None, study_name: str | None = None,
+         groups: np.ndarray | None = None) -> TuningResult:
     """Tune the pipeline ``make(params)`` on ``X, y`` by inner stratified K-fold CV.
 
     The objective is the mean inner-fold ``metric`` of the raw (uncalibrated) model;
@@ -109,7 +110,7 @@ def tune(make: Callable[[dict[str, Any]], Any], X, y: np.ndarray,
         storage=open_storage(storage), study_name=study_name,
         load_if_exists=storage is not None,
     )
-    folds = list(StratifiedKFold(inner_folds, shuffle=True, random_state=seed).split(X, y))
+    folds = inner_splits(X, y, inner_folds, seed, groups)
     template = make({})
 
     def objective(trial) -> float:
@@ -149,3 +150,14 @@ def _raw(pipeline, X) -> np.ndarray:
     """Raw log-odds of a fitted fold pipeline (the fitted-model protocol)."""
     scorer = PipelineScorer(pipeline)
     return scorer.raw_score(ColumnBatch.from_frame(X, scorer.input_columns))
+
+
+def inner_splits(X, y: np.ndarray, n_folds: int, seed: int, groups=None) -> list:
+    """Inner folds: stratified, and grouped by site when ``groups`` are given and there
+    are enough of them (a site never sits on both sides, as in leave-site-out)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if groups is not None and len(np.unique(groups)) >= n_folds:
+        splitter = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+        return list(splitter.split(X, y, groups))
+    return list(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(X, y))

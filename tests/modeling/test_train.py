@@ -185,3 +185,32 @@ def test_selection_inside_the_outer_loop_is_reported(trained):
         assert same[rows].any()
     assert trained.metadata["validation"]["reported"] == SELECTED
     assert "Reported performance" in (trained.model_dir / "model_card.md").read_text()
+
+
+def test_internal_external_cv_pools_sites_with_prediction_intervals(quick_config, tmp_path):
+    from eihpredict.config import CVConfig
+    from eihpredict.modeling import SELECTED, site_performance
+
+    path = tmp_path / "multisite.csv"
+    frame = simulate_cohort(400, seed=6, scenario="multisite").frame
+    write_table(frame, path)
+    config = quick_config.model_copy(update={"cv": CVConfig(scheme="leave_site_out",
+                                                            bootstrap=50)})
+    result = train(config, path, out=tmp_path / "m", track=False)
+    iecv = result.metadata["validation"]["internal_external"]
+    assert len(iecv["sites"]) == 4
+    y = result.outer.probabilities[SELECTED][0]
+    assert not np.isnan(y).any()  # every row predicted by the site-held-out procedure
+    again = site_performance(make_labels_of(frame), y, frame["site"].astype(str))
+    assert [round(v, 4) for v in again["c_statistic"]] == [s["c_statistic"]
+                                                           for s in iecv["sites"]]
+    pooled = {row["measure"]: row for row in iecv["pooled"]}
+    c = pooled["c_statistic"]
+    assert c["pi_low"] <= c["ci_low"] <= c["estimate"] <= c["ci_high"] <= c["pi_high"]
+    assert (tmp_path / "m" / "plots" / "forest_c_statistic.png").stat().st_size > 0
+
+
+def make_labels_of(frame):
+    from eihpredict.labels import make_labels
+
+    return make_labels(frame).to_numpy()
