@@ -254,25 +254,30 @@ class CohortSource:
                            ) -> Iterator[tuple[pd.DataFrame, int]]:
         n_seen = skip
         with open(self.path, "rb") as handle:
-            reader = pd.read_csv(
-                handle if self.total_bytes else self.path,
-                sep=self.options.separator,
-                dtype=str,
-                keep_default_na=False,
-                na_values=[""],
-                encoding="utf-8-sig",
-                chunksize=chunk_size,
-                skiprows=range(1, skip + 1) if skip else None,
-            )
-            try:
+            try:  # the reader decodes its first block already when it is created
+                reader = pd.read_csv(
+                    handle if self.total_bytes else self.path,
+                    sep=self.options.separator,
+                    dtype=str,
+                    keep_default_na=False,
+                    na_values=[""],
+                    encoding="utf-8-sig",
+                    chunksize=chunk_size,
+                    skiprows=range(1, skip + 1) if skip else None,
+                )
                 for chunk in reader:
                     chunk.index = pd.RangeIndex(n_seen, n_seen + len(chunk))
                     n_seen += len(chunk)
                     yield chunk, handle.tell() if self.total_bytes else n_seen
             except UnicodeDecodeError as exc:
+                where = f"after data row {n_seen}"
+                if n_seen == skip == 0 and self.total_bytes:  # still the first block
+                    with open(self.path, "rb") as raw:
+                        row = raw.read(exc.start).count(b"\n")
+                    where = f"in data row {row} (byte offset {exc.start})"
                 raise CohortFileError(
-                    f"{self.path}: not UTF-8 text after data row {n_seen} "
-                    f"(byte {exc.object[exc.start:exc.start + 1]!r}); save the file as UTF-8"
+                    f"{self.path}: not UTF-8 text {where}: byte "
+                    f"{exc.object[exc.start:exc.start + 1]!r}; save the file as UTF-8"
                 ) from None
             except pd.errors.ParserError as exc:
                 raise CohortFileError(

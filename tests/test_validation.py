@@ -196,3 +196,17 @@ def test_range_rule_accepts_exactly_the_documented_interval(spec, value):
     if spec.kind == "integer":
         inside = inside and float(value).is_integer()
     assert ok == inside
+
+
+def test_a_non_utf8_byte_deep_in_the_file_names_the_file_and_row(tmp_path):
+    from eihpredict.cohort_io import CohortFileError
+    from eihpredict.simulate import simulate_cohort
+
+    path = tmp_path / "latin.csv"
+    simulate_cohort(2000, seed=1).frame.to_csv(path, index=False)
+    data = path.read_bytes()
+    at = data.index(b"\n", 100_000) + 5  # well past the 64 KB the header check reads
+    path.write_bytes(data[:at] + b"\xff" + data[at:])
+    row = data[:at].count(b"\n")
+    with pytest.raises(CohortFileError, match=rf"latin.csv: not UTF-8 text in data row {row}"):
+        validate_file(path)
