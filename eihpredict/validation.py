@@ -392,6 +392,9 @@ def _shown(value) -> str | None:
     return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+#: Longest text accepted in a text column (ids, site): a limit on what a field can carry.
+MAX_TEXT = 200
+
 #: Stands for text with a lone surrogate (JSON allows it, UTF-8 cannot hold it).
 _BAD_TEXT = "\x00<invalid unicode>"
 
@@ -418,6 +421,13 @@ def _text_rules(text: np.ndarray, spec, issues: _Issues) -> np.ndarray:
                f"{spec.rule}; got a list or object")
     issues.add(bad, spec.name, np.where(bad, "invalid text", None),
                f"{spec.rule}; invalid Unicode (a lone surrogate)")
+    long = np.array([isinstance(t, str) and not (t is _NOT_TEXT or t is _BAD_TEXT)
+                     and len(t) > MAX_TEXT for t in text], dtype=bool)
+    issues.add(long, spec.name, np.array([t[:40] + "..." if lg else None
+                                          for t, lg in zip(text, long, strict=True)],
+                                         dtype=object),
+               f"{spec.rule}; at most {MAX_TEXT} characters")
+    not_text |= long
     if spec.required:
         issues.add(~present, spec.name, text, f"{spec.rule}; required")
     return np.where(not_text | bad, None, text)
@@ -561,10 +571,13 @@ def validate_frame(
                 issues.add(nested, name, np.where(nested, "list or object", None),
                            f"{spec.rule}; got a list or object")
                 text = text.mask(nested)
+            long = (text.str.len() > MAX_TEXT).fillna(False).to_numpy(bool)
+            issues.add(long, name, text.str.slice(0, 40) + "...",
+                       f"{spec.rule}; at most {MAX_TEXT} characters")
             if spec.required:
                 issues.add(text.isna().to_numpy() & ~(raw[name].dtype == object and nested),
                            name, text, f"{spec.rule}; required")
-            typed[name] = text
+            typed[name] = text.mask(long)
     if "participant_id" in typed and duplicates is not None:
         earlier = (duplicates.check(typed["participant_id"], rows)
                    if isinstance(duplicates, DuplicateTracker) else np.asarray(duplicates))
