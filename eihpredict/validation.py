@@ -252,6 +252,7 @@ class _NumberCells:
     boolean: np.ndarray  # true/false given for a number
     unparsed: np.ndarray  # text that is not a number
     nan_word: np.ndarray  # "NaN", "null", ... written out (only an empty cell is missing)
+    ambiguous: np.ndarray | None = None  # "12.500" among hundreds: a thousands separator?
 
 
 def _number_cells(raw: pd.Series) -> _NumberCells:
@@ -268,7 +269,28 @@ def _number_cells(raw: pd.Series) -> _NumberCells:
     present = text.notna().to_numpy()
     unparsed = present & np.isnan(number)
     nan_word = unparsed & text.str.lower().isin(_NAN_WORDS).to_numpy()
-    return _NumberCells(number, text, none, unparsed & ~nan_word, nan_word)
+    return _NumberCells(number, text, none, unparsed & ~nan_word, nan_word,
+                        _thousands_lookalikes(text, number))
+
+
+_THOUSANDS = r"^[+-]?\d{1,3}(?:\.\d{3})+$"
+
+
+def _thousands_lookalikes(text: pd.Series, number: np.ndarray) -> np.ndarray:
+    """Cells such as ``12.500`` or ``1.000`` that read as 12.5 and 1.0 while the column's
+    other values are ten or more times larger: possibly a European thousands separator,
+    not a decimal point. Refused as ambiguous rather than read a thousand times too small.
+    (Each file chunk and each request is judged on its own values.)"""
+    shaped = text.str.match(_THOUSANDS).fillna(False).to_numpy(bool)
+    if not shaped.any():
+        return np.zeros(len(number), dtype=bool)
+    others = number[~shaped & np.isfinite(number)]
+    if len(others) < 5:
+        return np.zeros(len(number), dtype=bool)
+    median = float(np.median(np.abs(others)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = median / np.abs(number)
+    return shaped & (ratio > 10)
 
 
 def _record_number_cells(records: list[Mapping], names: list[str]) -> list[_NumberCells]:
@@ -325,7 +347,10 @@ def _number_rules(cells: list[_NumberCells], specs: list, issues: _Issues) -> np
     1``) or every number field of a batch of records goes through the same arithmetic.
     """
     values = np.stack([c.values for c in cells], axis=1)
-    unreadable = np.stack([c.boolean | c.nan_word | c.unparsed for c in cells], axis=1)
+    ambiguous = np.stack([c.ambiguous if c.ambiguous is not None
+                          else np.zeros(len(c.values), dtype=bool) for c in cells], axis=1)
+    unreadable = np.stack([c.boolean | c.nan_word | c.unparsed for c in cells],
+                          axis=1) | ambiguous
     lo = np.array([-np.inf if s.min is None else s.min for s in specs])
     hi = np.array([np.inf if s.max is None else s.max for s in specs])
     strict = np.array([s.min_exclusive for s in specs])
@@ -347,6 +372,10 @@ def _number_rules(cells: list[_NumberCells], specs: list, issues: _Issues) -> np
         issues.add(c.nan_word, spec.name, shown,
                    f"{rule}; NaN is not allowed, leave the cell empty for a missing value")
         issues.add(c.unparsed, spec.name, shown, f"{rule}; not a number")
+        issues.add(ambiguous[:, j], spec.name, shown,
+                   f"{rule}; ambiguous: three decimals like a thousands separator, and "
+                   "ten or more times below the column's other values (write 12500 or "
+                   "12.5)")
         issues.add(infinite[:, j], spec.name, shown, f"{rule}; infinite values are not allowed")
         issues.add(out[:, j], spec.name, shown, rule)
         issues.add(fractional[:, j], spec.name, shown, f"{rule}; got a fraction")

@@ -210,3 +210,14 @@ def test_a_non_utf8_byte_deep_in_the_file_names_the_file_and_row(tmp_path):
     row = data[:at].count(b"\n")
     with pytest.raises(CohortFileError, match=rf"latin.csv: not UTF-8 text in data row {row}"):
         validate_file(path)
+
+
+def test_thousands_separator_lookalikes_are_refused_not_read_small():
+    frame = pd.DataFrame({"participant_id": [str(i) for i in range(8)], "sex": ["male"] * 8,
+                          "ppt_local_kpa": ["400", "350.5", "12.500", "1.000", "420", "380",
+                                            "410", "400.000"]})
+    result = validate_frame(frame)
+    flagged = result.issues[result.issues["rule"].str.contains("thousands separator")]
+    assert flagged["value"].tolist() == ["12.500", "1.000"]
+    assert result.valid.tolist() == [True, True, False, False, True, True, True, True]
+    assert result.frame.loc[7, "ppt_local_kpa"] == 400.0  # three decimals, same scale: fine
