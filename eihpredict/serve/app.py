@@ -96,8 +96,8 @@ def create_app(settings: ServiceSettings | None = None, *,
                                             status_code=status.HTTP_401_UNAUTHORIZED,
                                             headers={"WWW-Authenticate": "API-Key"}))
         if request.method == "POST":
-            kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if kind != "application/json":
+            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media != "application/json":
                 return _secure(JSONResponse(
                     {"detail": "send the body as JSON (Content-Type: application/json)"},
                     status_code=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE))
