@@ -68,7 +68,7 @@ class ColumnSpec:
     >>> COLUMN_BY_NAME["pcs_01"].rule
     'whole number between 0 and 4'
     >>> COLUMN_BY_NAME["ppt_local_kpa"].rule
-    'number between 1 and 2000 kPa'
+    'number between 0.5 and 2000 kPa'
     """
 
     name: str
@@ -208,10 +208,10 @@ POPULATIONS = (
     "fibromyalgia",
     "other_chronic_pain",
 )
-#: Pressures: an algometer reads at least about 1 kPa, so smaller values are refused (a
+#: Pressures: no algometer reading is below 0.5 kPa, so smaller values are refused (a
 #: PPT of 1e-307 kPa would make cpm_pct infinite); the plausibility check names a file
 #: whose pressures are all below 20 "kPa" as another unit.
-KPA = {"unit": "kPa", "min": 1.0, "max": 2000.0}
+KPA = {"unit": "kPa", "min": 0.5, "max": 2000.0}
 
 
 def _items(q: Questionnaire, label: str) -> list[ColumnSpec]:

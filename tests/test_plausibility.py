@@ -40,7 +40,7 @@ def test_ppts_in_kg_per_cm2_are_refused_naming_the_unit(tmp_path, cohort):
     study.to_csv(path, index=False)
     summary = validate_file(path, report=tmp_path / "r.csv")
     assert not summary.ok
-    below_floor = int((study[KPA] < 1).any(axis=1).sum())  # the contract's 1 kPa floor
+    below_floor = int((study[KPA] < 0.5).any(axis=1).sum())  # the contract's 0.5 kPa floor
     assert (summary.n_invalid_rows, summary.n_file_issues) == (below_floor, len(KPA))
     report = pd.read_csv(tmp_path / "r.csv")
     report = report[report["row"] == 0]  # the file-level issues (rows below 1 kPa aside)
@@ -61,7 +61,7 @@ def test_declared_unit_converts_and_switches_the_check_off(tmp_path, cohort):
     frame = read_valid_cohort(path, mapping=mapping)
     np.testing.assert_allclose(frame[KPA].to_numpy(), cohort[KPA].to_numpy(), rtol=1e-12)
     # Declaring kPa says "these really are kPa": no conversion, no unit refusal (values
-    # above the contract's 1 kPa floor, so only the plausibility check could object).
+    # above the contract's 0.5 kPa floor, so only the plausibility check could object).
     low = cohort.copy()
     low[KPA] = low[KPA] / 30
     low_path = tmp_path / "low.csv"

@@ -51,7 +51,7 @@ def test_features_are_finite_or_missing_for_valid_rows(records):
 def test_the_reported_extreme_cpm_row_is_refused_or_finite():
     frame = pd.DataFrame({"participant_id": ["a"], "sex": ["male"],
                           "cpm_test_before_kpa": [1e-307], "cpm_test_after_kpa": [2000.0]})
-    assert not validate_frame(frame).valid[0]  # below the 1 kPa floor
-    ok = frame.assign(cpm_test_before_kpa=1.0)
+    assert not validate_frame(frame).valid[0]  # below the 0.5 kPa floor
+    ok = frame.assign(cpm_test_before_kpa=0.5)
     features = build_feature_pipeline(["cpm"]).fit(ok).transform(validate_frame(ok).frame)
     assert np.isfinite(features["cpm_pct"]).all()
