@@ -83,26 +83,6 @@ def create_app(settings: ServiceSettings | None = None, *,
     app.state.model = None
     app.include_router(build_router(settings))
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        """Before any body is read: the API key (every path but /health, the docs
-        included), then the content type of a POST; after: security headers."""
-        path = request.url.path
-        if settings.api_key is not None and path != "/health":
-            given = request.headers.get("x-api-key", "")
-            expected = settings.api_key.get_secret_value()
-            if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode()):
-                return _secure(JSONResponse({"detail": "missing or wrong X-API-Key"},
-                                            status_code=status.HTTP_401_UNAUTHORIZED,
-                                            headers={"WWW-Authenticate": "API-Key"}))
-        if request.method == "POST":
-            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if media != "application/json":
-                return _secure(JSONResponse(
-                    {"detail": "send the body as JSON (Content-Type: application/json)"},
-                    status_code=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE))
-        return _secure(await call_next(request))
-
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _validation_detail(exc, exc.body)},
@@ -114,6 +94,7 @@ def create_app(settings: ServiceSettings | None = None, *,
         logger.error("internal error on %s: %s", request.url.path, type(exc).__name__)
         return _secure(JSONResponse({"detail": "internal error"}, status_code=500))
 
+    app.add_middleware(Guard, settings=settings)
     app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -165,6 +146,54 @@ class BodyTimeout:
                     (b"content-type", b"application/json"), (b"connection", b"close"),
                     (b"x-content-type-options", b"nosniff")]})
                 await send({"type": "http.response.body", "body": body})
+
+
+_SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff")]
+
+
+class Guard:
+    """ASGI middleware, before any body is read: the API key (every path but /health,
+    the docs included; constant-time), then the content type of a POST; on every
+    response the security headers (``nosniff``; ``no-store`` unless set). Pure ASGI,
+    so it adds no per-request task as ``BaseHTTPMiddleware`` would."""
+
+    def __init__(self, app, settings: ServiceSettings) -> None:
+        self.app = app
+        self.key = (None if settings.api_key is None
+                    else settings.api_key.get_secret_value().encode())
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        if self.key is not None and scope["path"] != "/health":
+            given = headers.get(b"x-api-key", b"")
+            if not hmac.compare_digest(given, self.key):
+                return await _refuse(send, 401, b'{"detail":"missing or wrong X-API-Key"}',
+                                     [(b"www-authenticate", b"API-Key")])
+        if scope["method"] == "POST":
+            media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if media != b"application/json":
+                return await _refuse(send, 415, b'{"detail":"send the body as JSON '
+                                     b'(Content-Type: application/json)"}', [])
+
+        async def secured(message):
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                extra = list(_SECURITY_HEADERS)
+                if b"cache-control" not in names:
+                    extra.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, secured)
+
+
+async def _refuse(send, code: int, body: bytes, headers: list) -> None:
+    await send({"type": "http.response.start", "status": code, "headers": [
+        (b"content-type", b"application/json"), *_SECURITY_HEADERS,
+        (b"cache-control", b"no-store"), *headers]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _secure(response):
