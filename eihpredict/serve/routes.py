@@ -2,11 +2,13 @@
 
 
 import logging
+from functools import partial
 from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Body, Depends, Query, status
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from ..schema import CONTRACT_VERSION
 from ..scoring import score_records, stored_mapping
@@ -15,6 +17,9 @@ from .schemas import Health, ModelInfo, PredictionResponse, prediction_request_m
 from .settings import ServiceSettings
 
 __all__ = ["build_router"]
+
+#: Participants x (1 + explain) scored on the event loop; more goes to the thread pool.
+INLINE_WORK = 20
 
 logger = logging.getLogger("eihpredict.serve")
 
@@ -44,7 +49,7 @@ def build_router(settings: ServiceSettings) -> APIRouter:
     @router.post("/predict", response_model=PredictionResponse, dependencies=secured,
                  tags=["model"], responses={422: {"description": "invalid participant data"},
                                             413: {"description": "request body too large"}})
-    def predict(
+    async def predict(
         body: Annotated[request_model, Body()],  # type: ignore[valid-type]
         served: Annotated[ServedModel, Depends(get_model)],
         explain: Annotated[int, Query(ge=0, le=settings.max_explain,
@@ -53,7 +58,7 @@ def build_router(settings: ServiceSettings) -> APIRouter:
     ) -> JSONResponse:
         """Probability of impaired EIH for each participant (all or nothing).
 
-        A plain ``def``: FastAPI runs it in its thread pool, so scoring never blocks the
+        Large requests are scored in the thread pool, so scoring never holds up the
         event loop (``/health`` answers while a large request is scored).
         """
         records = [p.model_dump(exclude_unset=True) for p in body.participants]
@@ -61,7 +66,13 @@ def build_router(settings: ServiceSettings) -> APIRouter:
             logger.info("predict request: %s", records)
         mapping = stored_mapping(served.loaded.metadata,
                                  {k for r in records for k in r})
-        result = score_records(served.loaded.model, records, explain=explain, mapping=mapping)
+        score = partial(score_records, served.loaded.model, records, explain=explain,
+                        mapping=mapping)
+        # A few participants are scored at once (about a millisecond, less than a thread
+        # hop); larger requests go to the thread pool so the event loop (/health) never
+        # waits on them.
+        result = (score() if len(records) * (1 + explain) <= INLINE_WORK
+                  else await run_in_threadpool(score))
         if result.issues:
             detail = [{"participant": i["position"], "participant_id": i["participant_id"],
                        "field": i["column"], "value": i["value"], "rule": i["rule"]}
