@@ -92,7 +92,7 @@ def create_app(settings: ServiceSettings | None = None, *,
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
         # The exception's text may quote participant data: only its type is logged.
         logger.error("internal error on %s: %s", request.url.path, type(exc).__name__)
-        return _secure(JSONResponse({"detail": "internal error"}, status_code=500))
+        return JSONResponse({"detail": "internal error"}, status_code=500)
 
     app.add_middleware(Guard, settings=settings)
     app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)
@@ -194,12 +194,6 @@ async def _refuse(send, code: int, body: bytes, headers: list) -> None:
         (b"content-type", b"application/json"), *_SECURITY_HEADERS,
         (b"cache-control", b"no-store"), *headers]})
     await send({"type": "http.response.body", "body": body})
-
-
-def _secure(response):
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
 
 
 def create_app_from_env() -> FastAPI:
