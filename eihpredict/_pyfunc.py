@@ -10,17 +10,18 @@ import pandas as pd
 __all__ = ["EIHPyfuncModel", "pyfunc_output"]
 
 
-def pyfunc_output(model, frame: pd.DataFrame, metadata: dict | None = None) -> pd.DataFrame:
+def pyfunc_output(model, frame: pd.DataFrame, mapping=None) -> pd.DataFrame:
     """One output row per input row, in input order (contract section 6).
 
     Valid rows carry the model's outputs (``p_impaired_eih``, ``eih_prediction``);
     an invalid row has empty outputs and its ``reject_reason``, so one bad row never
-    fails a batch (or a Spark job). ``participant_id`` is the id as given.
+    fails a batch (or a Spark job). ``participant_id`` is the id as given. ``mapping``
+    is the model's stored study mapping, applied to a frame in the study's names.
     """
     from .scoring import score_frame, stored_mapping
 
     frame = frame.reset_index(drop=True)
-    mapping = stored_mapping(metadata or {}, frame.columns)
+    mapping = stored_mapping(mapping, frame.columns)
     result = score_frame(model, frame, passthrough=False, mapping=mapping)
     n = len(frame)
     valid = result.valid
@@ -56,10 +57,13 @@ class EIHPyfuncModel(mlflow.pyfunc.PythonModel):
 
         import joblib
 
+        from .mapping import StudyMapping
+
         self.model = joblib.load(context.artifacts["model"])
         # metadata.json (the stored study mapping) sits two levels above the artifact.
         metadata = Path(context.artifacts["model"]).parents[1] / "metadata.json"
-        self.metadata = json.loads(metadata.read_text()) if metadata.exists() else {}
+        stored = json.loads(metadata.read_text()).get("mapping") if metadata.exists() else None
+        self.mapping = StudyMapping.from_dict(stored) if stored else None  # parsed once
 
     def predict(self, context, model_input, params=None):  # no hints: MLflow's signature rules
-        return pyfunc_output(self.model, pd.DataFrame(model_input), self.metadata)
+        return pyfunc_output(self.model, pd.DataFrame(model_input), self.mapping)

@@ -28,6 +28,7 @@ package, so MLflow can load the model where eihpredict is not installed.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -38,6 +39,7 @@ from typing import Any
 
 from ._manifest import MANIFEST, ManifestError, manifest_digest, verify_manifest, write_manifest
 from .fileio import sha256_file
+from .mapping import StudyMapping
 from .modeling import FittedModel
 from .schema import COLUMN_BY_NAME, CONTRACT_VERSION
 
@@ -66,6 +68,13 @@ class LoadedModel:
     @property
     def version(self) -> str:
         return str(self.metadata["model_version"])
+
+    @functools.cached_property
+    def mapping(self) -> StudyMapping | None:
+        """The study mapping stored at training (read once), or ``None``."""
+        stored = self.metadata.get("mapping")
+        return StudyMapping.from_dict(stored, source="the model's stored mapping") \
+            if stored else None
 
 
 #: Output columns that are text (labels); every other output is a number.

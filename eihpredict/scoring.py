@@ -52,7 +52,7 @@ from .validation import (
     validate_records,
 )
 
-__all__ = ["RecordScores", "ScoreResult", "ScoreSummary", "ScoringError", "output_names",
+__all__ = ["RecordScores", "ScoreResult", "ScoreSummary", "ScoringError",
            "passthrough_names", "score_file", "score_frame", "score_records", "stored_mapping"]
 
 logger = logging.getLogger("eihpredict.score")
@@ -77,17 +77,6 @@ class ScoreResult:
 
 #: Columns a rejects file starts with.
 REJECT_COLUMNS = ("row", "reasons")
-
-
-def output_names(model: FittedModel, *, explain: int = 0, model_version: bool = False
-                 ) -> list[str]:
-    """The columns scoring writes before any pass-through column."""
-    names = ["participant_id", *model.output_columns]
-    if model_version:
-        names.append("model_version")
-    for i in range(1, explain + 1):
-        names += [f"feature_{i}", f"value_{i}", f"contribution_{i}"]
-    return names
 
 
 def passthrough_names(columns, reserved) -> dict[str, str]:
@@ -125,15 +114,15 @@ def _outputs_frame(model: FittedModel, batch: ColumnBatch, ids, explain: int
     return scored
 
 
-def stored_mapping(metadata: dict, columns, explicit: StudyMapping | None = None
-                   ) -> StudyMapping | None:
-    """The study mapping to apply: the one given, else the model's own (stored at training)
-    when the input uses the study's names (it lacks a column the contract requires)."""
+def stored_mapping(stored: StudyMapping | None, columns,
+                   explicit: StudyMapping | None = None) -> StudyMapping | None:
+    """The study mapping to apply: the one given, else the model's own (stored at training,
+    :attr:`eihpredict.model_dir.LoadedModel.mapping`) when the input uses the study's
+    names (it lacks a column the contract requires)."""
     if explicit is not None:
         return explicit
-    stored = metadata.get("mapping")
-    if stored and any(c not in columns for c in REQUIRED_COLUMNS):
-        return StudyMapping.from_dict(stored, source="the model's stored mapping")
+    if stored is not None and any(c not in columns for c in REQUIRED_COLUMNS):
+        return stored
     return None
 
 
@@ -515,7 +504,7 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
     required = tuple(dict.fromkeys([*REQUIRED_COLUMNS, *model.input_columns]))
     if not input.is_dir():
         header = open_cohort(input, required=(), options=read_options).columns
-        mapping = stored_mapping(loaded.metadata, header, mapping)
+        mapping = stored_mapping(loaded.mapping, header, mapping)
     sources = _sources(input, required, mapping, read_options)
     # Row totals are known for Parquet; a CSV's progress shows rows and rows/s only
     # (Arrow reads ahead, so the byte position would overstate it).

@@ -595,6 +595,7 @@ def validate_frame(
             typed[name] = _check_category(raw[name], spec, issues)
         else:
             text = as_text(raw[name]).astype("str")
+            nested = np.zeros(len(raw), dtype=bool)
             if raw[name].dtype == object:  # typed cells (records, Parquet): no lists as text
                 nested = raw[name].map(lambda v: isinstance(v, list | dict)).to_numpy(bool)
                 issues.add(nested, name, np.where(nested, "list or object", None),
@@ -604,8 +605,8 @@ def validate_frame(
             issues.add(long, name, text.str.slice(0, 40) + "...",
                        f"{spec.rule}; at most {MAX_TEXT} characters")
             if spec.required:
-                issues.add(text.isna().to_numpy() & ~(raw[name].dtype == object and nested),
-                           name, text, f"{spec.rule}; required")
+                issues.add(text.isna().to_numpy() & ~nested, name, text,
+                           f"{spec.rule}; required")
             typed[name] = text.mask(long)
     if "participant_id" in typed and duplicates is not None:
         earlier = (duplicates.check(typed["participant_id"], rows)

@@ -222,11 +222,10 @@ class EnsembleModel(FittedModel):
 
     def contributions(self, batch: ColumnBatch) -> Contributions:
         names = self.feature_names
-        values, data = _union(names, batch.n, [(m.contributions(batch), m.feature_names)
-                                                for m in self.members])
+        parts = [(m.contributions(batch), m.feature_names) for m in self.members]
+        values, data = _union(names, batch.n, parts)
         values /= len(self.members)
-        base = float(np.mean([m.contributions(batch.take(np.zeros(0, int))).base
-                              for m in self.members]))
+        base = float(np.mean([contrib.base for contrib, _ in parts]))
         return Contributions(values, data, base, names)
 
     def feature_matrix(self, batch: ColumnBatch) -> np.ndarray:

@@ -11,7 +11,8 @@ of column arrays:
 
 A DataFrame (batch scoring, notebooks, the MLflow pyfunc) and a list of JSON records
 (the HTTP service) are thin adapters that build a :class:`ColumnBatch`
-(:meth:`ColumnBatch.from_frame`, :meth:`ColumnBatch.from_records`); everything after
+(:meth:`ColumnBatch.from_frame`; the records typed by
+:func:`eihpredict.validation.validate_records`, :meth:`ColumnBatch.from_columns`); everything after
 that is shared, so the same participant gets the same bits wherever it is scored.
 
 :class:`PipelineScorer` implements the protocol for one fitted scikit-learn
@@ -52,10 +53,10 @@ class ColumnBatch:
 
     Examples
     --------
-    >>> batch = ColumnBatch.from_records([{"participant_id": "a", "cpm_paradigm": "parallel",
-    ...                                    "age_years": 40}])
+    >>> import pandas as pd
+    >>> batch = ColumnBatch.from_frame(pd.DataFrame({"age_years": [40.0, None]}))
     >>> batch.n, batch.columns["age_years"].dtype
-    (1, dtype('float64'))
+    (2, dtype('float64'))
     """
 
     columns: Mapping[str, np.ndarray | pd.Categorical]
@@ -68,25 +69,6 @@ class ColumnBatch:
 
         names = frame.columns if names is None else [c for c in names if c in frame.columns]
         return cls({c: column_values(frame[c]) for c in names}, len(frame))
-
-    @classmethod
-    def from_records(cls, records: list[Mapping]) -> ColumnBatch:
-        """Columns of records already typed by :func:`eihpredict.validation.validate_records`
-        (or plain records whose numbers are numbers and categories text)."""
-        from ..schema import COLUMN_BY_NAME
-
-        names = dict.fromkeys(k for r in records for k in r)
-        columns: dict[str, np.ndarray] = {}
-        for name in names:
-            values = [r.get(name) for r in records]
-            spec = COLUMN_BY_NAME.get(name)
-            if spec is not None and spec.is_numeric:
-                columns[name] = np.array([np.nan if v is None else v for v in values],
-                                         dtype="float64")
-            else:
-                columns[name] = np.array([v.strip().lower() if isinstance(v, str) else v
-                                          for v in values], dtype=object)
-        return cls(columns, len(records))
 
     @classmethod
     def from_columns(cls, columns: Mapping[str, np.ndarray], n: int) -> ColumnBatch:
@@ -105,11 +87,6 @@ class ColumnBatch:
                 columns[name] = (np.full(self.n, np.nan) if spec is not None and spec.is_numeric
                                  else np.full(self.n, None, dtype=object))
         return ColumnBatch(columns, self.n)
-
-    def take(self, rows: np.ndarray) -> ColumnBatch:
-        """The rows at positions ``rows`` (an index array or boolean mask)."""
-        rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
-        return ColumnBatch({c: v[rows] for c, v in self.columns.items()}, len(rows))
 
 
 @dataclass

@@ -64,7 +64,7 @@ def build_router(settings: ServiceSettings) -> APIRouter:
         records = [p.model_dump(exclude_unset=True) for p in body.participants]
         if settings.log_participant_data:
             logger.info("predict request: %s", records)
-        mapping = stored_mapping(served.loaded.metadata,
+        mapping = stored_mapping(served.loaded.mapping,
                                  {k for r in records for k in r})
         score = partial(score_records, served.loaded.model, records, explain=explain,
                         mapping=mapping)
