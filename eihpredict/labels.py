@@ -11,13 +11,16 @@ The outcome is the change of PPT at the test site, ``change = post - pre`` (kPa)
     impaired = 1 when ``100 * change / pre <= threshold_pct``.
 ``sem``
     impaired = 1 when ``change <= k * sem_kpa``: no rise beyond measurement error.
+``continuous``
+    No dichotomising: the label is the change itself (kPa, float). A continuous model
+    predicts it and derives P(impaired) = P(change <= ``threshold_kpa``).
 ``three_class``
     0 = hypoalgesia (``change > band_kpa``), 1 = no change (within the band),
     2 = hyperalgesia (``change < -band_kpa``). For a binary model, ``binary=True``
     maps "no change" and "hyperalgesia" to impaired = 1.
 
 An ``eih_impaired`` column, where present and not missing, overrides the rule for its
-row (binary rules only). A row with neither the label nor both PPTs has no label:
+row (binary rules only; never for ``continuous``). A row with neither the label nor both PPTs has no label:
 :func:`make_labels` raises a ``ValueError`` naming those rows instead of dropping them.
 """
 
@@ -47,7 +50,8 @@ class LabelRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    rule: Literal["no_rise", "absolute", "relative", "sem", "three_class"] = "no_rise"
+    rule: Literal["no_rise", "absolute", "relative", "sem", "three_class", "continuous"] = (
+        "no_rise")
     threshold_kpa: float = 0.0
     threshold_pct: float = 0.0
     k: float = Field(2.0, gt=0)
@@ -66,6 +70,9 @@ class LabelRule(BaseModel):
             return f"impaired EIH = 1 when post - pre <= {self.threshold_kpa:g} kPa"
         if self.rule == "relative":
             return f"impaired EIH = 1 when 100 x (post - pre) / pre <= {self.threshold_pct:g} %"
+        if self.rule == "continuous":
+            return ("continuous: the PPT change post - pre (kPa) is predicted; impaired EIH "
+                    f"= change <= {self.threshold_kpa:g} kPa")
         if self.rule == "sem":
             return (f"impaired EIH = 1 when post - pre <= {self.k:g} x {self.sem_kpa:g} kPa "
                     "(no rise beyond measurement error)")
@@ -92,7 +99,8 @@ def make_labels(frame: pd.DataFrame, rule: LabelRule | None = None) -> pd.Series
 
     Returns
     -------
-    Series of int, named ``eih_impaired``, aligned with ``frame``.
+    Series of int, named ``eih_impaired``, aligned with ``frame``; for the ``continuous``
+    rule a Series of float, the change ``post - pre`` in kPa, named ``eih_change_kpa``.
 
     Raises
     ------
@@ -113,7 +121,8 @@ def make_labels(frame: pd.DataFrame, rule: LabelRule | None = None) -> pd.Series
     """
     rule = rule or LabelRule()
     has_pair = PRE in frame and POST in frame
-    has_label = LABEL in frame and rule.use_label_column and rule.n_classes == 2
+    has_label = (LABEL in frame and rule.use_label_column and rule.n_classes == 2
+                 and rule.rule != "continuous")
     if not has_pair and not has_label:
         raise ValueError(
             f"No EIH outcome: the data needs {PRE} and {POST}"
@@ -127,7 +136,9 @@ def make_labels(frame: pd.DataFrame, rule: LabelRule | None = None) -> pd.Series
         post = frame[POST].to_numpy(dtype="float64", na_value=np.nan)
         change = post - pre
         with np.errstate(invalid="ignore", divide="ignore"):
-            if rule.rule == "no_rise":
+            if rule.rule == "continuous":
+                y = change.copy()
+            elif rule.rule == "no_rise":
                 y = np.where(post <= pre, 1.0, 0.0)
             elif rule.rule == "absolute":
                 y = np.where(change <= rule.threshold_kpa, 1.0, 0.0)
@@ -155,4 +166,6 @@ def make_labels(frame: pd.DataFrame, rule: LabelRule | None = None) -> pd.Series
             + (" ..." if len(unlabelled) > 5 else "")
             + ". Fill them or remove them from the training file."
         )
+    if rule.rule == "continuous":
+        return pd.Series(y, index=frame.index, name="eih_change_kpa")
     return pd.Series(y.astype("int64"), index=frame.index, name=LABEL)

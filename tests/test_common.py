@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from eihpredict.schema import COLUMNS
+
 from eihpredict.features import (
     ClinicalFeatures,
     CPMFeatures,
     ExerciseDoseFeatures,
     ImputeWithIndicators,
+    OutcomeCovariates,
     PainSensitivityFeatures,
     QuestionnaireScorer,
     TemporalSummationFeatures,
@@ -27,6 +30,7 @@ ESTIMATORS = [
     ExerciseDoseFeatures(),
     ClinicalFeatures(),
     ImputeWithIndicators(),
+    OutcomeCovariates(columns=tuple(c.name for c in COLUMNS if c.is_numeric)[:12]),
 ]
 
 WIDE = ("scikit-learn feeds arrays wider than the fixed set of named contract columns this "
@@ -52,6 +56,7 @@ EXPECTED_FAILURES = {
                                             "check_positive_only_tag_during_fit"), WIDE),
                            "check_fit2d_1sample": ONE_SAMPLE},
     ClinicalFeatures: {"check_dtype_object": WIDE, "check_fit2d_1sample": ONE_SAMPLE},
+    OutcomeCovariates: {},
 }
 
 

@@ -4,8 +4,9 @@ Every output name starts with its source group (contract section 2), so explanat
 trace back to the measurement they came from.
 """
 
-from ._base import ContractTransformer, column_values
+from ._base import ContractTransformer, column_values, is_missing
 from ._clinical import CLINICAL_GROUPS, ClinicalFeatures
+from ._covariates import OutcomeCovariates
 from ._cpm import CPMFeatures
 from ._exercise import ExerciseDoseFeatures
 from ._missing import ImputeWithIndicators
@@ -24,9 +25,11 @@ __all__ = [
     "ContractTransformer",
     "ExerciseDoseFeatures",
     "ImputeWithIndicators",
+    "OutcomeCovariates",
     "PainSensitivityFeatures",
     "QuestionnaireScorer",
     "TemporalSummationFeatures",
     "build_feature_pipeline",
     "column_values",
+    "is_missing",
 ]
