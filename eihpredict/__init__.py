@@ -27,7 +27,7 @@ _LAZY = {
     "train": (".training", "train"),
     "format_results": (".training", "format_results"),
     "fit_candidate": (".modeling", "fit_candidate"),
-    "explain_model": (".explain._report", "explain_model"),
+    "explain_model": (".explain", "explain_model"),
     "load_model_dir": (".model_dir", "load_model_dir"),
     "score_frame": (".scoring", "score_frame"),
     "score_file": (".scoring", "score_file"),
@@ -38,6 +38,11 @@ _LAZY = {
     "LabelRule": (".labels", "LabelRule"),
     "minimum_sample_size": (".modeling", "minimum_sample_size"),
     "harmonize": (".harmonize", "harmonize"),
+    "StudyMapping": (".mapping", "StudyMapping"),
+    "check_training_file": (".readiness", "check_training_file"),
+    "evaluate_model": (".evaluation", "evaluate_model"),
+    "update_model": (".evaluation", "update_model"),
+    "score_records": (".scoring", "score_records"),
 }
 
 __all__ = [

@@ -10,23 +10,26 @@ import pandas as pd
 __all__ = ["EIHPyfuncModel", "pyfunc_output"]
 
 
-def pyfunc_output(model, frame: pd.DataFrame) -> pd.DataFrame:
+def pyfunc_output(model, frame: pd.DataFrame, metadata: dict | None = None) -> pd.DataFrame:
     """One output row per input row, in input order (contract section 6).
 
     Valid rows carry the model's outputs (``p_impaired_eih``, ``eih_prediction``);
     an invalid row has empty outputs and its ``reject_reason``, so one bad row never
     fails a batch (or a Spark job). ``participant_id`` is the id as given.
     """
-    from .scoring import score_frame
+    from .scoring import score_frame, stored_mapping
 
     frame = frame.reset_index(drop=True)
-    result = score_frame(model, frame, passthrough=False)
+    mapping = stored_mapping(metadata or {}, frame.columns)
+    result = score_frame(model, frame, passthrough=False, mapping=mapping)
     n = len(frame)
-    out = pd.DataFrame({"participant_id": (frame["participant_id"].astype("object")
-                                           .where(frame["participant_id"].notna(), None)
-                                           .map(lambda v: None if v is None else str(v))
-                                           if "participant_id" in frame else [None] * n)})
     valid = result.valid
+    ids = np.full(n, None, dtype=object)
+    ids[valid] = result.scored["participant_id"].to_numpy(dtype=object)
+    if "participant_id" in frame:  # an invalid row keeps its id as given
+        given = frame["participant_id"].astype("object")
+        ids[~valid] = [None if pd.isna(v) else str(v) for v in given[~valid]]
+    out = pd.DataFrame({"participant_id": ids})
     for name in model.output_columns:
         values = result.scored[name].to_numpy()
         column = (np.full(n, np.nan) if np.issubdtype(values.dtype, np.floating)
@@ -48,9 +51,15 @@ class EIHPyfuncModel(mlflow.pyfunc.PythonModel):
     """
 
     def load_context(self, context) -> None:
+        import json
+        from pathlib import Path
+
         import joblib
 
         self.model = joblib.load(context.artifacts["model"])
+        # metadata.json (the stored study mapping) sits two levels above the artifact.
+        metadata = Path(context.artifacts["model"]).parents[1] / "metadata.json"
+        self.metadata = json.loads(metadata.read_text()) if metadata.exists() else {}
 
     def predict(self, context, model_input, params=None):  # no hints: MLflow's signature rules
-        return pyfunc_output(self.model, pd.DataFrame(model_input))
+        return pyfunc_output(self.model, pd.DataFrame(model_input), self.metadata)

@@ -13,7 +13,33 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "sha256_file"]
+__all__ = ["atomic_path", "neutralise_formulas", "sha256_file"]
+
+#: What a spreadsheet would run as a formula at the start of a cell (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Files are created with the permissions the umask gives (like any other tool's output),
+#: not the 0600 of a temporary file.
+FILE_MODE = 0o666 & ~_umask()
+
+
+def neutralise_formulas(values):
+    """Text cells a spreadsheet would run as a formula, prefixed with a single quote.
+
+    Examples
+    --------
+    >>> neutralise_formulas(["=1+1", "ok", "-x", None])
+    ["'=1+1", 'ok', "'-x", None]
+    """
+    return [("'" + v) if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v
+            for v in values]
 
 
 @contextlib.contextmanager
@@ -29,6 +55,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -1,12 +1,17 @@
 """Bring your own cohort: map a study's spreadsheet onto the cohort contract.
 
 Real data arrives with other column names, other units and other item codings. These
-helpers make the conversion explicit and checkable, before :func:`validate_frame`:
+helpers make the conversion explicit and checkable, before :func:`validate_frame`. For a
+study whose files keep arriving, write the same once as a mapping file instead
+(:class:`eihpredict.mapping.StudyMapping`, ``docs/mapping.md``): validate, train and
+score then apply it themselves.
 
-* :func:`convert_pressure`: PPTs in kg/cm2 (x 98.0665), N/cm2 (x 10) or lb/in2 to kPa;
+* :func:`convert_pressure`: PPTs in kg/cm2 (x 98.0665), N/cm2 (x 10), lbf/cm2 or psi to kPa;
 * :func:`recode_items`: shift item codes (TSK answered 0-3 instead of 1-4, PCS 1-5);
 * :func:`harmonize`: rename, convert units, recode items and lower-case categories in
-  one call, returning a new frame (the input is never modified).
+  one call, returning a new frame (the input is never modified). Category codes match
+  as numbers or text alike (``1``, ``1.0``, ``"1"``); a value the mapping does not list
+  and that is not already a contract value is an error naming it and its rows.
 
 Examples
 --------
@@ -26,13 +31,10 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from .mapping import PRESSURE_TO_KPA, MappingError, StudyMapping, unit_factor
 from .schema import COLUMN_BY_NAME, QUESTIONNAIRES
 
 __all__ = ["PRESSURE_TO_KPA", "convert_pressure", "harmonize", "recode_items"]
-
-#: Multipliers to kPa (1 kg/cm2 = 98.0665 kPa; 1 N/cm2 = 10 kPa; 1 lb/in2 = 6.894757 kPa).
-PRESSURE_TO_KPA = {"kpa": 1.0, "kg/cm2": 98.0665, "kgf/cm2": 98.0665, "n/cm2": 10.0,
-                   "psi": 6.894757, "lb/in2": 6.894757}
 
 
 def convert_pressure(values: pd.Series, unit: str, *, decimals: int = 1) -> pd.Series:
@@ -43,9 +45,11 @@ def convert_pressure(values: pd.Series, unit: str, *, decimals: int = 1) -> pd.S
     ValueError
         For an unknown unit (the message lists the known ones).
     """
-    factor = PRESSURE_TO_KPA.get(unit.strip().lower())
-    if factor is None:
-        raise ValueError(f"Got unit={unit!r}; expected one of {', '.join(PRESSURE_TO_KPA)}.")
+    try:
+        factor = unit_factor(COLUMN_BY_NAME["ppt_local_kpa"], unit)
+    except MappingError:
+        raise ValueError(f"Got unit={unit!r}; expected one of {', '.join(PRESSURE_TO_KPA)}."
+                         ) from None
     return (pd.to_numeric(values, errors="raise") * factor).round(decimals)
 
 
@@ -76,12 +80,19 @@ def harmonize(frame: pd.DataFrame, *, rename: Mapping[str, str] | None = None,
     item_offsets : mapping
         Questionnaire -> offset added to its items (``{"tsk": 1}`` for 0-3 codes).
     categories : mapping
-        Contract category column -> {study label (case-insensitive): contract value}.
+        Contract category column -> {study code or label: contract value}. Codes match
+        case-insensitively and as numbers or text alike (``1``, ``1.0``, ``"1"``).
 
     Returns
     -------
     DataFrame
         A new frame; validate it with :func:`eihpredict.validate_frame`.
+
+    Raises
+    ------
+    ValueError
+        For a value of a category column that ``categories`` does not map and that is
+        not already one of the contract's values (naming column, value and rows).
     """
     out = frame.rename(columns=dict(rename or {})).copy()
     for column, unit in (units or {}).items():
@@ -93,8 +104,19 @@ def harmonize(frame: pd.DataFrame, *, rename: Mapping[str, str] | None = None,
         out[column] = convert_pressure(out[column], unit)
     for questionnaire, offset in (item_offsets or {}).items():
         out = recode_items(out, questionnaire, offset)
-    for column, mapping in (categories or {}).items():
-        lowered = {str(k).strip().lower(): v for k, v in mapping.items()}
-        out[column] = out[column].map(
-            lambda v, m=lowered: m.get(str(v).strip().lower(), v) if pd.notna(v) else v)
+    problems = []
+    for column, codes in (categories or {}).items():
+        if column not in out:
+            raise ValueError(f"categories names column {column!r}, which the data lacks")
+        study = StudyMapping.from_dict({"columns": {column: {"from": column,
+                                                             "codes": dict(codes)}}},
+                                       source="categories")
+        mapped, report = study.apply(out[[column]])
+        out[column] = mapped[column].to_numpy()
+        known = ", ".join(f"{k} -> {v}" for k, v in codes.items())
+        problems += [f"{u.contract_column}: value {u.value!r} in {u.count} row(s) (rows "
+                     f"{', '.join(map(str, u.rows))}) is not in the categories mapping "
+                     f"({known})" for u in report.unmapped_values]
+    if problems:
+        raise ValueError("; ".join(problems))
     return out

@@ -65,17 +65,32 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
         if col in data:
             parts = ", ".join(f"{k} {v}" for k, v in data[col].items())
             lines.append(f"- {col}: {parts}.")
+    mapping = metadata.get("mapping")
+    if mapping:
+        renamed = ", ".join(sorted(mapping.get("columns", {})))
+        lines.append(f"- Read through the study mapping "
+                     f"{mapping.get('study') or '(unnamed)'!r}: contract columns {renamed} "
+                     "come from the study's own names, codes and units; the mapping is "
+                     "stored in `metadata.json` and applied when scoring files or records "
+                     "that use the study's names.")
     lines += [
         "- Source, eligibility, recruitment dates and settings: *to be completed by the "
         "study team*.",
         "",
         "## Outcome (TRIPOD+AI 7)",
+        f"- Labels from: {data.get('labels', {}).get('source', 'rule')}"
+        + (f"; an eih_impaired column disagreed with the rule in "
+           f"{data['labels']['disagreements']} of {data['labels']['compared']} rows"
+           if data.get("labels", {}).get("compared") else "") + ".",
         f"- {metadata['label_rule']['description']}.",
         "- EIH is only moderately repeatable between sessions (ICC 0.40-0.57; Vaegter 2018), "
         "which caps any predictor's accuracy.",
         "",
         "## Predictors (TRIPOD+AI 8)",
         f"- Feature groups: {', '.join(metadata['feature_groups'])}.",
+        *([f"- Regression to the mean: the baseline PPT predictor is the outcome's own "
+           f"pre-exercise measurement, so {data['regression_to_the_mean']['action']}."]
+          if data.get("regression_to_the_mean", {}).get("action") else []),
         f"- Input columns: {', '.join(metadata['input_columns'])}.",
         f"- {len(metadata['features'])} model features (names start with their source group).",
         "- Missing data: LightGBM routes missing values natively; the logistic model uses "
@@ -111,7 +126,21 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
         *_metric_rows(val["metrics"]),
         "",
         f"- Chosen model: AUROC {chosen['auroc']['estimate']:.3f}, calibration slope "
-        f"{chosen['calibration_slope']['estimate']:.2f} (1 = ideal).",
+        f"{chosen['calibration_slope']['estimate']:.2f} (1 = ideal); optimistic, since it "
+        "won on the same outer folds.",
+        *([f"- **Reported performance** (the whole procedure, selection inside the outer "
+           f"loop: `{proc}`): AUROC {val['metrics'][proc]['auroc']['estimate']:.3f} "
+           f"({val['metrics'][proc]['auroc']['ci_low']:.3f}-"
+           f"{val['metrics'][proc]['auroc']['ci_high']:.3f}), calibration slope "
+           f"{val['metrics'][proc]['calibration_slope']['estimate']:.2f}."]
+          if (proc := val.get("reported")) in val["metrics"] else []),
+        *([f"- Internal-external validation across {row['k']} sites (random effects, "
+           f"{row['method']}): pooled C {row['estimate']:.3f} ({row['ci_low']:.3f}-"
+           f"{row['ci_high']:.3f}), 95 % prediction interval for a new site "
+           f"{row['pi_low']:.3f}-{row['pi_high']:.3f}, I2 {row['i2']:.0%}; forest plots in "
+           "`plots/`."
+           for row in ((val.get("internal_external") or {}).get("pooled") or [])
+           if row["measure"] == "c_statistic" and row.get("pi_low") is not None]),
         "- Plots: `plots/roc.png`, `plots/calibration.png`, `plots/decision_curve.png`.",
         "",
         "## Subgroups and fairness (TRIPOD+AI 14, 23)",

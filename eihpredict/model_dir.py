@@ -15,10 +15,15 @@ Serialisation: the fitted pipeline is a joblib pickle inside a pyfunc model buil
 from code (``_pyfunc_entry.py``, so no pickled wrapper class). MLflow's sklearn
 flavour now defaults to skops, which refuses a pipeline holding LightGBM, and the
 probability we serve is the calibrated one, which no stock flavour knows. Pickle
-runs code when loaded, so :func:`load_model_dir` first checks every file against
-``checksums.sha256`` and refuses a directory whose files were altered; load only
-directories you trust. ``code/`` holds a copy of this package, so MLflow can load the
-model where eihpredict is not installed.
+runs code when loaded, so every load first checks the whole directory against
+``checksums.sha256`` (:mod:`eihpredict._manifest`: every file listed, none altered,
+missing or added): :func:`load_model_dir` does, and so does the generated
+``_pyfunc_entry.py`` that MLflow runs first, before any code of the directory is
+imported or the model unpickled. What stays trusted is that entry file and ``MLmodel``;
+the manifest's digest (:attr:`LoadedModel.digest`, logged with the training run)
+checks them out of band. Checksums catch alteration, not an attacker who rewrites the
+whole directory: load only directories you trust. ``code/`` holds a copy of this
+package, so MLflow can load the model where eihpredict is not installed.
 """
 
 from __future__ import annotations
@@ -31,13 +36,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._manifest import MANIFEST, ManifestError, manifest_digest, verify_manifest, write_manifest
 from .fileio import sha256_file
 from .modeling import FittedModel
 from .schema import COLUMN_BY_NAME, CONTRACT_VERSION
 
 __all__ = ["LoadedModel", "ModelDirectoryError", "load_model_dir", "save_model_dir"]
 
-CHECKSUMS = "checksums.sha256"
+CHECKSUMS = MANIFEST
 METADATA = "metadata.json"
 MODEL_CARD = "model_card.md"
 
@@ -53,26 +59,43 @@ class LoadedModel:
     path: Path
 
     @property
+    def digest(self) -> str:
+        """SHA-256 of the directory's manifest: one value for every file in it."""
+        return manifest_digest(self.path)
+
+    @property
     def version(self) -> str:
         return str(self.metadata["model_version"])
 
 
-def signature_for(model: FittedModel):
-    """MLflow signature: the contract columns the model may read, and its outputs.
+#: Output columns that are text (labels); every other output is a number.
+TEXT_OUTPUTS = frozenset({"participant_id", "eih_prediction", "eih_class", "reject_reason"})
+
+
+def signature_for(model: FittedModel, mapping: dict | None = None):
+    """MLflow signature: the columns the model may read, and its outputs.
 
     Inputs are typed ``Any``: MLflow's own type enforcement would refuse what
     ``pandas.read_csv`` gives (an item column without missing cells is ``int64``, which
     it will not cast to ``double``; integer ids). The values are checked row by row by
-    the contract's validator instead, and a bad row gets a ``reject_reason``.
+    the contract's validator instead, and a bad row gets a ``reject_reason``. A model
+    trained with a study mapping also lists the study's own columns (all optional, since
+    a file uses either the study's names or the contract's), so MLflow passes them on.
     """
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
     names = ["participant_id", *[c for c in model.input_columns if c != "participant_id"]]
-    inputs = [ColSpec(AnyType(), name, required=COLUMN_BY_NAME[name].required)
+    inputs = [ColSpec(AnyType(), name, required=COLUMN_BY_NAME[name].required and not mapping)
               for name in names]
+    if mapping:
+        from .mapping import StudyMapping
+
+        study = StudyMapping.from_dict(mapping).source_columns
+        inputs += [ColSpec(AnyType(), name, required=False) for name in study
+                   if name not in names]
     outputs = [ColSpec("string", "participant_id")]
-    outputs += [ColSpec("double" if name.startswith("p_") else "string", name, required=False)
+    outputs += [ColSpec("string" if name in TEXT_OUTPUTS else "double", name, required=False)
                 for name in model.output_columns]
     outputs.append(ColSpec("string", "reject_reason", required=False))
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
@@ -101,27 +124,47 @@ def save_model_dir(model: FittedModel, path: str | os.PathLike[str], *,
         staging = work / "model"
         blob = work / "model.joblib"
         joblib.dump(model, blob)
+        here = Path(__file__).resolve().parent
+        entry = work / "_pyfunc_entry.py"
+        entry.write_text((here / "_pyfunc_entry.py").read_text().replace(
+            "__VERIFIER_SHA256__", sha256_file(here / "_manifest.py")))
         mlflow.pyfunc.save_model(
             path=str(staging),
-            python_model=str(Path(__file__).resolve().parent / "_pyfunc_entry.py"),
+            python_model=str(entry),
             artifacts={"model": str(blob)},
-            signature=signature_for(model),
+            signature=signature_for(model, metadata.get("mapping")),
             input_example=_example(input_example),
             pip_requirements=_requirements(),
             code_paths=[str(Path(__file__).resolve().parent)],
         )
+        _relative_paths(staging / "MLmodel")
         (staging / METADATA).write_text(json.dumps(metadata, indent=2, default=str))
         (staging / MODEL_CARD).write_text(model_card)
         for name, png in (plots or {}).items():
             (staging / "plots").mkdir(exist_ok=True)
             shutil.copyfile(png, staging / "plots" / name)
-        _write_checksums(staging)
+        write_manifest(staging)
         if final.exists():  # the old directory goes into the work folder, removed below
             os.replace(final, work / "previous")
         os.replace(staging, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return final
+
+
+def _relative_paths(mlmodel: Path) -> None:
+    """MLmodel without the building machine's absolute paths (MLflow reads only the file
+    names: the entry file by its base name, the artifact by its ``path``)."""
+    import yaml
+
+    data = yaml.safe_load(mlmodel.read_text())
+    flavour = data["flavors"]["python_function"]
+    if "model_code_path" in flavour:
+        flavour["model_code_path"] = Path(flavour["model_code_path"]).name
+    for artifact in flavour.get("artifacts", {}).values():
+        if "uri" in artifact:
+            artifact["uri"] = artifact["path"]
+    mlmodel.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def _example(frame):
@@ -138,16 +181,6 @@ def _example(frame):
     return out
 
 
-def _write_checksums(root: Path) -> None:
-    lines = []
-    for file in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = file.relative_to(root).as_posix()
-        if rel == CHECKSUMS or "__pycache__" in rel:
-            continue
-        lines.append(f"{sha256_file(file)}  {rel}")
-    (root / CHECKSUMS).write_text("\n".join(lines) + "\n")
-
-
 def verify_model_dir(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Check a model directory's files and contract version; return its metadata.
 
@@ -160,20 +193,10 @@ def verify_model_dir(path: str | os.PathLike[str]) -> dict[str, Any]:
     root = Path(path)
     if not root.is_dir():
         raise ModelDirectoryError(f"{root}: no such model directory")
-    checksums = root / CHECKSUMS
-    if not checksums.exists():
-        raise ModelDirectoryError(f"{root}: not an eihpredict model directory "
-                                  f"({CHECKSUMS} is missing)")
-    for line in checksums.read_text().splitlines():
-        digest, rel = line.split("  ", 1)
-        file = root / rel
-        if not file.exists():
-            raise ModelDirectoryError(f"{root}: file {rel!r} is missing")
-        if sha256_file(file) != digest:
-            raise ModelDirectoryError(
-                f"{root}: file {rel!r} was altered after training (SHA-256 mismatch); "
-                "retrain or restore the directory"
-            )
+    try:
+        verify_manifest(root)
+    except ManifestError as exc:
+        raise ModelDirectoryError(str(exc)) from None
     metadata = json.loads((root / METADATA).read_text())
     if metadata.get("contract_version") != CONTRACT_VERSION:
         raise ModelDirectoryError(

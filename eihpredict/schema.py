@@ -1,4 +1,4 @@
-"""The cohort contract (``shared/CONTRACT.md`` section 1), defined once.
+"""The cohort contract (``docs/public-contract.md`` section 1), defined once.
 
 Every column of the contract is one :class:`ColumnSpec` in :data:`COLUMNS`. The table
 validator (:mod:`eihpredict.validation`), the per-record request model used by the HTTP
@@ -68,7 +68,7 @@ class ColumnSpec:
     >>> COLUMN_BY_NAME["pcs_01"].rule
     'whole number between 0 and 4'
     >>> COLUMN_BY_NAME["ppt_local_kpa"].rule
-    'number > 0 and <= 2000 kPa'
+    'number between 0.5 and 2000 kPa'
     """
 
     name: str
@@ -208,7 +208,10 @@ POPULATIONS = (
     "fibromyalgia",
     "other_chronic_pain",
 )
-KPA = {"unit": "kPa", "min": 0.0, "max": 2000.0, "min_exclusive": True}
+#: Pressures: no algometer reading is below 0.5 kPa, so smaller values are refused (a
+#: PPT of 1e-307 kPa would make cpm_pct infinite); the plausibility check names a file
+#: whose pressures are all below 20 "kPa" as another unit.
+KPA = {"unit": "kPa", "min": 0.5, "max": 2000.0}
 
 
 def _items(q: Questionnaire, label: str) -> list[ColumnSpec]:
@@ -234,7 +237,7 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("bmi_kg_m2", "number", "bmi", "Body mass index", unit="kg/m2", min=12, max=70),
     ColumnSpec(
         "pain_duration_months", "number", "pain", "Pain duration (0 if pain-free)",
-        unit="months", min=0,
+        unit="months", min=0, max=1200,  # 100 years: 999-style codes and 1e308 refused
     ),
     ColumnSpec("pain_intensity_nrs", "number", "pain", "Pain intensity", unit="NRS", min=0, max=10),
     ColumnSpec(
@@ -292,6 +295,19 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("eih_impaired", "integer", "eih", "Impaired EIH label (overrides the rule)",
                min=0, max=1, training_only=True),
 )
+
+# -- TSK-11 (contract v2) -------------------------------------------------------------
+# The TSK-11 (Woby et al. 2005) keeps 11 of the TSK-17 items; it drops items 4, 8, 9, 12,
+# 14 and 16 (so none of its items is reverse-keyed) and totals 11-44. A TSK-11 total is
+# not a TSK-17 total: it has its own column, placed after tsk_total, checked against the
+# TSK-11 items wherever TSK-17 items are given.
+#: TSK-17 item numbers that make up the TSK-11, the one definition used everywhere.
+TSK11_ITEMS: tuple[int, ...] = tuple(i for i in range(1, 18) if i not in (4, 8, 9, 12, 14, 16))
+_TSK11_TOTAL = ColumnSpec("tsk11_total", "number", "tsk",
+                          "TSK-11 total (items 1-3, 5-7, 10, 11, 13, 15, 17)", min=11, max=44)
+COLUMNS = tuple(spec for column in COLUMNS for spec in (
+    (column, _TSK11_TOTAL) if column.name == "tsk_total" else (column,)))
+TOTAL_RULES = (*TOTAL_RULES, TotalRule("tsk11_total", "tsk", TSK11_ITEMS))
 
 COLUMN_BY_NAME: Mapping[str, ColumnSpec] = {c.name: c for c in COLUMNS}
 

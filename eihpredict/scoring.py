@@ -16,6 +16,7 @@ and produces the same bytes as an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -28,21 +29,31 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .cohort_io import CohortFileError, CohortSource, file_format, open_cohort, write_table
+from .cohort_io import (
+    CohortFileError,
+    CohortSource,
+    ReadOptions,
+    file_format,
+    open_cohort,
+    write_table,
+)
 from .explain import top_contributions
 from .fileio import atomic_path
+from .mapping import MappingError, StudyMapping
 from .modeling import ColumnBatch, FittedModel
 from .schema import COLUMN_BY_NAME, OUTCOME_COLUMNS, REQUIRED_COLUMNS
 from .validation import (
     DuplicateTracker,
     as_text,
     format_issue,
+    open_study,
     validate_frame,
+    validate_mapped_frame,
     validate_records,
 )
 
 __all__ = ["RecordScores", "ScoreResult", "ScoreSummary", "ScoringError", "output_names",
-           "passthrough_names", "score_file", "score_frame", "score_records"]
+           "passthrough_names", "score_file", "score_frame", "score_records", "stored_mapping"]
 
 logger = logging.getLogger("eihpredict.score")
 
@@ -114,10 +125,22 @@ def _outputs_frame(model: FittedModel, batch: ColumnBatch, ids, explain: int
     return scored
 
 
+def stored_mapping(metadata: dict, columns, explicit: StudyMapping | None = None
+                   ) -> StudyMapping | None:
+    """The study mapping to apply: the one given, else the model's own (stored at training)
+    when the input uses the study's names (it lacks a column the contract requires)."""
+    if explicit is not None:
+        return explicit
+    stored = metadata.get("mapping")
+    if stored and any(c not in columns for c in REQUIRED_COLUMNS):
+        return StudyMapping.from_dict(stored, source="the model's stored mapping")
+    return None
+
+
 def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
                 duplicates: DuplicateTracker | np.ndarray | None = None,
                 model_version: str | None = None, passthrough: bool = True,
-                explain: int = 0) -> ScoreResult:
+                explain: int = 0, mapping: StudyMapping | None = None) -> ScoreResult:
     """Validate ``frame`` and score its valid rows.
 
     Parameters
@@ -137,6 +160,9 @@ def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
     explain : int
         Add the ``explain`` largest contributions per row (``feature_i``, ``value_i``,
         ``contribution_i``; contributions to the raw log-odds; ties in feature order).
+    mapping : StudyMapping, optional
+        Map a study's own names, codes and units onto the contract first (its problems
+        make rows rejects, like the validator's).
 
     Returns
     -------
@@ -148,7 +174,11 @@ def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
         ``row`` and ``reasons``.
     """
     inputs = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame])
-    checked = validate_frame(inputs, first_row=first_row, duplicates=duplicates)
+    if mapping is None:
+        checked = validate_frame(inputs, first_row=first_row, duplicates=duplicates)
+    else:
+        checked = validate_mapped_frame(inputs, mapping, first_row=first_row,
+                                        duplicates=duplicates)[0]
     valid = checked.valid
     typed = checked.frame.loc[valid]
     batch = model.batch(typed)
@@ -184,15 +214,33 @@ class RecordScores:
     explanations: list[list[dict]] | None = None
 
 
-def score_records(model: FittedModel, records: list[dict], *, explain: int = 0
-                  ) -> RecordScores:
+def _map_records(records: list[dict], mapping: StudyMapping) -> tuple[list[dict], list[dict]]:
+    """Records in contract names, and an issue for each record the mapping cannot map."""
+    mapped, issues = [], []
+    for i, record in enumerate(records):
+        try:
+            mapped.append(mapping.apply_record(record))
+        except MappingError as exc:
+            mapped.append({})
+            issues.append({"row": i + 1, "participant_id": None, "column": "record",
+                           "value": None, "rule": f"study mapping: {exc}", "position": i})
+    return mapped, issues
+
+
+def score_records(model: FittedModel, records: list[dict], *, explain: int = 0,
+                  mapping: StudyMapping | None = None) -> RecordScores:
     """Validate and score JSON records (the service), all or nothing.
 
     The records go through :func:`~eihpredict.validation.validate_records` (the table
     validator's rules) and then the same protocol calls as :func:`score_frame`; a field
     a record leaves out is missing. With any invalid record nothing is scored and every
-    problem is returned.
+    problem is returned. ``mapping`` first maps records written with a study's own names
+    and codes (the model's stored mapping, see :func:`stored_mapping`).
     """
+    if mapping is not None:
+        records, problems = _map_records(records, mapping)
+        if problems:
+            return RecordScores(problems)
     checked = validate_records(records)
     if checked.issues:
         return RecordScores(checked.issues)
@@ -227,14 +275,16 @@ class ScoreSummary:
     resumed_chunks: int = 0
 
 
-def _sources(path: Path, required: tuple[str, ...]) -> list[CohortSource]:
+def _sources(path: Path, required: tuple[str, ...], mapping=None, read_options=None
+             ) -> list[CohortSource]:
     if path.is_dir():
         parts = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
                        and p.name.lower().endswith((".csv", ".parquet", ".pq", ".csv.gz")))
         if not parts:
             raise ScoringError(f"{path}: directory holds no .csv or .parquet parts")
-        return [open_cohort(p, required=required) for p in parts]
-    return [open_cohort(path, required=required)]
+        return [open_study(p, required=required, mapping=mapping, read_options=read_options)
+                for p in parts]
+    return [open_study(path, required=required, mapping=mapping, read_options=read_options)]
 
 
 def _fingerprint(sources: list[CohortSource]) -> list[dict]:
@@ -251,6 +301,42 @@ def _chunks(sources: list[CohortSource], chunk_size: int
             raw = raw.reset_index(drop=True)
             yield raw, first, first - 1 + len(raw)
             first += len(raw)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """The same file, whatever the spelling (resolved paths, symlinks, hard links)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _lock(output: Path):
+    """Hold an exclusive lock for ``output`` (released when the returned file closes).
+
+    A second run writing the same output stops at once instead of corrupting the first.
+    """
+    import fcntl
+
+    path = output.parent / f".{output.name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ScoringError(f"{output}: another run is writing this output (lock {path}); "
+                           "wait for it to finish") from None
+    return handle
+
+
+def _unlock(handle) -> None:
+    """Remove the lock file, then release it (no lock file is left behind)."""
+    with contextlib.suppress(OSError):
+        os.unlink(handle.name)
+    handle.close()
 
 
 def _check_output(path: Path, what: str) -> None:
@@ -308,6 +394,7 @@ class _WorkDir:
 
     def __init__(self, output: Path, rejects: Path, settings: dict) -> None:
         self.root = output.parent / f".{output.name}.work"
+        self.raw_text = bool(settings.get("raw_text"))
         self.settings = settings
         self.out_ext = ".parquet" if file_format(output) == "parquet" else ".csv"
         self.rej_ext = ".parquet" if file_format(rejects) == "parquet" else ".csv"
@@ -347,8 +434,8 @@ class _WorkDir:
 
     def commit(self, i: int, scored: pd.DataFrame, rejects: pd.DataFrame,
                tracker: DuplicateTracker, state: dict) -> None:
-        write_table(scored, self.out_part(i))
-        write_table(rejects, self.rej_part(i))
+        write_table(scored, self.out_part(i), raw_text=self.raw_text)
+        write_table(rejects, self.rej_part(i), raw_text=self.raw_text)
         with atomic_path(self.root / "ids.npz") as tmp, open(tmp, "wb") as handle:
             np.savez(handle, **tracker.state())
         self._save(state)
@@ -362,17 +449,20 @@ class _WorkDir:
 
 
 def _score_chunk(model: FittedModel, raw: pd.DataFrame, first_row: int,
-                 earlier: np.ndarray, explain: int, version: str):
+                 earlier: np.ndarray, explain: int, version: str, mapping=None):
     """One chunk, as run in this process or on a Dask worker."""
     result = score_frame(model, raw, first_row=first_row, duplicates=earlier,
-                         model_version=version, explain=explain)
+                         model_version=version, explain=explain, mapping=mapping)
     first_issue = format_issue(result.issues.iloc[0]) if len(result.issues) else None
     return result.scored, result.rejects, first_issue
 
 
-def _earlier(tracker: DuplicateTracker, raw: pd.DataFrame, first_row: int) -> np.ndarray:
+def _earlier(tracker: DuplicateTracker, raw: pd.DataFrame, first_row: int, mapping=None
+             ) -> np.ndarray:
     rows = np.arange(first_row, first_row + len(raw), dtype=np.int64)
-    return tracker.check(as_text(raw["participant_id"]), rows)
+    ids = raw["participant_id"] if mapping is None else mapping.apply(
+        raw, first_row=first_row)[0]["participant_id"]
+    return tracker.check(as_text(ids), rows)
 
 
 def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
@@ -380,8 +470,17 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
                rejects: str | os.PathLike[str] | None = None, on_error: str = "skip",
                chunk_size: int = 50_000, resume: bool = False, engine: str = "local",
                scheduler: str | None = None,
-               on_progress: Callable[[int, int | None], None] | None = None) -> ScoreSummary:
+               on_progress: Callable[[int, int | None], None] | None = None,
+               mapping: StudyMapping | None = None,
+               read_options: ReadOptions | None = None,
+               raw_text: bool = False) -> ScoreSummary:
     """Score a cohort file (or a directory of parts) in chunks; see the module docstring.
+
+    ``mapping`` maps a study's own names, codes and units onto the contract; without
+    one, a model trained with a mapping applies its stored mapping to a file that uses
+    the study's names. ``read_options`` are the CSV separator, decimal mark and sheet.
+    ``raw_text`` writes text cells of a CSV as they are (by default a cell a spreadsheet
+    would run as a formula gets a leading single quote).
 
     Raises
     ------
@@ -406,18 +505,49 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
         output.name.split(".")[0] + ".rejects.csv")
     _check_output(output, "output")
     _check_output(rejects_path, "rejects file")
-    if output.resolve() == input.resolve():
-        raise ScoringError(f"{output}: the output would overwrite the input")
+    for path, what in ((output, "the output"), (rejects_path, "the rejects file")):
+        if _same_file(path, input):
+            raise ScoringError(f"{path}: {what} would overwrite the input {input}")
+    if _same_file(rejects_path, output):
+        raise ScoringError(f"{rejects_path}: the rejects file and the output are the same "
+                           "file; give --rejects another name")
+    lock = _lock(output)
     required = tuple(dict.fromkeys([*REQUIRED_COLUMNS, *model.input_columns]))
-    sources = _sources(input, required)
+    if not input.is_dir():
+        header = open_cohort(input, required=(), options=read_options).columns
+        mapping = stored_mapping(loaded.metadata, header, mapping)
+    sources = _sources(input, required, mapping, read_options)
     # Row totals are known for Parquet; a CSV's progress shows rows and rows/s only
     # (Arrow reads ahead, so the byte position would overstate it).
     total_rows = (sum(s.total_rows for s in sources)
                   if all(s.total_rows for s in sources) else None)
     settings = {"input": _fingerprint(sources), "model_version": loaded.version,
                 "chunk_size": chunk_size, "explain": explain, "on_error": on_error,
-                "output": str(output.resolve()), "rejects": str(rejects_path.resolve())}
+                "output": str(output.resolve()), "rejects": str(rejects_path.resolve()),
+                "mapping": None if mapping is None else mapping.to_dict(),
+                "raw_text": raw_text}
     work = _WorkDir(output, rejects_path, settings)
+    try:
+        return _run_chunks(work, loaded, model, sources, settings, output, rejects,
+                           rejects_path, resume=resume, engine=engine, scheduler=scheduler,
+                           chunk_size=chunk_size, explain=explain, on_error=on_error,
+                           mapping=mapping, total_rows=total_rows, on_progress=on_progress,
+                           start=start, input=input)
+    except ScoringError:
+        work.remove()
+        raise
+    except BaseException:
+        if work.root.exists():
+            logger.error("finished chunks are kept in %s: run the same command with --resume "
+                         "to continue, or delete that folder", work.root)
+        raise
+    finally:
+        _unlock(lock)
+
+
+def _run_chunks(work, loaded, model, sources, settings, output, rejects, rejects_path, *,
+                resume, engine, scheduler, chunk_size, explain, on_error, mapping,
+                total_rows, on_progress, start, input) -> ScoreSummary:
     if resume:
         state = work.resume()
     else:
@@ -434,8 +564,8 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
         for i, (raw, first, rows_read) in enumerate(_chunks(sources, chunk_size)):
             if i < state["chunks_done"]:
                 continue  # finished before the interruption; its part is on disk
-            earlier = _earlier(tracker, raw, first)
-            job = (raw, first, earlier, explain, loaded.version)
+            earlier = _earlier(tracker, raw, first, mapping)
+            job = (raw, first, earlier, explain, loaded.version, mapping)
             if runner is None:
                 pending.append((i, rows_read, _score_chunk(model, *job)))
             else:
@@ -448,9 +578,6 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
             _finish_chunk(work, state, tracker, pending.pop(0), runner, on_error)
             if on_progress is not None:
                 on_progress(state["rows_done"], state["rows_done"])
-    except ScoringError:
-        work.remove()
-        raise
     finally:
         if runner is not None:
             runner.close()
@@ -500,9 +627,9 @@ class _DaskRunner:
         self.model = self.client.scatter(model, broadcast=True)
         logger.info("dask: %d worker(s) at %s", workers, self.client.scheduler.address)
 
-    def submit(self, raw, first, earlier, explain, version):
+    def submit(self, raw, first, earlier, explain, version, mapping=None):
         return self.client.submit(_score_chunk, self.model, raw, first, earlier, explain,
-                                  version, pure=False)
+                                  version, mapping, pure=False)
 
     def result(self, future):
         return future.result()

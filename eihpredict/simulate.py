@@ -2,7 +2,7 @@
 
 No public individual-level EIH data set exists, so this simulator is the demo data,
 the test data and the yardstick. It writes cohorts in the contract
-(:mod:`eihpredict.schema`) whose marginal figures follow ``shared/DOMAIN.md`` (see the
+(:mod:`eihpredict.schema`) whose marginal figures follow ``docs/domain.md`` (see the
 calibration table in the README and ``tests/test_simulate_calibration.py``), and an EIH
 outcome drawn from a documented generating model, so each row's exact probability of
 impaired EIH is known.
@@ -93,7 +93,7 @@ _FEMALE_SHARE = dict(zip(POPULATIONS, (0.5, 0.55, 0.6, 0.65, 0.9, 0.6), strict=T
 _AGE = dict(zip(POPULATIONS, ((35, 12), (45, 12), (63, 8), (44, 11), (48, 10), (47, 12)),
                 strict=True))
 # Mean baseline PPT (kPa) by sex at the exercising (quadriceps) and remote (hand) site:
-# vastus lateralis about 560 vs 440 kPa (DOMAIN.md), hand 427 vs 305 kPa (Chesterton 2003).
+# vastus lateralis about 560 vs 440 kPa (docs/domain.md), hand 427 vs 305 kPa (Chesterton 2003).
 PPT_MEAN = {"local": {"male": 560.0, "female": 440.0}, "remote": {"male": 427.0, "female": 305.0}}
 PPT_LOG_SD = 0.38  # SD about 35-50 % of the mean
 PPT_CEILING_KPA = 2000.0  # the algometer stops here; readings are capped (a few per million)
@@ -429,7 +429,7 @@ def write_truth(cohort: SimulatedCohort, path: str | os.PathLike[str]) -> None:
 
 
 def calibration_table(n: int = 100_000, seed: int = 0) -> pd.DataFrame:
-    """Compare simulated statistics with the published figures in ``DOMAIN.md``.
+    """Compare simulated statistics with the published figures in ``docs/domain.md``.
 
     Computed on the ``realistic`` scenario (the literature-calibrated one; ``default``
     exaggerates the signal on purpose). Each row gives the quantity, its source, the
@@ -456,16 +456,16 @@ def calibration_table(n: int = 100_000, seed: int = 0) -> pd.DataFrame:
     def add(quantity: str, source: str, published: float, simulated: float, tol: float):
         rows.append((quantity, source, published, float(simulated), tol))
 
-    for site, col, src in (("local", "ppt_local_kpa", "DOMAIN.md (vastus lateralis)"),
+    for site, col, src in (("local", "ppt_local_kpa", "docs/domain.md (vastus lateralis)"),
                            ("remote", "ppt_remote_kpa", "Chesterton 2003 (hand)")):
         for sex, mask in (("male", male), ("female", female)):
             published = PPT_MEAN[site][sex]
             add(f"PPT {site} mean, healthy {sex} (kPa)", src, published,
                 f.loc[healthy & mask, col].mean(), 0.05 * published)
-    add("PPT local, women / men", "DOMAIN.md (20-25 % lower)", 0.775,
+    add("PPT local, women / men", "docs/domain.md (20-25 % lower)", 0.775,
         f.loc[healthy & female, "ppt_local_kpa"].mean()
         / f.loc[healthy & male, "ppt_local_kpa"].mean(), 0.03)
-    add("PPT local SD / mean, healthy", "DOMAIN.md (35-50 %)", 0.425,
+    add("PPT local SD / mean, healthy", "docs/domain.md (35-50 %)", 0.425,
         f.loc[healthy & male, "ppt_local_kpa"].std()
         / f.loc[healthy & male, "ppt_local_kpa"].mean(), 0.075)
     for modality, d in (("aerobic", 0.41), ("isometric", 1.02), ("dynamic_resistance", 0.83)):
@@ -483,9 +483,9 @@ def calibration_table(n: int = 100_000, seed: int = 0) -> pd.DataFrame:
     pooled = np.sqrt((cpm_pct[healthy].var() + cpm_pct[~healthy].var()) / 2)
     add("CPM effect size, healthy vs chronic pain", "Lewis 2012 (0.78)", 0.78,
         (cpm_pct[healthy].mean() - cpm_pct[~healthy].mean()) / pooled, 0.15)
-    add("EIH variance explained by predictors", "Rice 2019 / DOMAIN.md (20-25 %)", 0.225,
+    add("EIH variance explained by predictors", "Rice 2019 / docs/domain.md (20-25 %)", 0.225,
         cohort.truth["variance_explained"], 0.03)
-    add("oracle AUROC of impaired EIH", "DOMAIN.md (realistic ceiling 0.65-0.75)", 0.70,
+    add("oracle AUROC of impaired EIH", "docs/domain.md (realistic ceiling 0.65-0.75)", 0.70,
         roc_auc_score(change <= 0, cohort.p_impaired), 0.05)
     table = pd.DataFrame(rows, columns=["quantity", "source", "published", "simulated",
                                         "tolerance"])

@@ -23,24 +23,32 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._manifest import manifest_digest
+from .cohort_io import ReadOptions
 from .config import PipelineConfig
 from .features import build_feature_pipeline
 from .fileio import sha256_file
-from .labels import make_labels
+from .labels import label_report, make_labels, regression_to_the_mean
+from .mapping import StudyMapping
 from .model_card import render_model_card
 from .model_dir import save_model_dir
 from .modeling import (
+    SELECTED,
     FittedCandidate,
     OuterResult,
     SampleSize,
     bootstrap_metrics,
     decision_curve,
     fit_candidate,
+    forest_plot,
+    meta_summary,
     minimum_sample_size,
     plot_calibration,
     plot_decision_curves,
     plot_roc,
+    pool_site_performance,
     run_outer_cv,
+    site_performance,
     subgroup_metrics,
 )
 from .schema import CONTRACT_VERSION, OUTCOME_COLUMNS
@@ -72,6 +80,7 @@ class TrainingResult:
     seconds: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
     subgroups: pd.DataFrame = field(default_factory=pd.DataFrame)
+    mapping: StudyMapping | None = None
 
     def metrics_table(self) -> pd.DataFrame:
         """Candidates x metrics, each cell ``estimate (low-high)``."""
@@ -98,7 +107,9 @@ def summarise(frame: pd.DataFrame, y: np.ndarray) -> dict[str, Any]:
 
 def train(config: PipelineConfig, data: str | os.PathLike[str], *,
           out: str | os.PathLike[str] | None = None, tracking_uri: str | None = None,
-          storage: str | None = None, track: bool = True) -> TrainingResult:
+          storage: str | None = None, track: bool = True,
+          mapping: StudyMapping | None = None,
+          read_options: ReadOptions | None = None) -> TrainingResult:
     """Train, validate and save a model as the config describes.
 
     Parameters
@@ -114,6 +125,12 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
         Optuna storage URL shared by several worker processes.
     track : bool
         Log to MLflow (on by default).
+    mapping : StudyMapping, optional
+        The study's names, codes and units onto the contract; stored in the model
+        directory (``metadata.json`` and the card), so ``score``, the service and pyfunc
+        apply it to files and records that use the study's names.
+    read_options : ReadOptions, optional
+        CSV separator and decimal mark, Excel sheet.
 
     Returns
     -------
@@ -121,13 +138,26 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     """
     start = time.perf_counter()
     logger.info("1/6 validating %s against the cohort contract", data)
-    frame = read_valid_cohort(data)
+    frame = read_valid_cohort(data, read_options=read_options, mapping=mapping)
     y = make_labels(frame, config.label).to_numpy()
     if len(np.unique(y)) < 2:
         raise ValueError(f"{data}: every row has the same label ({y[0]}); nothing to learn")
     X = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame])
+    rtm = regression_to_the_mean(frame, config.label)
+    if rtm["fires"] and rtm["column"] in X:
+        # The outcome's own pre value as a predictor creates regression-to-the-mean
+        # signal: it is left out of the predictors (the model card says so).
+        logger.warning("    %s is the outcome's pre-exercise PPT (%s): left out of the "
+                       "predictors to avoid regression-to-the-mean signal; measure "
+                       "baseline separately or model the change (label rule continuous)",
+                       rtm["column"], "declared" if rtm["declared"] else
+                       f"equal in {rtm['share_equal']:.0%} of rows")
+        X = X.drop(columns=[rtm["column"]])
+        rtm["action"] = f"{rtm['column']} left out of the predictors"
     fingerprint = sha256_file(data)
     summary = summarise(frame, y)
+    summary["labels"] = label_report(frame, config.label)
+    summary["regression_to_the_mean"] = rtm
     logger.info("    %d rows, %d impaired (%.1f %%), label: %s", len(y), y.sum(),
                 100 * y.mean(), config.label.describe())
 
@@ -182,6 +212,7 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
                             outer=outer, final=final, chosen=chosen, sample_size=sample_size,
                             data_summary=summary, subgroups=subgroups)
     logger.info("6/6 writing the model directory%s", " and logging to MLflow" if track else "")
+    result.mapping = mapping
     _finish(result, X, y, data=data, fingerprint=fingerprint, out=out, track=track,
             tracking_uri=resolve_tracking_uri(tracking_uri, config.mlflow.tracking_uri),
             start=start)
@@ -204,6 +235,7 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
             "decision_curve.png": plot_decision_curves(result.decision_curves,
                                                        Path(tmp) / "decision_curve.png"),
         }
+        iecv = _internal_external(config, X, y, result.outer, Path(tmp), plots)
         model = result.final.model
         metadata = {
             "model_version": version,
@@ -218,8 +250,7 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
             "label_rule": {**config.label.model_dump(), "description": config.label.describe()},
             "threshold": {"value": model.threshold, "rule": config.threshold.rule},
             "calibration": {"method": result.final.calibration_method,
-                            "slope": model.calibrator.slope_,
-                            "intercept": model.calibrator.intercept_},
+                            **model.calibrator.parameters()},
             "hyperparameters": result.final.params,
             "training_data": {"file": Path(data).name, "sha256": fingerprint,
                               **result.data_summary},
@@ -227,12 +258,17 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
                 "scheme": config.cv.scheme, "outer_folds": config.cv.outer_folds,
                 "repeats": result.outer.n_repeats, "bootstrap": config.cv.bootstrap,
                 "selection_metric": config.selection_metric,
+                "reported": SELECTED,
+                "selected_per_fold": [f["params"]["chosen"] for f in result.outer.folds
+                                      if f["candidate"] == SELECTED],
                 "metrics": {name: table.round(4).to_dict(orient="index")
                             for name, table in result.metrics.items()},
+                "internal_external": iecv,
                 "subgroups": result.subgroups.round(4).astype(object).where(
                     result.subgroups.notna(), None).to_dict(orient="records"),
             },
             "sample_size": result.sample_size.to_dict(),
+            "mapping": None if result.mapping is None else result.mapping.to_dict(),
             "config": config.model_dump(mode="json"),
             "package_versions": package_versions(),
         }
@@ -249,6 +285,7 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
                     model, out_dir, metadata=metadata,
                     model_card=render_model_card(result, metadata),
                     input_example=X[_example_columns(model)].head(3), plots=plots)
+                run.log_params({"model_dir_sha256": manifest_digest(result.model_dir)})
                 run.log_model(result.model_dir)
                 run.log_artifact(result.model_dir / "model_card.md")
         else:
@@ -260,6 +297,35 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
     result.tracking_uri = tracking_uri if track else None
     result.metadata = metadata
     result.seconds = time.perf_counter() - start
+
+
+def _internal_external(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, outer,
+                       folder: Path, plots: dict[str, Path]) -> dict | None:
+    """Internal-external cross-validation (leave-site-out): per-site C, slope, CITL and
+    O/E of the reported procedure's predictions, pooled by random-effects meta-analysis
+    (REML, Hartung-Knapp) with prediction intervals and heterogeneity; forest plots."""
+    if config.cv.scheme != "leave_site_out":
+        return None
+    p = outer.probabilities[SELECTED][0]
+    sites = X["site"].astype(str).to_numpy()
+    table = site_performance(y, p, sites)
+    out: dict[str, Any] = {"sites": table.round(4).astype(object).where(
+        table.notna(), None).to_dict(orient="records")}
+    try:
+        pooled = pool_site_performance(table)
+    except ValueError as exc:  # too few sites with both outcomes
+        logger.warning("    internal-external pooling skipped: %s", exc)
+        out["pooled"] = None
+        return out
+    summary = meta_summary(pooled)
+    out["pooled"] = summary.round(4).astype(object).where(summary.notna(), None).to_dict(
+        orient="records")
+    for measure, title in (("c_statistic", "C-statistic by site"),
+                           ("calibration_slope", "Calibration slope by site")):
+        if measure in pooled:
+            name = f"forest_{measure}.png"
+            plots[name] = forest_plot(pooled[measure], folder / name, title=title)
+    return out
 
 
 def _example_columns(model) -> list[str]:
@@ -292,8 +358,8 @@ def _log_run(run, result: TrainingResult, metadata: dict, plots: dict, fingerpri
         flat = {f"{m}{s}": getattr(r, col) for m, r in table.iterrows()
                 for s, col in (("", "estimate"), ("_ci_low", "ci_low"), ("_ci_high", "ci_high"))}
         folds = [f for f in result.outer.folds if f["candidate"] == name]
-        params = {"candidate": name, "kind": next(c.kind for c in config.models
-                                                  if c.name == name)}
+        params = {"candidate": name, "kind": next(
+            (c.kind for c in config.models if c.name == name), "selection procedure")}
         run.log_candidate(name, flat, folds, params)
     run.log_dict(config.model_dump(mode="json"), "config.json")
     run.log_dict(metadata["package_versions"], "package_versions.json")
@@ -318,7 +384,11 @@ def format_results(result: TrainingResult) -> str:
     for name, row in table.iterrows():
         tag = "*" if name == result.chosen else ""
         lines.append(f"{name + tag:<{width}}" + "  ".join(f"{row[c]:<21}" for c in cols))
-    lines.append("* chosen; baselines are never chosen")
+    lines.append(f"* chosen for the final model (best outer-CV {result.config.selection_metric};"
+                 " baselines are never chosen). Its own row is optimistic: it won on these"
+                 " folds.")
+    lines.append(f"{SELECTED}: the honest figure of the whole procedure, the candidate each "
+                 "outer training set's inner predictions choose, scored on its outer fold.")
     ss = result.sample_size
     lines.append(f"Sample size (Riley): minimum {ss.minimum_n} rows for {ss.parameters} "
                  f"parameters at C={ss.c_statistic}; cohort {result.data_summary['n_rows']}.")

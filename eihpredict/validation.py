@@ -19,31 +19,49 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
 
-from .cohort_io import CohortFileError, open_cohort
+from .cohort_io import (
+    NUMERIC_COLUMNS,
+    TEXT_COLUMNS,
+    CohortFileError,
+    CohortSource,
+    ReadOptions,
+    check_columns,
+    open_cohort,
+)
 from .fileio import atomic_path
 from .schema import COLUMN_BY_NAME, COLUMNS, QUESTIONNAIRES, REQUIRED_COLUMNS, TOTAL_RULES
 
+if TYPE_CHECKING:  # a mapping arrives already built; `import eihpredict` stays light
+    from .mapping import MappingReport, StudyMapping
+
 __all__ = [
     "ISSUE_COLUMNS",
+    "ChunkCheck",
     "CohortValidationError",
     "ChunkValidation",
     "DuplicateTracker",
-    "RecordValidation",
-    "ValidationSummary",
     "as_text",
     "format_issue",
+    "open_study",
+    "plausibility_issues",
+    "PlausibilityCheck",
     "read_valid_cohort",
+    "RecordValidation",
     "total_violations",
+    "unknown_columns",
     "validate_records",
+    "ValidationSummary",
     "validate_file",
     "validate_frame",
+    "validate_mapped_frame",
 ]
 
 logger = logging.getLogger(__name__)
@@ -60,10 +78,13 @@ class CohortValidationError(ValueError):
 
     def __init__(self, issues: pd.DataFrame, source: str = "cohort") -> None:
         self.issues = issues
-        n_rows = issues["row"].nunique()
-        first = format_issue(issues.iloc[0])
+        rows = issues["row"].astype("int64")
+        n_rows = rows[rows > 0].nunique()  # row 0: about the whole file
+        where = " and ".join([f"{n_rows} row(s)"] * bool(n_rows)
+                             + ["the whole file"] * bool((rows == 0).any()))
+        first = format_issue(issues.sort_values("row", kind="stable").iloc[0])  # file first
         more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
-        super().__init__(f"{source}: {len(issues)} problem(s) in {n_rows} row(s): {first}{more}")
+        super().__init__(f"{source}: {len(issues)} problem(s) in {where}: {first}{more}")
 
 
 def format_issue(issue: pd.Series | dict) -> str:
@@ -172,8 +193,8 @@ class _Issues:
         out = []
         for idx, column, values, rules in self.parts:
             for i, value, rule in zip(idx, values, rules, strict=True):
-                out.append({"row": int(self.rows[i]), "participant_id": self.ids[i],
-                            "column": column, "value": None if _is_missing(value) else str(value),
+                out.append({"row": int(self.rows[i]), "participant_id": _shown(self.ids[i]),
+                            "column": column, "value": _shown(value),
                             "rule": str(rule), "position": int(i)})
         return sorted(out, key=lambda d: d["position"])
 
@@ -231,6 +252,7 @@ class _NumberCells:
     boolean: np.ndarray  # true/false given for a number
     unparsed: np.ndarray  # text that is not a number
     nan_word: np.ndarray  # "NaN", "null", ... written out (only an empty cell is missing)
+    ambiguous: np.ndarray | None = None  # "12.500" among hundreds: a thousands separator?
 
 
 def _number_cells(raw: pd.Series) -> _NumberCells:
@@ -247,7 +269,28 @@ def _number_cells(raw: pd.Series) -> _NumberCells:
     present = text.notna().to_numpy()
     unparsed = present & np.isnan(number)
     nan_word = unparsed & text.str.lower().isin(_NAN_WORDS).to_numpy()
-    return _NumberCells(number, text, none, unparsed & ~nan_word, nan_word)
+    return _NumberCells(number, text, none, unparsed & ~nan_word, nan_word,
+                        _thousands_lookalikes(text, number))
+
+
+_THOUSANDS = r"^[+-]?\d{1,3}(?:\.\d{3})+$"
+
+
+def _thousands_lookalikes(text: pd.Series, number: np.ndarray) -> np.ndarray:
+    """Cells such as ``12.500`` or ``1.000`` that read as 12.5 and 1.0 while the column's
+    other values are ten or more times larger: possibly a European thousands separator,
+    not a decimal point. Refused as ambiguous rather than read a thousand times too small.
+    (Each file chunk and each request is judged on its own values.)"""
+    shaped = text.str.match(_THOUSANDS).fillna(False).to_numpy(bool)
+    if not shaped.any():
+        return np.zeros(len(number), dtype=bool)
+    others = number[~shaped & np.isfinite(number)]
+    if len(others) < 5:
+        return np.zeros(len(number), dtype=bool)
+    median = float(np.median(np.abs(others)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = median / np.abs(number)
+    return shaped & (ratio > 10)
 
 
 def _record_number_cells(records: list[Mapping], names: list[str]) -> list[_NumberCells]:
@@ -304,7 +347,10 @@ def _number_rules(cells: list[_NumberCells], specs: list, issues: _Issues) -> np
     1``) or every number field of a batch of records goes through the same arithmetic.
     """
     values = np.stack([c.values for c in cells], axis=1)
-    unreadable = np.stack([c.boolean | c.nan_word | c.unparsed for c in cells], axis=1)
+    ambiguous = np.stack([c.ambiguous if c.ambiguous is not None
+                          else np.zeros(len(c.values), dtype=bool) for c in cells], axis=1)
+    unreadable = np.stack([c.boolean | c.nan_word | c.unparsed for c in cells],
+                          axis=1) | ambiguous
     lo = np.array([-np.inf if s.min is None else s.min for s in specs])
     hi = np.array([np.inf if s.max is None else s.max for s in specs])
     strict = np.array([s.min_exclusive for s in specs])
@@ -326,6 +372,10 @@ def _number_rules(cells: list[_NumberCells], specs: list, issues: _Issues) -> np
         issues.add(c.nan_word, spec.name, shown,
                    f"{rule}; NaN is not allowed, leave the cell empty for a missing value")
         issues.add(c.unparsed, spec.name, shown, f"{rule}; not a number")
+        issues.add(ambiguous[:, j], spec.name, shown,
+                   f"{rule}; ambiguous: three decimals like a thousands separator, and "
+                   "ten or more times below the column's other values (write 12500 or "
+                   "12.5)")
         issues.add(infinite[:, j], spec.name, shown, f"{rule}; infinite values are not allowed")
         issues.add(out[:, j], spec.name, shown, rule)
         issues.add(fractional[:, j], spec.name, shown, f"{rule}; got a fraction")
@@ -349,9 +399,33 @@ def _record_text_cells(cells: list) -> np.ndarray:
             out[i] = _NOT_TEXT
             continue
         text = str(v).strip()
+        if text and not _encodable(text):  # a lone surrogate: not text any file can hold
+            out[i] = _BAD_TEXT
+            continue
         out[i] = text or None
     return out
 
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(value) -> str | None:
+    """A value as text safe to print and send back (invalid Unicode escaped)."""
+    if _is_missing(value):
+        return None
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+#: Longest text accepted in a text column (ids, site): a limit on what a field can carry.
+MAX_TEXT = 200
+
+#: Stands for text with a lone surrogate (JSON allows it, UTF-8 cannot hold it).
+_BAD_TEXT = "\x00<invalid unicode>"
 
 #: Stands for a JSON list or object where text is expected (refused by every rule).
 _NOT_TEXT = "\x00<not text>"
@@ -371,11 +445,21 @@ def _category_rules(text: np.ndarray, spec, issues: _Issues) -> np.ndarray:
 def _text_rules(text: np.ndarray, spec, issues: _Issues) -> np.ndarray:
     present = np.array([t is not None for t in text], dtype=bool)
     not_text = np.array([t is _NOT_TEXT for t in text], dtype=bool)
+    bad = np.array([t is _BAD_TEXT for t in text], dtype=bool)
     issues.add(not_text, spec.name, np.where(not_text, "list or object", None),
                f"{spec.rule}; got a list or object")
+    issues.add(bad, spec.name, np.where(bad, "invalid text", None),
+               f"{spec.rule}; invalid Unicode (a lone surrogate)")
+    long = np.array([isinstance(t, str) and not (t is _NOT_TEXT or t is _BAD_TEXT)
+                     and len(t) > MAX_TEXT for t in text], dtype=bool)
+    issues.add(long, spec.name, np.array([t[:40] + "..." if lg else None
+                                          for t, lg in zip(text, long, strict=True)],
+                                         dtype=object),
+               f"{spec.rule}; at most {MAX_TEXT} characters")
+    not_text |= long
     if spec.required:
         issues.add(~present, spec.name, text, f"{spec.rule}; required")
-    return np.where(not_text, None, text)
+    return np.where(not_text | bad, None, text)
 
 
 def _check_number(raw: pd.Series, spec, issues: _Issues) -> pd.Series:
@@ -516,10 +600,13 @@ def validate_frame(
                 issues.add(nested, name, np.where(nested, "list or object", None),
                            f"{spec.rule}; got a list or object")
                 text = text.mask(nested)
+            long = (text.str.len() > MAX_TEXT).fillna(False).to_numpy(bool)
+            issues.add(long, name, text.str.slice(0, 40) + "...",
+                       f"{spec.rule}; at most {MAX_TEXT} characters")
             if spec.required:
                 issues.add(text.isna().to_numpy() & ~(raw[name].dtype == object and nested),
                            name, text, f"{spec.rule}; required")
-            typed[name] = text
+            typed[name] = text.mask(long)
     if "participant_id" in typed and duplicates is not None:
         earlier = (duplicates.check(typed["participant_id"], rows)
                    if isinstance(duplicates, DuplicateTracker) else np.asarray(duplicates))
@@ -634,6 +721,9 @@ class ValidationSummary:
     n_issues: int = 0
     shown: list[dict] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
+    unknown_columns: list[str] = field(default_factory=list)
+    mapping: MappingReport | None = None
+    n_file_issues: int = 0
 
     @property
     def ok(self) -> bool:
@@ -648,22 +738,36 @@ def validate_file(
     keep: int = 20,
     on_progress: Callable[[int, int | None], None] | None = None,
     required: tuple[str, ...] = REQUIRED_COLUMNS,
+    read_options: ReadOptions | None = None,
+    mapping: StudyMapping | None = None,
+    checks: Sequence[ChunkCheck] = (),
 ) -> ValidationSummary:
     """Validate a whole cohort file in chunks, in bounded memory.
 
     Parameters
     ----------
     path : path-like
-        CSV or Parquet cohort file.
+        Cohort file: ``.csv``, ``.parquet``, ``.xlsx`` or ``.sav``.
     report : path-like, optional
         CSV receiving every issue (columns :data:`ISSUE_COLUMNS`), written atomically
-        (also when the file is valid: then it holds only the header).
+        (also when the file is valid: then it holds only the header). File-level
+        issues (implausible units) come last, with row 0.
     chunk_size : int
         Rows per chunk.
     keep : int
         How many issues to keep in memory for display.
     on_progress : callable, optional
         Called as ``on_progress(position, total)`` after each chunk.
+    required : tuple of str
+        Columns that must exist and be non-empty in every row.
+    read_options : ReadOptions, optional
+        CSV separator and decimal mark, Excel sheet.
+    mapping : StudyMapping, optional
+        Applied to every chunk before it is checked; its problems (unmapped codes,
+        text where numbers are needed) are issues like the validator's, and its report
+        is in ``summary.mapping``.
+    checks : sequence of ChunkCheck
+        Further checks run on every checked chunk (the training readiness check).
 
     Returns
     -------
@@ -673,27 +777,49 @@ def validate_file(
     ------
     CohortFileError
         When the file cannot be read as a table at all.
+    MappingError
+        When the file's columns cannot fit the mapping.
     """
-    source = open_cohort(path, required=required)
-    summary = ValidationSummary(Path(path), columns=source.columns)
+    source = open_study(path, required=required, read_options=read_options, mapping=mapping)
+    header = mapping.header(source.columns) if mapping is not None else source.columns
+    summary = ValidationSummary(Path(path), columns=source.columns,
+                                unknown_columns=unknown_columns(header))
+    if mapping is not None:
+        from .mapping import MappingReport  # loaded already: the caller built the mapping
+
+        summary.mapping = MappingReport()
     tracker = DuplicateTracker()
+    plausible = PlausibilityCheck(declared=mapping.declared_units if mapping else {})
+    all_checks: list[ChunkCheck] = [plausible, *checks]
     total = source.total_bytes or source.total_rows
+
+    def add(issues: pd.DataFrame, writer) -> None:
+        summary.n_issues += len(issues)
+        if len(summary.shown) < keep and len(issues):
+            summary.shown.extend(issues.head(keep - len(summary.shown)).to_dict("records"))
+        if writer is not None and len(issues):
+            writer.writerows(issues[ISSUE_COLUMNS].itertuples(index=False, name=None))
 
     def run(writer: csv.writer | None) -> None:
         for raw, position in source.chunks(chunk_size):
-            result = validate_frame(raw, first_row=summary.n_rows + 1, duplicates=tracker,
-                                    required=required)
+            first_row = summary.n_rows + 1
+            mapped, result, mapped_report = _check_chunk(raw, mapping, first_row, tracker,
+                                                         required)
+            extra = [c.update(mapped, result, first_row) for c in all_checks]
+            issues = _merge_issues([result.issues, *(e for e in extra if e is not None)])
             summary.n_rows += len(raw)
-            summary.n_invalid_rows += int((~result.valid).sum())
-            summary.n_issues += len(result.issues)
-            if len(summary.shown) < keep and len(result.issues):
-                summary.shown.extend(
-                    result.issues.head(keep - len(summary.shown)).to_dict("records"))
-            if writer is not None and len(result.issues):
-                writer.writerows(result.issues.itertuples(index=False, name=None))
+            summary.n_invalid_rows += int(issues["row"].nunique()) if len(issues) else 0
+            if mapped_report is not None and summary.mapping is not None:
+                summary.mapping.update(mapped_report)
+            add(issues, writer)
             if on_progress is not None:
                 on_progress(position, total)
             logger.debug("validated %d rows", summary.n_rows)
+        finals = [f for f in (c.finish() for c in all_checks) if f is not None and len(f)]
+        if finals:
+            file_issues = pd.concat(finals, ignore_index=True)
+            summary.n_file_issues += len(file_issues)
+            add(file_issues, writer)
 
     if report is None:
         run(None)
@@ -706,22 +832,30 @@ def validate_file(
 
 
 def read_valid_cohort(
-    path: str | os.PathLike[str], *, required: tuple[str, ...] = REQUIRED_COLUMNS
+    path: str | os.PathLike[str], *, required: tuple[str, ...] = REQUIRED_COLUMNS,
+    read_options: ReadOptions | None = None, mapping: StudyMapping | None = None,
 ) -> pd.DataFrame:
     """Read a whole cohort file, typed; raise :class:`CohortValidationError` on any bad row.
 
     Used where every row must be valid (training). For scoring, where invalid rows are
-    set aside, use :func:`validate_frame` per chunk.
+    set aside, use :func:`validate_frame` (or :func:`validate_mapped_frame`) per chunk.
+    ``read_options`` and ``mapping`` are as for :func:`validate_file`; implausible units
+    are refused here too.
     """
-    source = open_cohort(path, required=required)
+    source = open_study(path, required=required, read_options=read_options, mapping=mapping)
     tracker = DuplicateTracker()
+    plausible = PlausibilityCheck(declared=mapping.declared_units if mapping else {})
     frames, problems, n = [], [], 0
     for raw, _ in source.chunks(200_000):
-        result = validate_frame(raw, first_row=n + 1, duplicates=tracker, required=required)
+        mapped, result, _ = _check_chunk(raw, mapping, n + 1, tracker, required)
+        plausible.update(mapped, result, n + 1)
         n += len(raw)
         frames.append(result.frame)
         if len(result.issues):
             problems.append(result.issues)
+    file_issues = plausible.finish()
+    if file_issues is not None and len(file_issues):
+        problems.append(file_issues)
     if problems:
         raise CohortValidationError(pd.concat(problems, ignore_index=True), str(path))
     frame = pd.concat(frames, ignore_index=True)
@@ -729,3 +863,279 @@ def read_valid_cohort(
         if spec.is_category and spec.name in frame:
             frame[spec.name] = pd.Categorical(frame[spec.name], categories=list(spec.categories))
     return frame
+
+
+# -- study files: formats and mappings --------------------------------------------------
+
+def open_study(
+    path: str | os.PathLike[str], *, required: tuple[str, ...] = REQUIRED_COLUMNS,
+    read_options: ReadOptions | None = None, mapping: StudyMapping | None = None,
+) -> CohortSource:
+    """Open a cohort file read through a study mapping (or none).
+
+    With a mapping, the required columns are checked on the header the mapping gives
+    (``record_id`` mapped to ``participant_id`` counts), SPSS codes the mapping reads
+    are kept as codes, and a decimal-comma reading leaves the study's id columns alone.
+
+    Raises
+    ------
+    CohortFileError
+        As :func:`eihpredict.cohort_io.open_cohort`, or a required column neither in
+        the file nor filled by the mapping.
+    MappingError
+        When the header cannot fit the mapping (some but not all trials of an average).
+    """
+    if mapping is None:
+        return open_cohort(path, required=required, options=read_options)
+    source = open_cohort(path, required=(), options=read_options,
+                         keep_codes=NUMERIC_COLUMNS | mapping.keep_codes(),
+                         text_columns=TEXT_COLUMNS | mapping.text_sources())
+    try:
+        check_columns(path, mapping.header(source.columns), required)
+    except CohortFileError as exc:
+        raise CohortFileError(f"{exc} (after the study mapping)") from None
+    return source
+
+
+def unknown_columns(columns: Iterable[str]) -> list[str]:
+    """Columns the contract does not know (kept and passed through, never features)."""
+    return [c for c in columns if c not in COLUMN_BY_NAME]
+
+
+def validate_mapped_frame(
+    raw: pd.DataFrame, mapping: StudyMapping | None, *, first_row: int = 1,
+    duplicates: DuplicateTracker | np.ndarray | None = None,
+    required: tuple[str, ...] = REQUIRED_COLUMNS,
+) -> tuple[ChunkValidation, MappingReport | None]:
+    """Map a study chunk onto the contract (if a mapping is given) and validate it.
+
+    The mapping's problems (an unmapped code, text in a column to average or convert)
+    are issues of the same form as the validator's, in the contract column, and make
+    their rows invalid; the validator's own issue for the same cell is then left out,
+    so each problem is reported once.
+
+    Returns
+    -------
+    (ChunkValidation, MappingReport or None)
+    """
+    _, result, report = _check_chunk(raw, mapping, first_row, duplicates, required)
+    return result, report
+
+
+def _check_chunk(raw: pd.DataFrame, mapping: StudyMapping | None, first_row: int,
+                 duplicates, required: tuple[str, ...]
+                 ) -> tuple[pd.DataFrame, ChunkValidation, MappingReport | None]:
+    """(the contract-named chunk before checking, its validation, the mapping report)."""
+    if mapping is None:
+        return raw, validate_frame(raw, first_row=first_row, duplicates=duplicates,
+                                   required=required), None
+    mapped, report = mapping.apply(raw, first_row=first_row)
+    result = validate_frame(mapped, first_row=first_row, duplicates=duplicates,
+                            required=required)
+    if report.issues.empty:
+        return mapped, result, report
+    own = result.issues
+    seen = set(zip(report.issues["row"], report.issues["column"], strict=True))
+    keep = [(r, c) not in seen for r, c in zip(own["row"], own["column"], strict=True)]
+    issues = _merge_issues([report.issues, own[keep]])
+    valid = result.valid.copy()
+    valid[report.issues["row"].to_numpy(dtype=np.int64) - first_row] = False
+    return mapped, ChunkValidation(result.frame, valid, issues), report
+
+
+def _merge_issues(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p[ISSUE_COLUMNS] for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in ISSUE_COLUMNS})
+    if len(parts) == 1:
+        return parts[0].reset_index(drop=True)
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values("row", kind="stable").reset_index(drop=True)
+
+
+class ChunkCheck(Protocol):
+    """A check run over the checked chunks of one file (see :func:`validate_file`)."""
+
+    def update(self, mapped: pd.DataFrame, result: ChunkValidation, first_row: int
+               ) -> pd.DataFrame | None:
+        """Row-level issues of one chunk (columns :data:`ISSUE_COLUMNS`), or None."""
+
+    def finish(self) -> pd.DataFrame | None:
+        """File-level issues once every chunk is seen (row 0), or None."""
+
+
+# -- plausibility: values valid one by one, implausible together ---------------------------
+# A PPT of 4 kPa is in range (> 0), but a file whose every PPT is below 20 holds kg/cm2
+# (or N/cm2), not kPa. These checks look at whole columns (streamed: counts only) and
+# name the likely unit; they are file-level issues (row 0). A unit the study mapping
+# declares for a column (even "kPa") switches its check off.
+
+_KPA_COLUMNS = tuple(c.name for c in COLUMNS if c.unit == "kPa")
+_MIN_ROWS_FOR_SHARES = 10  # distribution rules (other than "every PPT below 20")
+
+
+@dataclass
+class _ColumnStats:
+    n: int = 0
+    below: int = 0
+    above: int = 0
+    total: float = 0.0
+    largest: float = -np.inf
+    smallest: float = np.inf
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """More than ``share`` of the values below ``below`` / above ``above`` is implausible."""
+
+    below: float | None
+    above: float | None
+    share: float
+    min_rows: int
+    message: Callable[[str, _ColumnStats], str]
+
+
+def _pressure_below_20(column: str, st: _ColumnStats) -> str:
+    mean = st.total / st.n
+    kg, newton = mean * 98.0665, mean * 10.0
+    likely = "kg/cm2" if 100 <= kg <= 1500 or not 100 <= newton <= 1500 else "N/cm2"
+    return (f"every value is below 20, which is not a pressure pain threshold in kPa; the "
+            f"values look like {likely} (mean {mean:.3g}: {kg:.0f} kPa as kg/cm2, "
+            f"{newton:.0f} kPa as N/cm2). Convert them to kPa, or declare the unit in a "
+            f"--mapping file (columns: {{{column}: {{from: ..., unit: {likely}}}}})")
+
+
+def _pressure_n_cm2(column: str, st: _ColumnStats) -> str:
+    return (f"{st.below} of {st.n} values are below 100 (largest {st.largest:.4g}), lower than "
+            f"PPTs in kPa are; the values look like N/cm2 (x 10 = kPa). Convert them, or "
+            f"declare the unit in a --mapping file (unit: N/cm2, or kPa if they are kPa)")
+
+
+def _ages_in_months(column: str, st: _ColumnStats) -> str:
+    return (f"{st.above} of {st.n} values are above 100 (mean {st.total / st.n:.4g}): ages in "
+            f"months? Convert to years, or declare unit: months in a --mapping file")
+
+
+def _scale_0_100(column: str, st: _ColumnStats) -> str:
+    return (f"{st.above} of {st.n} values are above 10 (largest {st.largest:.4g}): a 0-100 "
+            f"scale (VAS or NRS-101) in a 0-10 column? Rescale to 0-10 before use")
+
+
+def _met_hours(column: str, st: _ColumnStats) -> str:
+    return (f"{st.below} of {st.n} values are below 100 (mean {st.total / st.n:.4g}): MET-hours "
+            f"per week rather than MET-minutes? Convert (x 60), or declare unit: MET-h/week "
+            f"in a --mapping file")
+
+
+def _tsk11_totals(column: str, st: _ColumnStats) -> str:
+    return (f"{st.below} value(s) below 17 and none above 44 (range {st.smallest:.4g}-"
+            f"{st.largest:.4g}): these look like TSK-11 totals (11-44), not TSK-17 totals "
+            f"(17-68); put them in tsk11_total")
+
+
+def _seconds(column: str, st: _ColumnStats) -> str:
+    return (f"{st.above} of {st.n} values are above 180 (mean {st.total / st.n:.4g}): seconds "
+            f"rather than minutes? Convert, or declare unit: s in a --mapping file")
+
+
+_PLAUSIBILITY: dict[str, list[_Rule]] = {
+    **{c: [_Rule(20.0, None, 1.0, 1, _pressure_below_20),
+           _Rule(100.0, None, 0.5, _MIN_ROWS_FOR_SHARES, _pressure_n_cm2)]
+       for c in _KPA_COLUMNS},
+    "age_years": [_Rule(None, 100.0, 0.5, 1, _ages_in_months)],
+    "pain_intensity_nrs": [_Rule(None, 10.0, 0.5, 1, _scale_0_100)],
+    "ts_first_nrs": [_Rule(None, 10.0, 0.5, 1, _scale_0_100)],
+    "ts_last_nrs": [_Rule(None, 10.0, 0.5, 1, _scale_0_100)],
+    "physical_activity_met_min_week": [
+        _Rule(100.0, None, 0.5, _MIN_ROWS_FOR_SHARES, _met_hours)],
+    "tsk_total": [_Rule(17.0, 44.0, 0.0, 1, _tsk11_totals)],
+    "exercise_duration_min": [_Rule(None, 180.0, 0.5, 1, _seconds)],
+}
+
+
+class PlausibilityCheck:
+    """Whole-column plausibility of units and scales, streamed over the chunks of a file.
+
+    Parameters
+    ----------
+    declared : mapping
+        Contract column -> unit declared by the study mapping; those columns are not
+        checked.
+
+    Examples
+    --------
+    >>> check = PlausibilityCheck()
+    >>> check.update(pd.DataFrame({"ppt_local_kpa": ["3.8", "4.5", "5.1"]}))
+    >>> issue = check.finish().iloc[0]
+    >>> int(issue["row"]), issue["column"], "look like kg/cm2" in issue["rule"]
+    (0, 'ppt_local_kpa', True)
+    """
+
+    def __init__(self, declared: Mapping[str, str] | Iterable[str] = ()) -> None:
+        self.declared = set(declared)
+        self._stats: dict[tuple[str, int], _ColumnStats] = {}
+
+    def update(self, mapped: pd.DataFrame, result: ChunkValidation | None = None,
+               first_row: int = 1) -> None:
+        """Count one chunk's values (contract-named, cells as read)."""
+        for column, rules in _PLAUSIBILITY.items():
+            if column not in mapped or column in self.declared:
+                continue
+            raw = mapped[column]
+            values = (raw.to_numpy(dtype="float64", na_value=np.nan)
+                      if pd.api.types.is_numeric_dtype(raw.dtype)
+                      and not pd.api.types.is_bool_dtype(raw.dtype)
+                      else pd.to_numeric(as_text(raw), errors="coerce").to_numpy(
+                          dtype="float64", na_value=np.nan))
+            values = values[np.isfinite(values)]
+            if not len(values):
+                continue
+            for i, rule in enumerate(rules):
+                st = self._stats.setdefault((column, i), _ColumnStats())
+                st.n += len(values)
+                st.total += float(values.sum())
+                st.largest = max(st.largest, float(values.max()))
+                st.smallest = min(st.smallest, float(values.min()))
+                if rule.below is not None:
+                    st.below += int((values < rule.below).sum())
+                if rule.above is not None:
+                    st.above += int((values > rule.above).sum())
+
+    def finish(self) -> pd.DataFrame:
+        """One file-level issue (row 0) per implausible column."""
+        rows = []
+        for (column, i), st in self._stats.items():
+            rule = _PLAUSIBILITY[column][i]
+            if st.n < rule.min_rows or _already(rows, column):
+                continue
+            if rule.below is not None and rule.above is not None:  # both ends: a range rule
+                hit = st.below > 0 and st.largest <= rule.above
+            elif rule.below is not None:
+                hit = st.below > rule.share * st.n if rule.share < 1 else st.below == st.n
+            else:
+                hit = st.above > rule.share * st.n
+            if hit:
+                rows.append({"row": 0, "participant_id": None, "column": column,
+                             "value": f"{st.n} values, mean {st.total / st.n:.4g}",
+                             "rule": rule.message(column, st)})
+        return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
+
+
+def _already(rows: list[dict], column: str) -> bool:
+    return any(r["column"] == column for r in rows)
+
+
+def plausibility_issues(frame: pd.DataFrame, *, declared: Iterable[str] = ()) -> pd.DataFrame:
+    """File-level plausibility issues of one table (or a batch of records).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"ppt_local_kpa": [3.8], "age_years": [40]})
+    >>> plausibility_issues(frame)["column"].tolist()
+    ['ppt_local_kpa']
+    >>> plausibility_issues(frame, declared=["ppt_local_kpa"]).empty
+    True
+    """
+    check = PlausibilityCheck(declared)
+    check.update(frame)
+    return check.finish()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -45,14 +46,18 @@ MALFORMED = {
     "total disagrees": ("a.csv", "participant_id,sex," + ",".join(
         f"pcs_{i:02d}" for i in range(1, 14)) + ",pcs_total\np1,male," + ",".join(
         ["1"] * 13) + ",20\n", "pcs_total"),
-    "semicolons": ("a.csv", "participant_id;sex\np1;male\n", "separated by semicolons"),
+    "semicolons": ("a.csv", "participant_id;sex\np1;male\n",
+                   "separated by semicolons, not the default ','; read it with --sep ';'"),
     "ragged line": ("a.csv", f"{HEADER}\np1,male,1,,,\np2,male,1,,,,,,9\n",
                     "line 3: expected 6 comma-separated fields, saw 9"),
     "latin-1": ("a.csv", f"{HEADER}\np1,male,1,,,\n".encode() + "p\xe9,male,,,,\n".encode(
         "latin-1"), "not UTF-8"),
     "binary garbage": ("a.csv", bytes(range(256)) * 4, "binary data"),
     "garbage parquet": ("a.parquet", b"PAR1 not really", "not a readable Parquet file"),
-    "unknown extension": ("a.xlsx", b"x", "unknown file type"),
+    "unknown extension": ("a.docx", b"x", "unknown file type"),
+    "old excel": ("a.xls", b"x", "save the sheet as .xlsx"),
+    "garbage xlsx": ("a.xlsx", b"x", "not a readable Excel .xlsx workbook"),
+    "garbage sav": ("a.sav", b"x", "not a readable SPSS .sav file"),
 }
 
 
@@ -141,3 +146,203 @@ def test_version_option_and_enum_choices():
     bad = runner.invoke(app, ["score", "--model", "m", "--input", "i.csv", "--output",
                               "o.csv", "--engine", "spark"])
     assert bad.exit_code == 2 and "spark" in bad.output
+
+
+# -- issue 15: versions, formats, mappings, units, and everything training needs ----------
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+QUICK = str(ROOT / "pipelines" / "quick.yaml")
+
+
+def test_version_option_prints_package_and_contract_version():
+    from eihpredict import __version__
+
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"eihpredict {__version__} (cohort contract 1)"
+
+
+def test_validate_lists_unknown_columns_but_still_says_valid(tmp_path, small_cohort):
+    frame = small_cohort.frame.head(30).assign(visit_notes="ok", Weight_kg=70.0)
+    path = tmp_path / "c.csv"
+    frame.to_csv(path, index=False)
+    result = run("validate", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert "valid:" in result.stdout
+    assert "warning: 2 unknown column(s), kept but never used as features: visit_notes, " \
+           "Weight_kg" in result.stderr
+
+
+def test_validate_for_a_config_reports_every_problem_in_one_run(tmp_path, small_cohort):
+    """Issue 15: valid, then one refusal per training run (blank sex, no outcome, a group)."""
+    frame = small_cohort.frame.head(40).drop(
+        columns=["eih_ppt_pre_kpa", "eih_ppt_post_kpa", "ts_first_nrs", "ts_last_nrs",
+                 "ts_single_nrs", "ts_series_nrs"]).assign(notes="x")
+    frame.loc[[3, 17], "sex"] = None
+    path = tmp_path / "c.csv"
+    frame.to_csv(path, index=False)
+    result = run("validate", str(path), "--for", QUICK)
+    assert result.exit_code == 1
+    err = result.stderr
+    assert "warning: 1 unknown column(s), kept but never used as features: notes" in err
+    assert "row 4 (participant" in err and "row 18 (participant" in err and "required" in err
+    assert "pipeline 'quick': Feature group 'ts' needs the columns (ts_first_nrs, " \
+           "ts_last_nrs) or (ts_single_nrs, ts_series_nrs)" in err
+    assert "pipeline 'quick': no EIH outcome: the label rule 'no_rise' needs " \
+           "eih_ppt_pre_kpa and eih_ppt_post_kpa, or eih_impaired; the file lacks " \
+           "eih_ppt_pre_kpa, eih_ppt_post_kpa and eih_impaired" in err
+    assert "not ready:" in err and "4 problem(s) would stop training pipeline 'quick'" in err
+
+
+def test_validate_for_names_rows_without_an_outcome(tmp_path, small_cohort):
+    frame = small_cohort.frame.head(40).copy()
+    frame.loc[[5, 9], "eih_ppt_post_kpa"] = None
+    frame.loc[12, "eih_ppt_pre_kpa"] = None
+    path = tmp_path / "c.csv"
+    frame.to_csv(path, index=False)
+    report = tmp_path / "r.csv"
+    result = run("validate", str(path), "--for", QUICK, "--report", str(report))
+    assert result.exit_code == 1
+    rows = pd.read_csv(report)
+    assert rows[["row", "column"]].values.tolist() == [
+        [6, "eih_ppt_post_kpa"], [10, "eih_ppt_post_kpa"], [13, "eih_ppt_pre_kpa"]]
+    assert rows["rule"].str.startswith("an outcome is needed to train pipeline 'quick'").all()
+    # Without --for the same file is contract-valid: the outcome is optional for scoring.
+    assert run("validate", str(path)).exit_code == 0
+
+
+def test_validate_for_a_ready_file_exits_0(cohort_csv):
+    result = run("validate", cohort_csv, "--for", QUICK)
+    assert result.exit_code == 0, result.stderr
+    assert "ready to train pipeline 'quick'" in result.stdout
+
+
+def test_validate_refuses_ppts_in_kg_per_cm2_naming_the_unit(tmp_path, small_cohort):
+    frame = small_cohort.frame.head(50).copy()
+    kpa = [c for c in frame.columns if c.endswith("_kpa")]
+    frame[kpa] = frame[kpa] / 98.0665
+    path = tmp_path / "kg.csv"
+    frame.to_csv(path, index=False)
+    result = run("validate", str(path))
+    assert result.exit_code == 1
+    assert "file, column ppt_local_kpa" in result.stderr
+    assert "look like kg/cm2" in result.stderr
+    assert f"{len(kpa)} about the whole file" in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "sav", "semicolon"])
+def test_validate_reads_excel_spss_and_european_csv(tmp_path, small_cohort, fmt):
+    frame = small_cohort.frame.head(25)
+    if fmt == "xlsx":
+        import openpyxl
+
+        workbook = openpyxl.Workbook()
+        workbook.active.title = "readme"
+        sheet = workbook.create_sheet("data")
+        sheet.append(list(frame.columns))
+        for row in frame.itertuples(index=False):
+            sheet.append([None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)
+                          for v in row])
+        path = tmp_path / "c.xlsx"
+        workbook.save(path)
+        args = ["--sheet", "data"]
+    elif fmt == "sav":
+        import pyreadstat
+
+        out = frame.copy()
+        for name in out.columns:
+            out[name] = out[name].astype("float64") if out[name].dtype != "str" else out[name]
+        path = tmp_path / "c.sav"
+        pyreadstat.write_sav(out, str(path))
+        args = []
+    else:
+        path = tmp_path / "c.csv"
+        frame.to_csv(path, index=False, sep=";", decimal=",")
+        args = ["--sep", ";", "--decimal", ","]
+    result = run("validate", str(path), *args)
+    assert result.exit_code == 0, result.stderr
+    assert "valid:" in result.stdout and "25 rows" in result.stdout
+
+
+def test_impossible_read_options_are_usage_errors(cohort_csv):
+    result = run("validate", cohort_csv, "--decimal", ",")
+    assert result.exit_code == 2
+    assert "both ','" in result.stderr
+
+
+def test_validate_with_a_mapping_names_unmapped_codes_and_rows(tmp_path, small_cohort):
+    import yaml
+    from study_export import MAPPING, redcap_export
+
+    export, _ = redcap_export(small_cohort.frame.head(60))
+    export.loc[[7, 41], "gender"] = 3.0
+    path = tmp_path / "export.csv"
+    export.to_csv(path, index=False)
+    mapping = tmp_path / "study.yaml"
+    mapping.write_text(yaml.safe_dump(MAPPING))
+    result = run("validate", str(path), "--mapping", str(mapping))
+    assert result.exit_code == 1
+    assert "study column 'gender' (sex): value '3.0' in 2 row(s) (rows 8, 42) could not be " \
+           "mapped" in result.stderr
+    assert "mapping: converted ppt_local_kpa: kg/cm2 -> kPa (x 98.0665" in result.stdout
+    assert "warning: 1 unknown column(s), kept but never used as features: visit_notes" \
+        in result.stderr
+    export.loc[[7, 41], "gender"] = 2.0
+    export.to_csv(path, index=False)
+    result = run("validate", str(path), "--mapping", str(mapping))
+    assert result.exit_code == 0, result.stderr
+
+
+def test_bad_mapping_file_exits_1_naming_the_key(tmp_path, cohort_csv):
+    mapping = tmp_path / "study.yaml"
+    mapping.write_text("columns:\n  sexx: gender\n")
+    result = run("validate", cohort_csv, "--mapping", str(mapping))
+    assert result.exit_code == 1
+    assert "'sexx' is not a contract column (did you mean 'sex'?)" in result.stderr
+
+
+def test_map_init_drafts_a_mapping_that_works_once_decided(tmp_path, small_cohort):
+    from study_export import redcap_export
+
+    export, expected = redcap_export(small_cohort.frame.head(80))
+    path = tmp_path / "export.csv"
+    export.to_csv(path, index=False)
+    draft = tmp_path / "study.yaml"
+    result = run("map", "--init", str(path), "--out", str(draft))
+    assert result.exit_code == 0, result.stderr
+    text = draft.read_text()
+    assert "participant_id: record_id" in text
+    assert "tsk11_total: tsk_11" in text
+    assert "average: [ppt_l_t1_kg, ppt_l_t2_kg]\n    unit: kg/cm2" in text
+    assert "missing: [99]" in text
+    assert "to decide: gender -> sex: value(s) 1, 2 could not be mapped (TODO)" in result.stderr
+    assert "not mapped: visit_notes" in result.stderr
+    # The undecided draft refuses to load; decided, it maps the export onto the contract.
+    refused = run("validate", str(path), "--mapping", str(draft))
+    assert refused.exit_code == 1 and "'TODO' is not a value of sex" in refused.stderr
+    draft.write_text(text.replace("'1': TODO", "'1': female").replace("'2': TODO",
+                                                                      "'2': male"))
+    assert run("validate", str(path), "--mapping", str(draft)).exit_code == 0
+    again = run("map", "--init", str(path), "--out", str(draft))
+    assert again.exit_code == 1 and "exists" in again.stderr
+    contract = tmp_path / "contract.csv"
+    result = run("map", str(path), "--mapping", str(draft), "--out", str(contract))
+    assert result.exit_code == 0, result.stderr
+    from eihpredict.validation import read_valid_cohort
+
+    frame = read_valid_cohort(contract)
+    assert frame["sex"].astype(str).tolist() == expected["sex"].tolist()
+    np.testing.assert_allclose(frame["eih_ppt_post_kpa"], expected["eih_ppt_post_kpa"],
+                               rtol=1e-9)
+    np.testing.assert_allclose(frame["tsk11_total"], expected["tsk11_total"])
+
+
+def test_map_needs_init_or_mapping(cohort_csv):
+    assert run("map", cohort_csv).exit_code == 2
+
+
+@pytest.mark.parametrize("sep", ["\\t", "tab"])
+def test_tab_separator_as_typed_in_a_shell(tmp_path, sep):
+    path = write(tmp_path, "t.csv", "participant_id\tsex\np1\tmale\n")
+    result = run("validate", path, "--sep", sep)
+    assert result.exit_code == 0, result.stderr

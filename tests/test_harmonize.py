@@ -42,3 +42,22 @@ def test_harmonize_a_study_spreadsheet():
     assert result.frame["ppt_local_kpa"].tolist() == [411.9, 598.2]
     with pytest.raises(ValueError, match="not a pressure column"):
         harmonize(out, units={"pcs_total": "kg/cm2"})
+
+
+def test_harmonize_codes_match_when_blanks_made_the_column_float():
+    """Issue 15: {1: "female", 2: "male"} did nothing once blanks made the column 2.0."""
+    study = pd.DataFrame({"participant_id": ["a", "b", "c"], "sex": [2.0, float("nan"), 1.0]})
+    out = harmonize(study, categories={"sex": {1: "female", 2: "male"}})
+    assert out["sex"].tolist()[0::2] == ["male", "female"]
+    assert pd.isna(out["sex"].iloc[1])
+
+
+def test_harmonize_reports_unmapped_values_with_rows():
+    study = pd.DataFrame({"participant_id": ["a", "b", "c", "d"], "sex": [1, 3, 2, 3]})
+    with pytest.raises(ValueError, match=r"sex: value '3' in 2 row\(s\) \(rows 2, 4\) is not "
+                                         r"in the categories mapping"):
+        harmonize(study, categories={"sex": {1: "female", 2: "male"}})
+
+
+def test_harmonize_lbf_per_cm2():
+    assert convert_pressure(pd.Series([1.0]), "lbf/cm2").iloc[0] == 44.5

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from eihpredict.labels import LabelRule, make_labels
+from eihpredict.labels import LabelRule, label_report, make_labels
 
 FRAME = pd.DataFrame({
     "participant_id": ["a", "b", "c", "d", "e"],
@@ -28,10 +28,31 @@ def test_label_rules(rule, expected):
     assert make_labels(FRAME, rule).tolist() == expected
 
 
-def test_explicit_label_column_overrides_the_rule_where_present():
+def test_label_column_overrides_the_rule_only_when_the_config_says_so(caplog):
+    """Issue: an eih_impaired column silently overrode the configured rule."""
     frame = FRAME.assign(eih_impaired=[1, np.nan, np.nan, 0, np.nan])
-    assert make_labels(frame).tolist() == [1, 0, 1, 0, 0]
+    with caplog.at_level("WARNING", logger="eihpredict.labels"):
+        assert make_labels(frame).tolist() == [0, 0, 1, 1, 0]  # the rule, by default
+    assert "disagrees with the rule" in caplog.text and "2 of 2 rows" in caplog.text
+    assert make_labels(frame, LabelRule(use_label_column=True)).tolist() == [1, 0, 1, 0, 0]
     assert make_labels(frame, LabelRule(use_label_column=False)).tolist() == [0, 0, 1, 1, 0]
+    report = label_report(frame, LabelRule(rule="absolute", threshold_kpa=70))
+    assert report == {"source": "rule", "compared": 2, "disagreements": 1}  # row d
+
+
+def test_sdc_rule_is_the_smallest_detectable_change():
+    rule = LabelRule(rule="sdc", sem_kpa=20)
+    assert rule.sdc_kpa == pytest.approx(1.96 * np.sqrt(2) * 20)  # 55.4 kPa
+    assert make_labels(FRAME, rule).tolist() == [0, 1, 1, 1, 1]  # +60 is the only rise
+    from_icc = LabelRule(rule="sdc", sem_kpa=None, icc=0.84, sd_kpa=50)
+    assert from_icc.sdc_kpa == pytest.approx(1.96 * np.sqrt(2) * 50 * np.sqrt(0.16))
+    assert "smallest detectable change" in rule.describe()
+
+
+def test_relative_rule_warns_about_reliability(caplog):
+    with caplog.at_level("WARNING", logger="eihpredict.labels"):
+        make_labels(FRAME, LabelRule(rule="relative", threshold_pct=10))
+    assert "less reliable" in caplog.text
 
 
 def test_label_column_alone_is_enough():
@@ -63,3 +84,23 @@ def test_default_rule_matches_the_simulator_truth(small_cohort):
     y = make_labels(small_cohort.frame)
     assert y.tolist() == (small_cohort.frame["eih_ppt_post_kpa"]
                           <= small_cohort.frame["eih_ppt_pre_kpa"]).astype(int).tolist()
+
+
+def test_regression_to_the_mean_guard_fires_only_when_baseline_is_the_pre_value(
+        tmp_path, quick_config):
+    from eihpredict.labels import regression_to_the_mean
+    from eihpredict.simulate import simulate_cohort
+    from eihpredict.training import train
+
+    frame = simulate_cohort(240, seed=3).frame
+    assert not regression_to_the_mean(frame)["fires"]  # measured separately (r ~ 0.99)
+    same = frame.assign(ppt_local_kpa=frame["eih_ppt_pre_kpa"])
+    assert regression_to_the_mean(same)["fires"]
+    assert regression_to_the_mean(frame, LabelRule(baseline_is_pre=True))["fires"]
+    path = tmp_path / "rtm.csv"
+    same.to_csv(path, index=False)
+    config = quick_config.model_copy(update={"models": quick_config.models[:2]})
+    result = train(config, path, out=tmp_path / "m", track=False)
+    assert "ppt_local_kpa" not in result.final.model.input_columns
+    assert result.metadata["training_data"]["regression_to_the_mean"]["fires"]
+    assert "Regression to the mean" in (tmp_path / "m" / "model_card.md").read_text()

@@ -63,3 +63,12 @@ def test_duplicate_ids_among_records_name_the_earlier_row():
                                {"participant_id": "a", "sex": "male"}])
     assert result.valid.tolist() == [True, False]
     assert result.issues[0]["rule"] == "participant_id must be unique; same id as row 1"
+
+
+def test_text_fields_have_a_length_limit_in_both_paths():
+    from eihpredict.validation import MAX_TEXT
+
+    record = {"participant_id": "x" * (MAX_TEXT + 1), "sex": "male"}
+    assert _flags_records(record) == _flags_table(record) == {
+        ("participant_id", f"non-empty text, unique in the file; at most {MAX_TEXT} characters")}
+    assert validate_records([{**record, "participant_id": "x" * MAX_TEXT}]).valid[0]

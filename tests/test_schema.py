@@ -19,7 +19,7 @@ from eihpredict.validation import validate_frame, validate_records
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The column list of shared/CONTRACT.md section 1, written out literally.
+# The column list of docs/public-contract.md section 1, written out literally.
 CONTRACT_COLUMNS = (
     ["participant_id", "site", "population", "sex", "age_years", "bmi_kg_m2",
      "pain_duration_months", "pain_intensity_nrs", "physical_activity_met_min_week",
@@ -32,6 +32,7 @@ CONTRACT_COLUMNS = (
     + ["pcs_total", "tsk_total", "hads_anxiety", "hads_depression", "exercise_modality",
        "exercise_intensity_pct", "exercise_duration_min", "eih_ppt_pre_kpa",
        "eih_ppt_post_kpa", "eih_impaired"]
+    + ["tsk11_total"]  # contract v2 (section 6): TSK-11 totals
 )
 
 

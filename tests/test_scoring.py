@@ -169,3 +169,81 @@ def test_dask_engine_on_a_real_local_cluster_matches_local(model_dir, bad_csv, t
     assert (tmp_path / "local.csv").read_bytes() == (tmp_path / "dask.csv").read_bytes()
     assert (tmp_path / "local.rejects.csv").read_bytes() == \
         (tmp_path / "dask.rejects.csv").read_bytes()
+
+
+def test_each_prediction_says_how_much_of_its_input_was_missing(model_dir, raw):
+    from eihpredict.scoring import score_records
+
+    model = load_model_dir(model_dir).model
+    inputs = [c for c in model.input_columns if c != "participant_id"]
+    near_empty = score_records(model, [{"participant_id": "x", "sex": "female"}])
+    observed = 1 if "sex" in inputs else 0
+    assert near_empty.outputs["missing_input_share"].tolist() == [
+        (len(inputs) - observed) / len(inputs)]
+    rows = raw.head(30)
+    scored = score_frame(model, rows).scored
+    typed = rows[inputs].replace("", None)
+    expected = typed.isna().mean(axis=1).to_numpy()
+    np.testing.assert_allclose(scored["missing_input_share"], expected)
+
+
+def test_rejects_may_not_name_the_input_or_the_output(model_dir, bad_csv, tmp_path):
+    from eihpredict.scoring import ScoringError
+
+    before = bad_csv.read_bytes()
+    with pytest.raises(ScoringError, match="overwrite the input"):
+        score_file(model_dir, bad_csv, tmp_path / "s.csv", rejects=bad_csv)
+    link = tmp_path / "alias.csv"
+    link.symlink_to(bad_csv)
+    with pytest.raises(ScoringError, match="overwrite the input"):
+        score_file(model_dir, bad_csv, tmp_path / "s.csv", rejects=link)
+    with pytest.raises(ScoringError, match="same file"):
+        score_file(model_dir, bad_csv, tmp_path / "s.csv", rejects=tmp_path / "s.csv")
+    assert bad_csv.read_bytes() == before  # nothing was touched
+
+
+def test_a_second_run_on_the_same_output_stops_at_once(model_dir, bad_csv, tmp_path):
+    from eihpredict.scoring import ScoringError, _lock, _unlock
+
+    held = _lock(tmp_path / "s.csv")
+    try:
+        with pytest.raises(ScoringError, match="another run is writing"):
+            score_file(model_dir, bad_csv, tmp_path / "s.csv")
+    finally:
+        _unlock(held)
+    score_file(model_dir, bad_csv, tmp_path / "s.csv")  # free again
+
+
+def test_csv_outputs_neutralise_formulas_and_follow_the_umask(model_dir, raw, tmp_path):
+    import os
+    import stat
+
+    frame = raw.head(20).copy()
+    frame["note"] = ["=HYPERLINK(\"http://x\")"] * 10 + ["-2+3", "@a", "plain"] + ["ok"] * 7
+    frame.loc[3, "sex"] = "=cmd"  # a reject whose raw value is a formula
+    path = tmp_path / "in.csv"
+    frame.to_csv(path, index=False)
+    score_file(model_dir, path, tmp_path / "s.csv", rejects=tmp_path / "r.csv")
+    scores = pd.read_csv(tmp_path / "s.csv")
+    assert scores["note"].iloc[0].startswith("'=") and scores["note"].iloc[10] == "'@a"
+    assert (scores["note"] == "plain").sum() == 1
+    assert pd.read_csv(tmp_path / "r.csv")["sex"].iloc[0] == "'=cmd"
+    assert (scores["p_impaired_eih"] >= 0).all()  # numbers untouched
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(tmp_path / "s.csv").st_mode) == 0o666 & ~umask
+    score_file(model_dir, path, tmp_path / "raw.csv", raw_text=True)
+    assert pd.read_csv(tmp_path / "raw.csv")["note"].iloc[0].startswith("=")
+
+
+def test_input_columns_named_like_outputs_never_replace_them(model_dir, raw):
+    model = load_model_dir(model_dir).model
+    frame = raw.head(10).assign(p_impaired_eih=9.9, eih_prediction="old", feature_1="x",
+                                row=1, reasons="r")
+    result = score_frame(model, frame, explain=1)
+    fresh = score_frame(model, raw.head(10), explain=1).scored
+    np.testing.assert_array_equal(result.scored["p_impaired_eih"], fresh["p_impaired_eih"])
+    assert result.scored["input_p_impaired_eih"].eq(9.9).all()
+    assert result.scored["feature_1"].tolist() == fresh["feature_1"].tolist()
+    assert result.scored["input_feature_1"].eq("x").all()
+    assert not result.scored.columns.duplicated().any()

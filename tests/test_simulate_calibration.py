@@ -1,4 +1,4 @@
-"""The simulator against the published figures of shared/DOMAIN.md.
+"""The simulator against the published figures of docs/domain.md.
 
 Each row of :func:`eihpredict.simulate.calibration_table` names its source (Naugle 2012,
 Tomschi 2024, Vaegter 2021, Lewis 2012, Chesterton 2003, Rice 2019) and a tolerance;

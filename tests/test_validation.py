@@ -42,13 +42,13 @@ def test_validate_frame_accepts_valid_rows_and_types_them(minimal_frame):
         ("pcs_01", "two", "not a number"),
         ("tsk_03", "0", "whole number between 1 and 4"),
         ("hads_02", "4", "whole number between 0 and 3"),
-        ("ppt_local_kpa", "0", "number > 0 and <= 2000 kPa"),
-        ("ppt_local_kpa", "2000.1", "number > 0 and <= 2000 kPa"),
+        ("ppt_local_kpa", "0", "number between 0.5 and 2000 kPa"),
+        ("ppt_local_kpa", "2000.1", "number between 0.5 and 2000 kPa"),
         ("ppt_local_kpa", "NaN", "NaN is not allowed"),
         ("ppt_local_kpa", "inf", "infinite values are not allowed"),
         ("ppt_local_kpa", "-inf", "infinite values are not allowed"),
         ("age_years", "17", "between 18 and 100"),
-        ("pain_duration_months", "-1", ">= 0"),
+        ("pain_duration_months", "-1", "between 0 and 1200"),
         ("exercise_duration_min", "0", "> 0 and <= 180"),
         ("population", "martian", "unknown category"),
         ("sex", "", "required"),
@@ -196,3 +196,28 @@ def test_range_rule_accepts_exactly_the_documented_interval(spec, value):
     if spec.kind == "integer":
         inside = inside and float(value).is_integer()
     assert ok == inside
+
+
+def test_a_non_utf8_byte_deep_in_the_file_names_the_file_and_row(tmp_path):
+    from eihpredict.cohort_io import CohortFileError
+    from eihpredict.simulate import simulate_cohort
+
+    path = tmp_path / "latin.csv"
+    simulate_cohort(2000, seed=1).frame.to_csv(path, index=False)
+    data = path.read_bytes()
+    at = data.index(b"\n", 100_000) + 5  # well past the 64 KB the header check reads
+    path.write_bytes(data[:at] + b"\xff" + data[at:])
+    row = data[:at].count(b"\n")
+    with pytest.raises(CohortFileError, match=rf"latin.csv: not UTF-8 text in data row {row}"):
+        validate_file(path)
+
+
+def test_thousands_separator_lookalikes_are_refused_not_read_small():
+    frame = pd.DataFrame({"participant_id": [str(i) for i in range(8)], "sex": ["male"] * 8,
+                          "ppt_local_kpa": ["400", "350.5", "12.500", "1.000", "420", "380",
+                                            "410", "400.000"]})
+    result = validate_frame(frame)
+    flagged = result.issues[result.issues["rule"].str.contains("thousands separator")]
+    assert flagged["value"].tolist() == ["12.500", "1.000"]
+    assert result.valid.tolist() == [True, True, False, False, True, True, True, True]
+    assert result.frame.loc[7, "ppt_local_kpa"] == 400.0  # three decimals, same scale: fine

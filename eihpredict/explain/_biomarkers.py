@@ -37,7 +37,7 @@ import pandas as pd
 from scipy.stats import binom, spearmanr
 from sklearn.base import clone
 
-from ..modeling import FittedModel, TrainedModel
+from ..modeling import FittedModel, TrainedModel, estimator_contributions
 from ._shap import explain_frame, feature_group
 
 __all__ = ["BiomarkerReport", "discover_biomarkers", "interaction_strengths"]
@@ -73,7 +73,7 @@ class BiomarkerReport:
 def _matrix(model: TrainedModel, fitted_steps, X: pd.DataFrame) -> pd.DataFrame:
     """The model's design matrix before the estimator (imputed, unscaled for linear)."""
     features = fitted_steps["features"].transform(X)
-    if model.kind == "logistic":
+    if model.linear:
         return fitted_steps["impute"].transform(features)
     return features
 
@@ -90,9 +90,7 @@ def _shadowed(matrix: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
 
 def _contributions(model: TrainedModel, estimator, scaler, matrix: pd.DataFrame) -> np.ndarray:
     data = matrix.to_numpy(dtype="float64")
-    if model.kind == "lightgbm":
-        return estimator.booster_.predict(data, pred_contrib=True)[:, :-1]
-    return scaler.transform(data) * estimator.coef_[0]
+    return estimator_contributions(estimator, data if scaler is None else scaler.transform(data))
 
 
 def _one_resample(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, seed: int):
@@ -107,13 +105,13 @@ def _one_resample(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, seed: int
             break
     steps = {name: clone(step) for name, step in model.pipeline.steps}
     design = steps["features"].fit_transform(X.iloc[idx])
-    if model.kind == "logistic":
+    if model.linear:
         design = steps["impute"].fit_transform(design)
     train = _shadowed(design, rng)
     test = _shadowed(_matrix(model, steps, X.iloc[oob]), rng)
     scaler = None
     estimator = steps["model"]
-    if model.kind == "logistic":
+    if model.linear:
         scaler = StandardScaler().fit(train.to_numpy(dtype="float64"))
         estimator.fit(scaler.transform(train.to_numpy(dtype="float64")), y[idx])
     else:
@@ -148,7 +146,7 @@ def make_selector(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, selector:
         raise ValueError(
             f"Got selector={selector!r}; expected 'auto', 'model' or 'sparse_logistic'."
         )
-    if selector == "model" or (selector == "auto" and model.kind == "logistic"):
+    if selector == "model" or (selector == "auto" and getattr(model, "linear", False)):
         return model
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     from sklearn.model_selection import StratifiedKFold

@@ -68,8 +68,10 @@ def plot_importance(report: BiomarkerReport, path: Path) -> Path:
     colors = ["tab:green" if b else "tab:grey" for b in groups["is_biomarker"]]
     ax.barh(groups["group"], groups["importance"], color=colors, alpha=0.8)
     ax.errorbar(groups["importance"], groups["group"],
-                xerr=[groups["importance"] - groups["ci_low"],
-                      groups["ci_high"] - groups["importance"]],
+                # A mean can lie outside its percentile interval (skewed draws, e.g. a
+                # null cohort): the bar then shows the interval's side only, never < 0.
+                xerr=[(groups["importance"] - groups["ci_low"]).clip(lower=0),
+                      (groups["ci_high"] - groups["importance"]).clip(lower=0)],
                 fmt="none", ecolor="black", capsize=3, lw=1)
     ax.axvspan(shadow_max.quantile(0.025), shadow_max.quantile(0.975), color="tab:red",
                alpha=0.15, label="null: best shadow group (95 % range)")

@@ -93,6 +93,7 @@ class CPMFeatures(ContractTransformer):
         cpm_abs = after - before
         with np.errstate(invalid="ignore", divide="ignore"):
             cpm_pct = np.where(before > 0, 100.0 * cpm_abs / before, np.nan)
+            cpm_pct = np.where(np.isfinite(cpm_pct), cpm_pct, np.nan)  # never inf
         out = {"cpm_abs": cpm_abs, "cpm_pct": cpm_pct}
         if self.responder_rule is not None:
             with np.errstate(invalid="ignore"):

@@ -4,7 +4,7 @@ The reference table is fixed (nothing is learned from the data, so nothing leaks
 mean PPT of pain-free adults by sex, at the exercising (quadriceps, vastus lateralis)
 site about 560 kPa in men and 440 kPa in women, and at a remote (hand) site 427 and
 305 kPa (Chesterton et al. 2003, Clin J Pain 19:42-49, 1 cm2 probe, about 50 kPa/s).
-PPT is log-normal with an SD of about 35-50 % of the mean (``shared/DOMAIN.md``); the
+PPT is log-normal with an SD of about 35-50 % of the mean (``docs/domain.md``); the
 z-score uses a log-scale SD of 0.38 (about 39 %):
 
     z = (ln(ppt) - ln(reference_mean) + 0.38**2 / 2) / 0.38

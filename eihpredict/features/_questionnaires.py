@@ -1,6 +1,6 @@
 """Questionnaire scoring: PCS, TSK-17 / TSK-11, HADS, by the published rules.
 
-Rules (``shared/DOMAIN.md``):
+Rules (``docs/domain.md``):
 
 * PCS (Sullivan 1995): 13 items 0-4, total 0-52; rumination = items 8-11,
   magnification = 6, 7, 13, helplessness = 1-5, 12; no reverse-keyed items.

@@ -1,8 +1,36 @@
 """Classifiers, Optuna tuning, nested cross-validation, calibration, metrics, and the
-fitted-model protocol every model kind implements (:mod:`._protocol`)."""
+fitted-model protocol every model kind implements (:mod:`._protocol`).
 
+Validation beyond the development cohort: external-validation metrics with intervals
+(``binary_metrics``, ``continuous_metrics``, ``multiclass_metrics``, calibration and
+decision curves), a row or site bootstrap for any metric (``cluster_bootstrap``), model
+updating (``recalibrate_intercept``, ``recalibrate_logistic``, ``closed_test``),
+random-effects pooling of per-site performance (``site_performance``,
+``pool_site_performance``, ``random_effects_meta``, ``forest_plot``) and sample sizes
+for development and validation.
+"""
+
+from ._bootstrap import bootstrap_weights, cluster_bootstrap
 from ._calibration import Calibrator, resolve_method
 from ._estimators import ESTIMATORS, make_pipeline
+from ._external import (
+    BINARY_METRICS,
+    THREE_CLASSES,
+    binary_metrics,
+    binary_point_estimates,
+    continuous_metrics,
+    flexible_calibration_curve,
+    multiclass_metrics,
+    net_benefit_curve,
+)
+from ._meta import (
+    MetaAnalysis,
+    forest_plot,
+    meta_summary,
+    pool_site_performance,
+    random_effects_meta,
+    site_performance,
+)
 from ._metrics import (
     METRICS,
     bootstrap_metrics,
@@ -13,39 +41,47 @@ from ._metrics import (
     subgroup_metrics,
 )
 from ._model import OUTPUT_COLUMNS, EnsembleModel, FittedModel, TrainedModel
-from ._nested import FittedCandidate, OuterResult, fit_candidate, run_outer_cv
+from ._nested import SELECTED, FittedCandidate, OuterResult, fit_candidate, run_outer_cv
 from ._plots import plot_calibration, plot_decision_curves, plot_roc
-from ._protocol import ColumnBatch, Contributions, PipelineScorer, lgbm_threads
-from ._samplesize import SampleSize, cox_snell_r2_from_c, minimum_sample_size
+from ._protocol import (
+    ColumnBatch,
+    Contributions,
+    PipelineScorer,
+    estimator_contributions,
+    lgbm_threads,
+)
+from ._recalibration import (
+    ClosedTest,
+    Recalibration,
+    closed_test,
+    recalibrate_intercept,
+    recalibrate_logistic,
+)
+from ._samplesize import (
+    ContinuousSampleSize,
+    SampleSize,
+    ValidationSampleSize,
+    cox_snell_r2_from_c,
+    max_cox_snell_r2,
+    minimum_sample_size,
+    minimum_sample_size_continuous,
+    validation_sample_size,
+)
 
 __all__ = [
-    "ESTIMATORS",
-    "METRICS",
-    "OUTPUT_COLUMNS",
-    "Calibrator",
-    "ColumnBatch",
-    "Contributions",
-    "EnsembleModel",
-    "FittedCandidate",
-    "FittedModel",
-    "OuterResult",
-    "PipelineScorer",
-    "SampleSize",
-    "TrainedModel",
-    "bootstrap_metrics",
-    "calibration_slope_intercept",
-    "choose_threshold",
-    "cox_snell_r2_from_c",
-    "decision_curve",
-    "fit_candidate",
-    "lgbm_threads",
-    "make_pipeline",
-    "minimum_sample_size",
-    "plot_calibration",
-    "plot_decision_curves",
-    "plot_roc",
-    "point_metrics",
-    "resolve_method",
-    "run_outer_cv",
-    "subgroup_metrics",
+    "BINARY_METRICS", "ESTIMATORS", "METRICS", "OUTPUT_COLUMNS", "SELECTED", "THREE_CLASSES",
+    "Calibrator", "ClosedTest", "ColumnBatch", "ContinuousSampleSize", "Contributions",
+    "EnsembleModel", "FittedCandidate", "FittedModel", "MetaAnalysis", "OuterResult",
+    "PipelineScorer", "Recalibration", "SampleSize", "TrainedModel",
+    "ValidationSampleSize", "binary_metrics", "binary_point_estimates",
+    "bootstrap_metrics", "bootstrap_weights", "calibration_slope_intercept",
+    "choose_threshold", "closed_test", "cluster_bootstrap", "continuous_metrics",
+    "cox_snell_r2_from_c", "decision_curve",
+    "estimator_contributions", "fit_candidate", "flexible_calibration_curve",
+    "forest_plot", "lgbm_threads", "make_pipeline", "max_cox_snell_r2", "meta_summary",
+    "minimum_sample_size", "minimum_sample_size_continuous", "multiclass_metrics",
+    "net_benefit_curve", "plot_calibration", "plot_decision_curves", "plot_roc",
+    "point_metrics", "pool_site_performance", "random_effects_meta",
+    "recalibrate_intercept", "recalibrate_logistic", "resolve_method", "run_outer_cv",
+    "site_performance", "subgroup_metrics", "validation_sample_size",
 ]

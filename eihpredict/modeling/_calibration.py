@@ -75,6 +75,10 @@ class Calibrator:
                                                 y_max=1 - 1e-6).fit(z, y)
         return self
 
+    def parameters(self) -> dict[str, float]:
+        """``slope`` and ``intercept`` on the log-odds scale (1 and 0 for isotonic/none)."""
+        return {"slope": float(self.slope_), "intercept": float(self.intercept_)}
+
     def predict(self, z: np.ndarray) -> np.ndarray:
         z = np.asarray(z, dtype="float64")
         if self.method == "isotonic":

@@ -28,8 +28,9 @@ from ._protocol import ColumnBatch, Contributions, PipelineScorer
 __all__ = ["OUTPUT_COLUMNS", "CovariateAdjustedModel", "EnsembleModel", "FittedModel",
            "TrainedModel"]
 
-#: Output columns of a binary model, in order (contract sections 3-4).
-OUTPUT_COLUMNS = BinaryOutputs.columns
+#: Output columns of a binary model, in order (contract sections 3-4, then the share of
+#: the model's inputs that were missing).
+OUTPUT_COLUMNS = (*BinaryOutputs.columns, "missing_input_share")
 
 
 class FittedModel(ABC):
@@ -94,8 +95,9 @@ class FittedModel(ABC):
 
     @property
     def output_columns(self) -> tuple[str, ...]:
-        """The output columns, in order (contract sections 3, 4 and 6)."""
-        return self.outputs_map.columns
+        """The output columns, in order (contract sections 3, 4 and 6), then
+        ``missing_input_share``."""
+        return (*self.outputs_map.columns, "missing_input_share")
 
     @property
     def output_types(self) -> dict[str, str]:
@@ -110,8 +112,23 @@ class FittedModel(ABC):
         return self.outputs_map(raw)
 
     def predict(self, batch: ColumnBatch) -> dict[str, np.ndarray]:
-        """The output columns for a batch of validated rows."""
-        return self.outputs(self.raw_score(batch))
+        """The output columns for a batch of validated rows, then
+        ``missing_input_share``: the share of the model's input columns missing in the
+        row (a prediction from mostly missing inputs leans on what was learned about
+        missingness, not on the participant)."""
+        return {**self.outputs(self.raw_score(batch)),
+                "missing_input_share": self.missing_share(batch)}
+
+    def missing_share(self, batch: ColumnBatch) -> np.ndarray:
+        """Per row, the share of :attr:`input_columns` that is missing."""
+        columns = [c for c in self.input_columns if c != "participant_id"]
+        if not columns:
+            return np.zeros(batch.n)
+        missing = np.zeros(batch.n)
+        for column in columns:
+            values = batch.columns.get(column)
+            missing += 1.0 if values is None else is_missing(values)
+        return missing / len(columns)
 
     def explanation(self, batch: ColumnBatch) -> Contributions:
         """The contributions top-K explanations show, one output per row: the raw score's
@@ -197,6 +214,11 @@ class TrainedModel(FittedModel):
     @property
     def feature_names(self) -> list[str]:
         return self.scorer.feature_names
+
+    @property
+    def linear(self) -> bool:
+        """A linear model (imputation, standardisation, linear estimator)."""
+        return self.scorer.linear
 
     @property
     def feature_names_in(self) -> list[str]:

@@ -48,9 +48,9 @@ from ._outputs import (
     ThreeClassOutputs,
 )
 from ._protocol import ColumnBatch, PipelineScorer
-from ._tuning import cv_splitter, tune
+from ._tuning import inner_splits, tune, tuning_score
 
-__all__ = ["PRE_COVARIATE", "FittedCandidate", "OuterResult", "fit_candidate",
+__all__ = ["PRE_COVARIATE", "SELECTED", "FittedCandidate", "OuterResult", "fit_candidate",
            "outer_splits", "run_outer_cv"]
 
 logger = logging.getLogger("eihpredict.train")
@@ -187,13 +187,14 @@ def _fit(candidate: CandidateConfig, config: PipelineConfig, X: pd.DataFrame, y:
                          timeout=config.tuning.timeout_seconds,
                          inner_folds=config.tuning.inner_folds, metric=config.tuning.metric,
                          seed=seed, pruning=config.tuning.pruning, storage=storage,
-                         study_name=study_name, task=task)
+                         study_name=study_name, groups=_site_groups(config, X), task=task)
             params, inner_best = tuned.best_params, tuned.inner_best_value
             n_trials, n_pruned = tuned.n_trials, tuned.n_pruned
     pipeline = make(params)
     # Out-of-fold raw scores for the calibration and the threshold.
     raw_oof: np.ndarray | None = None
-    for train, val in cv_splitter(task, config.calibration.folds, seed + 1).split(X, y):
+    for train, val in inner_splits(X, y, config.calibration.folds, seed + 1,
+                                   _site_groups(config, X), task):
         fold_model = PipelineScorer(clone(pipeline).fit(X.iloc[train], y[train]))
         raw = fold_model.raw_score(ColumnBatch.from_frame(X.iloc[val],
                                                           fold_model.input_columns))
@@ -208,6 +209,13 @@ def _fit(candidate: CandidateConfig, config: PipelineConfig, X: pd.DataFrame, y:
                          input_columns=input_columns, output_map=output_map)
     return FittedCandidate(model, params, inner_best, n_trials, n_pruned, method,
                            time.perf_counter() - start, raw_oof)
+
+
+def _site_groups(config: PipelineConfig, X: pd.DataFrame) -> np.ndarray | None:
+    """Sites for grouped inner folds, when the outer loop leaves sites out."""
+    if config.cv.scheme == "leave_site_out" and "site" in X and not X["site"].isna().any():
+        return X["site"].astype(str).to_numpy()
+    return None
 
 
 def _calibrate(config: PipelineConfig, raw_oof: np.ndarray, y: np.ndarray
@@ -269,7 +277,28 @@ def _outer_task(candidate, config, X, y, repeat, fold, train, test, storage, stu
     if model.optional_columns:  # also scored as rows that lack the optional covariate
         bare = rows.drop(columns=[c for c in model.optional_columns if c in rows.columns])
         without = model.predict(model.batch(bare))
-    return candidate.name, repeat, fold, test, outputs, without, fitted
+    inner = _inner_score(config, y[train], fitted)
+    return candidate.name, repeat, fold, test, outputs, without, fitted, inner
+
+
+def _inner_score(config: PipelineConfig, y: np.ndarray, fitted: FittedCandidate) -> float:
+    """The selection metric on a training set's own out-of-fold predictions (lower is
+    better; AUROC is negated). Binary: calibrated probabilities; continuous: the mean
+    squared (or absolute, for ``mae``) error of the predicted change; three classes: the
+    raw logits."""
+    from ._metrics import point_metrics
+
+    metric = config.selection_metric
+    if config.task == "continuous":  # r2 on one training set ranks as the MSE does
+        return tuning_score("mae" if metric == "mae" else "mse", y, fitted.raw_oof,
+                            "continuous")
+    if config.task == "three_class":
+        value = tuning_score(metric, y, fitted.raw_oof, "three_class")
+        return -value if metric == "roc_auc" else value
+    p = fitted.model.calibrator.predict(fitted.raw_oof)
+    value = point_metrics(y, p, 0.5)[{"log_loss": "log_loss", "brier": "brier",
+                                 "roc_auc": "auroc"}[metric]]
+    return -value if metric == "roc_auc" else value
 
 
 def _store(target: dict[str, np.ndarray], outputs: dict[str, np.ndarray], repeat: int,
@@ -312,13 +341,19 @@ def run_outer_cv(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, *,
         for cand, r, f, tr, te, _ in tasks)
     labels = {(r, f): label for (r, f, _, _, label) in splits}
     shape = (repeats, len(y))
-    for done, (name, repeat, fold, test, outputs, without, fitted) in enumerate(iterator,
-                                                                                  start=1):
+    inner: dict[tuple[int, int], dict[str, tuple]] = {}
+    eligible = {c.name for c in config.models if not c.baseline}
+    for done, (name, repeat, fold, test, outputs, without, fitted, score) in enumerate(
+            iterator, start=1):
         model = fitted.model
         probability = model.outputs_map.probability(outputs)
+        decision = (np.argmax(probability, axis=1) if k
+                    else outputs["eih_prediction"] == "impaired")
+        if name in eligible:
+            inner.setdefault((repeat, fold), {})[name] = (score, test, probability, decision,
+                                                         outputs, model.threshold)
         result.probabilities[name][repeat, test] = probability
-        result.decisions[name][repeat, test] = (
-            np.argmax(probability, axis=1) if k else outputs["eih_prediction"] == "impaired")
+        result.decisions[name][repeat, test] = decision
         _store(result.outputs[name], outputs, repeat, test, shape)
         if without is not None:
             _store(result.without_covariate.setdefault(name, {}), without, repeat, test, shape)
@@ -328,11 +363,38 @@ def run_outer_cv(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, *,
             "threshold": None if np.isnan(model.threshold) else model.threshold,
             "params": fitted.params, "inner_best_value": fitted.inner_best_value,
             "n_trials": fitted.n_trials, "n_pruned": fitted.n_pruned,
-            "seconds": round(fitted.seconds, 2),
+            "seconds": round(fitted.seconds, 2), "inner_selection_score": score,
         })
         logger.info("outer fold %d/%d done: %s repeat %d fold %d (%d trials, %.1f s)", done,
                     total, name, repeat + 1, fold + 1, fitted.n_trials, fitted.seconds)
         if on_fold is not None:
             on_fold(done, total)
+    _select_inside(result, inner, labels, len(y), k)
     result.folds.sort(key=lambda d: (d["candidate"], d["repeat"], d["fold"]))
     return result
+
+
+#: The whole procedure's predictions: in each outer fold, the candidate the outer
+#: training set's own out-of-fold predictions choose (selection inside the outer loop).
+SELECTED = "selected_by_inner_cv"
+
+
+def _select_inside(result: OuterResult, inner, labels, n: int, k: int | None) -> None:
+    """Add :data:`SELECTED`: the honest figure of "tune every candidate, then pick one"."""
+    result.probabilities[SELECTED] = np.full((result.n_repeats, n, *([k] if k else [])),
+                                             np.nan)
+    result.decisions[SELECTED] = np.zeros((result.n_repeats, n), dtype=int if k else bool)
+    result.outputs[SELECTED] = {}
+    for (repeat, fold), scores in sorted(inner.items()):
+        name = min(scores, key=lambda c: scores[c][0])
+        score, test, probability, decision, outputs, threshold = scores[name]
+        result.probabilities[SELECTED][repeat, test] = probability
+        result.decisions[SELECTED][repeat, test] = decision
+        _store(result.outputs[SELECTED], outputs, repeat, test, (result.n_repeats, n))
+        result.folds.append({"candidate": SELECTED, "repeat": repeat, "fold": fold,
+                             "label": labels[(repeat, fold)], "n_test": len(test),
+                             "threshold": None if np.isnan(threshold) else threshold,
+                             "params": {"chosen": name}, "inner_best_value": None,
+                             "n_trials": 0, "n_pruned": 0, "seconds": 0.0,
+                             "inner_selection_score": score})
+    result.candidates = [*result.candidates, SELECTED]

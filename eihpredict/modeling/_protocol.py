@@ -38,7 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["ColumnBatch", "Contributions", "PipelineScorer", "lgbm_threads"]
+__all__ = ["ColumnBatch", "Contributions", "PipelineScorer", "estimator_contributions",
+           "lgbm_threads"]
 
 #: Rows from which LightGBM predictions use every core (below, one thread is faster).
 PARALLEL_ROWS = 2000
@@ -220,6 +221,11 @@ class PipelineScorer:
         self.feature_names = (list(map(str, self.impute.get_feature_names_out(
             self.feature_names_in))) if self.impute is not None else self.feature_names_in)
 
+    @property
+    def linear(self) -> bool:
+        """A linear model (imputed and standardised inputs) rather than trees."""
+        return self.impute is not None
+
     def features(self, batch: ColumnBatch) -> np.ndarray:
         """The feature matrix (before imputation), columns ``feature_names_in``."""
         blocks = [t.transform_columns(batch.columns, batch.n) for t in self.transformers]
@@ -262,6 +268,13 @@ class PipelineScorer:
             return None
         values = self.head.interactions(self.design(batch)[1])
         return None if values is None else (self.feature_names, values)
+
+
+def estimator_contributions(estimator, design: np.ndarray) -> np.ndarray:
+    """Exact SHAP values of a fitted LightGBM or linear estimator on its own design matrix
+    (for refits outside a pipeline, e.g. the biomarker resampling)."""
+    head = _TreeHead(estimator) if hasattr(estimator, "booster_") else _LinearHead(estimator)
+    return head.contributions(np.asarray(design, dtype="float64"))[0]
 
 
 class _TreeHead:

@@ -133,9 +133,9 @@ def tune(make: Callable[[dict[str, Any]], Any], X, y: np.ndarray,
          space: dict[str, ParamSpec], *, n_trials: int, timeout: float | None,
          inner_folds: int, metric: str, seed: int, pruning: bool = True,
          storage: str | None = None, study_name: str | None = None,
-         task: str = "binary") -> TuningResult:
+         groups: np.ndarray | None = None, task: str = "binary") -> TuningResult:
     """Tune the pipeline ``make(params)`` on ``X, y`` by inner K-fold CV (stratified for
-    binary and three classes).
+    binary and three classes; grouped by site when ``groups`` are given).
 
     The objective is the mean inner-fold ``metric`` (:func:`tuning_score`) of the raw
     (uncalibrated) model; each fold's running mean is reported so the median pruner can
@@ -152,7 +152,7 @@ def tune(make: Callable[[dict[str, Any]], Any], X, y: np.ndarray,
         storage=open_storage(storage), study_name=study_name,
         load_if_exists=storage is not None,
     )
-    folds = list(cv_splitter(task, inner_folds, seed).split(X, y))
+    folds = inner_splits(X, y, inner_folds, seed, groups, task)
     template = make({})
 
     def objective(trial) -> float:
@@ -192,3 +192,19 @@ def _raw(pipeline, X) -> np.ndarray:
     """Raw scores of a fitted fold pipeline (the fitted-model protocol)."""
     scorer = PipelineScorer(pipeline)
     return scorer.raw_score(ColumnBatch.from_frame(X, scorer.input_columns))
+
+
+def inner_splits(X, y: np.ndarray, n_folds: int, seed: int, groups=None,
+                 task: str = "binary") -> list:
+    """Inner folds: stratified (plain K-fold for a continuous outcome), and grouped by site
+    when ``groups`` are given and there are enough of them (a site never sits on both
+    sides, as in leave-site-out)."""
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+    if groups is not None and len(np.unique(groups)) >= n_folds:
+        if task == "continuous":
+            splitter = GroupKFold(n_folds, shuffle=True, random_state=seed)
+        else:
+            splitter = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+        return list(splitter.split(X, y, groups))
+    return list(cv_splitter(task, n_folds, seed).split(X, y))

@@ -6,6 +6,8 @@ uvicorn uses (``eihpredict serve``), reading ``EIHPREDICT_*`` settings.
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import logging
 from contextlib import asynccontextmanager
 from typing import Any
@@ -74,6 +76,8 @@ def create_app(settings: ServiceSettings | None = None, *,
                     f"{settings.max_explain}.",
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,  # FastAPI answers 413 before parsing
+        **({} if (settings.docs if settings.docs is not None else settings.api_key is None)
+           else {"docs_url": None, "redoc_url": None, "openapi_url": None}),
     )
     app.state.settings = settings
     app.state.model = None
@@ -86,10 +90,12 @@ def create_app(settings: ServiceSettings | None = None, *,
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        logger.error("internal error on %s: %s", request.url.path, type(exc).__name__,
-                     exc_info=settings.log_participant_data)
-        return JSONResponse({"detail": "internal error"}, status_code=500)
+        # The exception's text may quote participant data: only its type is logged.
+        logger.error("internal error on %s: %s", request.url.path, type(exc).__name__)
+        return _secure(JSONResponse({"detail": "internal error"}, status_code=500))
 
+    app.add_middleware(Guard, settings=settings)
+    app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -97,6 +103,103 @@ def create_app(settings: ServiceSettings | None = None, *,
                            allow_methods=["GET", "POST"], allow_headers=["X-API-Key",
                                                                           "Content-Type"])
     return app
+
+
+class _SlowSender(BaseException):
+    """The client stopped sending its body (a BaseException: no handler turns it into a
+    500; :class:`BodyTimeout` answers 408 and closes)."""
+
+
+class BodyTimeout:
+    """ASGI middleware: a request body that does not arrive within ``seconds`` of the
+    previous chunk gets 408 and the connection is closed (a half-sent request would
+    otherwise hold a connection open forever)."""
+
+    def __init__(self, app, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def timed_receive():
+            try:
+                return await asyncio.wait_for(receive(), self.seconds)
+            except TimeoutError:
+                raise _SlowSender() from None
+
+        async def tracked_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, tracked_send)
+        except (_SlowSender, BaseExceptionGroup) as exc:
+            if isinstance(exc, BaseExceptionGroup) and not exc.subgroup(_SlowSender):
+                raise
+            if not started:
+                body = b'{"detail":"the request body did not arrive in time"}'
+                await send({"type": "http.response.start", "status": 408, "headers": [
+                    (b"content-type", b"application/json"), (b"connection", b"close"),
+                    (b"x-content-type-options", b"nosniff")]})
+                await send({"type": "http.response.body", "body": body})
+
+
+_SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff")]
+
+
+class Guard:
+    """ASGI middleware, before any body is read: the API key (every path but /health,
+    the docs included; constant-time), then the content type of a POST; on every
+    response the security headers (``nosniff``; ``no-store`` unless set). Pure ASGI,
+    so it adds no per-request task as ``BaseHTTPMiddleware`` would."""
+
+    def __init__(self, app, settings: ServiceSettings) -> None:
+        self.app = app
+        self.key = (None if settings.api_key is None
+                    else settings.api_key.get_secret_value().encode())
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        if self.key is not None and scope["path"] != "/health":
+            given = headers.get(b"x-api-key", b"")
+            if not hmac.compare_digest(given, self.key):
+                return await _refuse(send, 401, b'{"detail":"missing or wrong X-API-Key"}',
+                                     [(b"www-authenticate", b"API-Key")])
+        if scope["method"] == "POST":
+            media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if media != b"application/json":
+                return await _refuse(send, 415, b'{"detail":"send the body as JSON '
+                                     b'(Content-Type: application/json)"}', [])
+
+        async def secured(message):
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                extra = list(_SECURITY_HEADERS)
+                if b"cache-control" not in names:
+                    extra.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, secured)
+
+
+async def _refuse(send, code: int, body: bytes, headers: list) -> None:
+    await send({"type": "http.response.start", "status": code, "headers": [
+        (b"content-type", b"application/json"), *_SECURITY_HEADERS,
+        (b"cache-control", b"no-store"), *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _secure(response):
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 def create_app_from_env() -> FastAPI:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query, status
 from fastapi.responses import JSONResponse
 
 from ..schema import CONTRACT_VERSION
-from ..scoring import score_records
+from ..scoring import score_records, stored_mapping
 from .deps import ServedModel, get_model, require_api_key
 from .schemas import Health, ModelInfo, PredictionResponse, prediction_request_model
 from .settings import ServiceSettings
@@ -59,7 +59,9 @@ def build_router(settings: ServiceSettings) -> APIRouter:
         records = [p.model_dump(exclude_unset=True) for p in body.participants]
         if settings.log_participant_data:
             logger.info("predict request: %s", records)
-        result = score_records(served.loaded.model, records, explain=explain)
+        mapping = stored_mapping(served.loaded.metadata,
+                                 {k for r in records for k in r})
+        result = score_records(served.loaded.model, records, explain=explain, mapping=mapping)
         if result.issues:
             detail = [{"participant": i["position"], "participant_id": i["participant_id"],
                        "field": i["column"], "value": i["value"], "rule": i["rule"]}

@@ -38,6 +38,8 @@ class Prediction(BaseModel):
     participant_id: str
     p_impaired_eih: float = Field(ge=0, le=1)
     eih_prediction: str = Field(description="impaired or responder, at the model's threshold")
+    missing_input_share: float | None = Field(
+        None, ge=0, le=1, description="Share of the model's input fields that were missing.")
     contributions: list[Contribution] | None = None
 
 

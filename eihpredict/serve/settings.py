@@ -27,3 +27,8 @@ class ServiceSettings(BaseSettings):
         False, description="Log request bodies (health data: off unless needed)."
     )
     cors_origins: list[str] = Field(default_factory=list, description="CORS off when empty.")
+    body_timeout_seconds: float = Field(
+        10.0, gt=0, description="A request body stalled this long gets 408 (slow senders).")
+    docs: bool | None = Field(
+        None, description="Serve /docs, /redoc and /openapi.json (default: only when no API "
+        "key is set; with a key they need it too, and /docs loads its scripts from a CDN).")

@@ -99,3 +99,22 @@ def test_interactions_find_the_simulated_sex_by_cpm_term(quick_config):
     assert (top["strength"].diff().dropna() <= 1e-12).all()  # strongest first
     assert (matrix.to_numpy().diagonal() == 0).all() and (matrix.to_numpy() >= 0).all()
     assert matrix.loc["sex", "cpm"] == matrix.loc["cpm", "sex"] > 0
+
+
+def test_importance_plot_survives_a_mean_outside_its_percentile_interval(tmp_path):
+    """`explain --resamples 100` on a null cohort crashed: 'xerr' must not contain negative
+    values (a mean importance above its 97.5 % percentile, skewed draws)."""
+    import pandas as pd
+
+    from eihpredict.explain import BiomarkerReport
+    from eihpredict.explain._report import plot_importance
+
+    draws = pd.DataFrame({"cpm": [0.0] * 98 + [5.0, 5.0], "shadow__cpm": [0.01] * 100})
+    table = pd.DataFrame([{"feature": "cpm", "group": "cpm", "importance": 0.1,
+                           "ci_low": 0.0, "ci_high": 0.0, "selection_frequency": 0.02,
+                           "is_biomarker": False, "level": "group", "hits": 2,
+                           "p_value": 1.0, "direction": ""}])
+    report = BiomarkerReport(table, 100, 0.05, draws, draws, "test")
+    assert (table["importance"] > table["ci_high"]).all()  # the crashing situation
+    path = plot_importance(report, tmp_path / "importance.png")
+    assert path.stat().st_size > 0

@@ -56,7 +56,8 @@ def test_mlflow_client_reads_the_run_and_nested_candidate_runs(trained):
     children = client.search_runs([run.info.experiment_id],
                                   f"tags.mlflow.parentRunId = '{trained.run_id}'")
     assert {c.data.tags["candidate"] for c in children} == {"lightgbm", "elasticnet",
-                                                           "cpm_only", "ensemble"}
+                                                           "cpm_only", "ensemble",
+                                                           "selected_by_inner_cv"}
     artifacts = {a.path for a in client.list_artifacts(trained.run_id)}
     assert {"model", "plots", "config.json", "metrics.csv"} <= artifacts
     loaded = mlflow.pyfunc.load_model(f"runs:/{trained.run_id}/model")
@@ -162,3 +163,54 @@ def test_missing_group_columns_name_the_column_and_the_pipeline(quick_config, tm
     with pytest.raises(ValueError, match=r"pipeline 'quick' cannot use .*'cpm' needs columns "
                                          r"\(cpm_test_before_kpa, cpm_test_after_kpa\)"):
         train(quick_config, path, out=tmp_path / "m", track=False)
+
+
+def test_selection_inside_the_outer_loop_is_reported(trained):
+    """The headline figure is the whole procedure's: each outer fold's candidate is chosen
+    by that fold's training rows only, then scored on the fold."""
+    from eihpredict.modeling import SELECTED
+
+    outer = trained.outer
+    assert SELECTED in trained.metrics and SELECTED in outer.candidates
+    chosen = [f for f in outer.folds if f["candidate"] == SELECTED]
+    n_folds = len({(f["repeat"], f["fold"]) for f in outer.folds if f["candidate"] != SELECTED})
+    assert len(chosen) == n_folds
+    baselines = {c.name for c in trained.config.models if c.baseline}
+    for fold in chosen:
+        assert fold["params"]["chosen"] not in baselines
+        source = outer.probabilities[fold["params"]["chosen"]][fold["repeat"]]
+        rows = ~np.isnan(outer.probabilities[SELECTED][fold["repeat"]])
+        assert rows.any()
+        same = outer.probabilities[SELECTED][fold["repeat"]] == source
+        assert same[rows].any()
+    assert trained.metadata["validation"]["reported"] == SELECTED
+    assert "Reported performance" in (trained.model_dir / "model_card.md").read_text()
+
+
+def test_internal_external_cv_pools_sites_with_prediction_intervals(quick_config, tmp_path):
+    from eihpredict.config import CVConfig
+    from eihpredict.modeling import SELECTED, site_performance
+
+    path = tmp_path / "multisite.csv"
+    frame = simulate_cohort(400, seed=6, scenario="multisite").frame
+    write_table(frame, path)
+    config = quick_config.model_copy(update={"cv": CVConfig(scheme="leave_site_out",
+                                                            bootstrap=50)})
+    result = train(config, path, out=tmp_path / "m", track=False)
+    iecv = result.metadata["validation"]["internal_external"]
+    assert len(iecv["sites"]) == 4
+    y = result.outer.probabilities[SELECTED][0]
+    assert not np.isnan(y).any()  # every row predicted by the site-held-out procedure
+    again = site_performance(make_labels_of(frame), y, frame["site"].astype(str))
+    assert [round(v, 4) for v in again["c_statistic"]] == [s["c_statistic"]
+                                                           for s in iecv["sites"]]
+    pooled = {row["measure"]: row for row in iecv["pooled"]}
+    c = pooled["c_statistic"]
+    assert c["pi_low"] <= c["ci_low"] <= c["estimate"] <= c["ci_high"] <= c["pi_high"]
+    assert (tmp_path / "m" / "plots" / "forest_c_statistic.png").stat().st_size > 0
+
+
+def make_labels_of(frame):
+    from eihpredict.labels import make_labels
+
+    return make_labels(frame).to_numpy()

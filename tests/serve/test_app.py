@@ -46,7 +46,7 @@ def test_explain_adds_k_contributions_that_add_up(make_client, records, loaded):
     ({"pcs_01": True}, "pcs_01", "got true/false"),
     ({"pcs_01": "1_000"}, "pcs_01", "not a number"),
     ({"sex": "robot"}, "sex", "one of female, male"),
-    ({"ppt_local_kpa": 0}, "ppt_local_kpa", "number > 0"),
+    ({"ppt_local_kpa": 0}, "ppt_local_kpa", "number between 0.5 and 2000"),
     ({"participant_id": None}, "participant_id", "required"),
     ({"pcs_total": 50}, "pcs_total", "must"),
 ])
