@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from eihpredict.schema import COLUMNS
-
 from eihpredict.features import (
     ClinicalFeatures,
     CPMFeatures,
@@ -21,6 +19,7 @@ from eihpredict.features import (
     QuestionnaireScorer,
     TemporalSummationFeatures,
 )
+from eihpredict.schema import COLUMNS
 
 ESTIMATORS = [
     QuestionnaireScorer(),
