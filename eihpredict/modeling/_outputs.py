@@ -31,12 +31,13 @@ import numpy as np
 from scipy.special import ndtr
 
 from ._calibration import Calibrator, MulticlassCalibrator
+from ._external import THREE_CLASSES as _EXTERNAL_CLASSES
 
 __all__ = ["THREE_CLASSES", "BinaryOutputs", "ContinuousOutputs", "OutputMap",
            "ResidualDistribution", "ThreeClassOutputs"]
 
 #: Classes of a three-class model, in label order (0, 1, 2).
-THREE_CLASSES = ("hypoalgesia", "no_change", "hyperalgesia")
+THREE_CLASSES = _EXTERNAL_CLASSES
 
 
 class OutputMap(ABC):
@@ -81,8 +82,7 @@ class BinaryOutputs(OutputMap):
                 "eih_prediction": np.where(p >= self.threshold, "impaired", "responder")}
 
     def describe(self):
-        return {"method": self.calibrator.method, "slope": float(self.calibrator.slope_),
-                "intercept": float(self.calibrator.intercept_)}
+        return {"method": self.calibrator.method, **self.calibrator.parameters()}
 
 
 class ResidualDistribution:
