@@ -173,7 +173,10 @@ def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
         pass-through columns; ``rejects`` holds the invalid input rows as given, after
         ``row`` and ``reasons``.
     """
-    inputs = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame])
+    # Outcome columns are ignored, except a covariate the model reads when given (the
+    # pre-exercise PPT of a covariate-adjusted continuous model).
+    inputs = frame.drop(columns=[c for c in OUTCOME_COLUMNS
+                                 if c in frame and c not in model.optional_columns])
     if mapping is None:
         checked = validate_frame(inputs, first_row=first_row, duplicates=duplicates)
     else:
@@ -245,7 +248,7 @@ def score_records(model: FittedModel, records: list[dict], *, explain: int = 0,
     if checked.issues:
         return RecordScores(checked.issues)
     batch = ColumnBatch.from_columns(checked.columns, len(records)).with_missing(
-        model.input_columns)
+        [*model.input_columns, *model.optional_columns])
     outputs = {"participant_id": checked.columns["participant_id"], **model.predict(batch)}
     explanations = None
     if explain > 0:
