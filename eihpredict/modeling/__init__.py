@@ -65,6 +65,7 @@ from ._outputs import (
     OutputMap,
     ResidualDistribution,
     ThreeClassOutputs,
+    conformal_interval,
 )
 from ._plots import plot_calibration, plot_decision_curves, plot_roc
 from ._protocol import (
@@ -105,7 +106,7 @@ __all__ = [
     "CONTINUOUS_METRICS", "PRE_COVARIATE", "THREE_CLASS_METRICS", "BinaryOutputs",
     "ContinuousOutputs", "CovariateAdjustedModel", "MulticlassCalibrator", "OutputMap",
     "PenalisedLinearRegression", "ResidualDistribution", "ThreeClassOutputs",
-    "bootstrap_continuous_metrics", "bootstrap_three_class_metrics",
+    "bootstrap_continuous_metrics", "bootstrap_three_class_metrics", "conformal_interval",
     "continuous_point_metrics", "plot_change", "plot_three_class_calibration",
     "plot_three_class_roc", "three_class_point_metrics",
     "BINARY_METRICS", "ESTIMATORS", "METRICS", "OUTPUT_COLUMNS", "SELECTED", "THREE_CLASSES",

@@ -34,7 +34,7 @@ from ._calibration import Calibrator, MulticlassCalibrator
 from ._external import THREE_CLASSES as _EXTERNAL_CLASSES
 
 __all__ = ["THREE_CLASSES", "BinaryOutputs", "ContinuousOutputs", "OutputMap",
-           "ResidualDistribution", "ThreeClassOutputs"]
+           "ResidualDistribution", "ThreeClassOutputs", "conformal_interval"]
 
 #: Classes of a three-class model, in label order (0, 1, 2).
 THREE_CLASSES = _EXTERNAL_CLASSES
@@ -85,6 +85,27 @@ class BinaryOutputs(OutputMap):
         return {"method": self.calibrator.method, **self.calibrator.parameters()}
 
 
+def conformal_interval(residuals: np.ndarray, level: float) -> tuple[float, float]:
+    """Split-conformal bounds from ``n`` residuals: the ``floor((n + 1) * (1 - level) /
+    2)``-th and ``ceil((n + 1) * (1 + level) / 2)``-th smallest (infinite when ``n`` is
+    too small for the level). A new exchangeable residual falls inside with probability
+    at least ``level`` (Lei et al. 2018).
+
+    Examples
+    --------
+    >>> conformal_interval(np.arange(1.0, 100.0), 0.8)
+    (10.0, 90.0)
+    """
+    r = np.sort(np.asarray(residuals, dtype="float64"))
+    n = len(r)
+    alpha = 1 - level
+    eps = 1e-9  # (n + 1) * 0.1 is 9.999999999999998 in floating point for n = 99
+    k_low = int(np.floor((n + 1) * alpha / 2 + eps))
+    k_high = int(np.ceil((n + 1) * (1 - alpha / 2) - eps))
+    return (float(r[k_low - 1]) if k_low >= 1 else -np.inf,
+            float(r[k_high - 1]) if k_high <= n else np.inf)
+
+
 class ResidualDistribution:
     """The distribution of out-of-fold residuals ``observed - predicted`` (kPa).
 
@@ -98,9 +119,7 @@ class ResidualDistribution:
     residuals_ : ndarray
         Sorted residuals.
     low_, high_ : float
-        Conformal quantiles: the ``floor((n + 1) * (1 - level) / 2)``-th and
-        ``ceil((n + 1) * (1 + level) / 2)``-th smallest residual (infinite when the
-        cohort is too small for the level).
+        Conformal bounds (:func:`conformal_interval`).
     bandwidth_ : float
         Gaussian kernel bandwidth of the smoothed distribution function,
         ``1.587 * s * n ** (-1/3)`` with ``s = min(SD, IQR / 1.349)`` (the normal-scale
@@ -126,12 +145,8 @@ class ResidualDistribution:
         if r.ndim != 1 or len(r) < 2 or not np.isfinite(r).all():
             raise ValueError("Got residuals that are not at least two finite numbers.")
         n = len(r)
-        alpha = 1 - self.level
-        k_low = int(np.floor((n + 1) * alpha / 2))
-        k_high = int(np.ceil((n + 1) * (1 - alpha / 2)))
         self.residuals_ = r
-        self.low_ = float(r[k_low - 1]) if k_low >= 1 else -np.inf
-        self.high_ = float(r[k_high - 1]) if k_high <= n else np.inf
+        self.low_, self.high_ = conformal_interval(r, self.level)
         iqr = float(np.subtract(*np.quantile(r, [0.75, 0.25])))
         spread = min(float(np.std(r, ddof=1)), iqr / 1.349) or float(np.std(r, ddof=1)) or 1.0
         self.bandwidth_ = 1.587 * spread * n ** (-1 / 3)
