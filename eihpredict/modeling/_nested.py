@@ -41,7 +41,6 @@ from ._estimators import make_pipeline
 from ._metrics import choose_threshold
 from ._model import CovariateAdjustedModel, EnsembleModel, FittedModel, TrainedModel
 from ._outputs import (
-    BinaryOutputs,
     ContinuousOutputs,
     OutputMap,
     ResidualDistribution,
@@ -219,7 +218,7 @@ def _site_groups(config: PipelineConfig, X: pd.DataFrame) -> np.ndarray | None:
 
 
 def _calibrate(config: PipelineConfig, raw_oof: np.ndarray, y: np.ndarray
-               ) -> tuple[OutputMap, Calibrator | None, float, str]:
+               ) -> tuple[OutputMap | None, Calibrator | None, float, str]:
     """The output map from out-of-fold raw scores: ``(output_map, calibrator, threshold,
     method)`` (see the module docstring)."""
     rule = config.threshold
@@ -239,7 +238,10 @@ def _calibrate(config: PipelineConfig, raw_oof: np.ndarray, y: np.ndarray
     calibrator = Calibrator(method).fit(raw_oof, y)
     threshold = choose_threshold(y, calibrator.predict(raw_oof), rule.rule,
                                  value=rule.value, min_sensitivity=rule.min_sensitivity)
-    return BinaryOutputs(calibrator, threshold), calibrator, threshold, method
+    # A binary model keeps no output map of its own: its outputs follow its calibrator
+    # and threshold fields (as models saved before output maps did), so replacing the
+    # calibrator (model updating) recalibrates it.
+    return None, calibrator, threshold, method
 
 
 def _fit_ensemble(candidate: CandidateConfig, config: PipelineConfig, X: pd.DataFrame,
