@@ -155,3 +155,26 @@ def test_model_card_and_metadata_name_the_task(trained_continuous):
     assert "post-exercise PPT change" in card and "pi_coverage" in card
     assert "plots/change.png" in card
     assert (trained_continuous.model_dir / "plots" / "change.png").exists()
+
+
+@pytest.mark.parametrize("fixture", ["trained_continuous", "trained_three_class"])
+def test_evaluate_reports_the_task_metrics_on_a_new_cohort(fixture, request, tmp_path):
+    from eihpredict.simulate import simulate_cohort
+
+    trained = request.getfixturevalue(fixture)
+    data = tmp_path / "new.csv"
+    simulate_cohort(400, seed=77).frame.to_csv(data, index=False)
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(app, ["evaluate", "--model", str(trained.model_dir),
+                                      "--data", str(data), "--out", str(out), "--n-boot", "50",
+                                      "--no-tracking"])
+    assert result.exit_code == 0, result.output
+    metrics = pd.read_csv(out / "metrics.csv").set_index("metric")
+    names = (["r2", "rmse", "pi_coverage", "auroc", "calibration_slope"]
+             if fixture == "trained_continuous" else
+             [f"auroc_{c}" for c in THREE_CLASSES] + ["auroc_macro", "brier", "log_loss"])
+    for name in names:
+        row = metrics.loc[name]
+        assert row["ci_low"] <= row["estimate"] <= row["ci_high"], name
+    if fixture == "trained_continuous":
+        assert 0.6 <= metrics.loc["pi_coverage", "estimate"] <= 0.95
