@@ -52,13 +52,15 @@ def trained(tmp_path_factory, cohort_csv, quick_config):
 
 
 def _train_task(tmp_path_factory, cohort_csv, quick_config, name: str, label: dict):
+    """Trained and tracked in a fresh SQLite store (the tracking path is tested too)."""
     from eihpredict.config import PipelineConfig
     from eihpredict.training import train
 
     config = PipelineConfig.model_validate({**quick_config.model_dump(), "label": label,
                                             "name": f"quick-{name}"})
     root = tmp_path_factory.mktemp(f"trained-{name}")
-    return train(config, cohort_csv, out=root / "model", track=False)
+    return train(config, cohort_csv, out=root / "model",
+                 tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
 
 
 @pytest.fixture(scope="session")

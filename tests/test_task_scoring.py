@@ -178,3 +178,15 @@ def test_evaluate_reports_the_task_metrics_on_a_new_cohort(fixture, request, tmp
         assert row["ci_low"] <= row["estimate"] <= row["ci_high"], name
     if fixture == "trained_continuous":
         assert 0.6 <= metrics.loc["pi_coverage", "estimate"] <= 0.95
+
+
+@pytest.mark.parametrize("fixture", ["trained_continuous", "trained_three_class"])
+def test_the_run_is_tracked_with_the_task_metrics(fixture, request):
+    from mlflow.tracking import MlflowClient
+
+    trained = request.getfixturevalue(fixture)
+    run = MlflowClient(trained.tracking_uri).get_run(trained.run_id)
+    key = "rmse" if fixture == "trained_continuous" else "auroc_macro"
+    assert run.data.params["task"] == trained.metadata["task"]
+    assert run.data.metrics[key] == pytest.approx(
+        trained.metrics[trained.chosen].loc[key, "estimate"])
