@@ -348,10 +348,9 @@ def _plots(result: TrainingResult, y: np.ndarray, folder: Path) -> dict[str, Pat
     """Validation plots that make sense for the task (outer-CV predictions)."""
     config, outer = result.config, result.outer
     seed = config.seed
-    curve_title = {"binary": "impaired EIH", "continuous": "impaired EIH",
-                   "three_class": "hyperalgesia vs rest"}[result.task]
+    event = "hyperalgesia vs rest" if result.task == "three_class" else "impaired EIH"
     plots = {"decision_curve.png": plot_decision_curves(result.decision_curves,
-                                                       folder / "decision_curve.png")}
+                                                       folder / "decision_curve.png", event)}
     if result.task == "three_class":
         aurocs = {name: {c: _fmt_one(table, f"auroc_{c}") for c in THREE_CLASSES}
                   for name, table in result.metrics.items()}
@@ -359,13 +358,11 @@ def _plots(result: TrainingResult, y: np.ndarray, folder: Path) -> dict[str, Pat
                                                 folder / "roc.png", seed=seed)
         plots["calibration.png"] = plot_three_class_calibration(y, outer.probabilities,
                                                                 folder / "calibration.png")
-        logger.debug("    decision curve: %s", curve_title)
         return plots
-    event = impaired_event(config, y)
-    probabilities = outer.probabilities
-    plots["roc.png"] = plot_roc(event, probabilities, _fmt(result.metrics, "auroc"),
+    probabilities, impaired = outer.probabilities, impaired_event(config, y)
+    plots["roc.png"] = plot_roc(impaired, probabilities, _fmt(result.metrics, "auroc"),
                                 folder / "roc.png", seed=seed)
-    plots["calibration.png"] = plot_calibration(event, probabilities,
+    plots["calibration.png"] = plot_calibration(impaired, probabilities,
                                                 _fmt(result.metrics, "calibration_slope"),
                                                 folder / "calibration.png")
     if result.task == "continuous":

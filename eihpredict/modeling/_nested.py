@@ -38,7 +38,7 @@ from sklearn.model_selection import LeaveOneGroupOut, RepeatedKFold, RepeatedStr
 from ..config import CandidateConfig, PipelineConfig
 from ._calibration import Calibrator, MulticlassCalibrator, resolve_method
 from ._estimators import make_pipeline
-from ._metrics import choose_threshold
+from ._metrics import choose_threshold, point_metrics
 from ._model import CovariateAdjustedModel, EnsembleModel, FittedModel, TrainedModel
 from ._outputs import (
     ContinuousOutputs,
@@ -288,8 +288,6 @@ def _inner_score(config: PipelineConfig, y: np.ndarray, fitted: FittedCandidate)
     better; AUROC is negated). Binary: calibrated probabilities; continuous: the mean
     squared (or absolute, for ``mae``) error of the predicted change; three classes: the
     raw logits."""
-    from ._metrics import point_metrics
-
     metric = config.selection_metric
     if config.task == "continuous":  # r2 on one training set ranks as the MSE does
         return tuning_score("mae" if metric == "mae" else "mse", y, fitted.raw_oof,
