@@ -58,9 +58,15 @@ def _train_task(tmp_path_factory, cohort_csv, quick_config, name: str, label: di
 
     config = PipelineConfig.model_validate({**quick_config.model_dump(), "label": label,
                                             "name": f"quick-{name}"})
+    import mlflow
+
     root = tmp_path_factory.mktemp(f"trained-{name}")
-    return train(config, cohort_csv, out=root / "model",
-                 tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    previous = mlflow.get_tracking_uri()  # other tests resolve runs:/ URIs through it
+    try:
+        return train(config, cohort_csv, out=root / "model",
+                     tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    finally:
+        mlflow.set_tracking_uri(previous)
 
 
 @pytest.fixture(scope="session")

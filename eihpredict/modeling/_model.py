@@ -366,8 +366,17 @@ class CovariateAdjustedModel(FittedModel):
         return self._merge(batch, lambda m, b: m.raw_score(b))
 
     def predict(self, batch: ColumnBatch) -> dict[str, np.ndarray]:
-        return {name: self._merge(batch, lambda m, b, name=name: m.predict(b)[name])
-                for name in self.output_columns}
+        answers: dict[int, dict[str, np.ndarray]] = {}  # each model predicts its rows once
+
+        def column(name):
+            def answer(model, rows):
+                key = id(model)
+                if key not in answers:
+                    answers[key] = model.predict(rows)
+                return answers[key][name]
+            return answer
+
+        return {name: self._merge(batch, column(name)) for name in self.output_columns}
 
     def contributions(self, batch: ColumnBatch) -> Contributions:
         names = self.feature_names
