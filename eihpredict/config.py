@@ -12,14 +12,23 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .features import FEATURE_GROUPS
 from .labels import LabelRule
 
 __all__ = [
+    "TASKS",
     "CalibrationConfig",
     "CandidateConfig",
+    "ContinuousConfig",
     "ConfigError",
     "CVConfig",
     "ParamSpec",
@@ -29,6 +38,14 @@ __all__ = [
     "load_config",
 ]
 
+
+#: What a model predicts, from the label rule: ``binary`` (impaired EIH yes/no),
+#: ``continuous`` (the PPT change, kPa) or ``three_class`` (hypoalgesia / no change /
+#: hyperalgesia).
+TASKS = ("binary", "continuous", "three_class")
+
+#: Metrics that only a continuous outcome has (tuning or selection).
+CONTINUOUS_ONLY_METRICS = frozenset({"mse", "rmse", "mae", "r2"})
 
 #: Candidate kinds that are one estimator (anything else is an ensemble of them).
 ESTIMATORS = frozenset({"lightgbm", "logistic"})
@@ -64,7 +81,9 @@ class CandidateConfig(_Strict):
 
     name: str = Field(description="Name shown in results and MLflow.")
     kind: Literal["lightgbm", "logistic", "ensemble"] = Field(
-        description="Model family; ensemble averages the log-odds of its members."
+        description="Model family: lightgbm (gradient-boosted trees) or logistic (the "
+        "penalised linear family: logistic, multinomial logistic or linear regression as "
+        "the label rule needs); ensemble averages its members' raw scores."
     )
     members: list[str] | None = Field(
         None, description="For kind ensemble: names of the candidates it averages."
@@ -109,7 +128,10 @@ class TuningConfig(_Strict):
     n_trials: Annotated[int, Field(ge=1)] = 30
     timeout_seconds: Annotated[float | None, Field(gt=0)] = None
     inner_folds: Annotated[int, Field(ge=2)] = 3
-    metric: Literal["log_loss", "roc_auc", "brier"] = "log_loss"
+    metric: Literal["log_loss", "roc_auc", "brier", "mse", "rmse", "mae"] = Field(
+        "log_loss", description="Inner-CV objective on the raw model. Binary and three "
+        "classes: log_loss, brier or roc_auc (macro one-vs-rest for three classes). "
+        "Continuous: mse, rmse or mae; log_loss and brier rank as mse does (see README).")
     pruning: bool = True
 
 
@@ -136,6 +158,16 @@ class ThresholdConfig(_Strict):
     min_sensitivity: Annotated[float, Field(gt=0, le=1)] = 0.8
 
 
+class ContinuousConfig(_Strict):
+    """Settings of a continuous model (``label: {rule: continuous}``)."""
+
+    interval: Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.8, description="Coverage of the prediction interval (change_pi_low, change_pi_high).")
+    adjust_for_pre: bool = Field(
+        True, description="ANCOVA: the pre-exercise PPT (eih_ppt_pre_kpa) is a covariate of "
+        "the change; rows scored without it get a model fitted without it.")
+
+
 class MLflowConfig(_Strict):
     experiment: str = "eihpredict"
     tracking_uri: str | None = None
@@ -154,7 +186,10 @@ class PipelineConfig(_Strict):
     cv: CVConfig = Field(default_factory=CVConfig)
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     threshold: ThresholdConfig = Field(default_factory=ThresholdConfig)
-    selection_metric: Literal["log_loss", "roc_auc", "brier"] = "log_loss"
+    continuous: ContinuousConfig = Field(default_factory=ContinuousConfig)
+    selection_metric: Literal["log_loss", "roc_auc", "brier", "rmse", "mae", "r2"] = Field(
+        "log_loss", description="Outer-CV metric that chooses the final candidate (per task: "
+        "see the README).")
     anticipated_c_statistic: Annotated[float, Field(gt=0.5, lt=1)] = Field(
         0.70, description="C-statistic assumed by the Riley sample size (realistic: 0.65-0.75)."
     )
@@ -179,6 +214,31 @@ class PipelineConfig(_Strict):
             elif c.members:
                 raise ValueError(f"candidate {c.name!r}: members is only for kind ensemble")
         return value
+
+    @model_validator(mode="after")
+    def _metrics_fit_the_task(self):
+        task = self.task
+        for key, metric in (("tuning.metric", self.tuning.metric),
+                            ("selection_metric", self.selection_metric)):
+            if task != "continuous" and metric in CONTINUOUS_ONLY_METRICS:
+                raise ValueError(f"{key} {metric} needs label rule continuous (this label "
+                                 f"rule gives a {task} outcome); use log_loss, brier or roc_auc")
+            if task == "continuous" and metric == "roc_auc":
+                raise ValueError(f"{key} roc_auc needs a binary or three-class outcome; use "
+                                 "mse, rmse or mae (tuning) or rmse, mae or r2 (selection) "
+                                 "for label rule continuous")
+        if task == "three_class" and self.calibration.method == "isotonic":
+            raise ValueError("calibration.method isotonic is for binary outcomes; three "
+                             "classes use auto or sigmoid (vector scaling), temperature or "
+                             "none")
+        return self
+
+    @property
+    def task(self) -> str:
+        """``binary``, ``continuous`` or ``three_class`` (see :data:`TASKS`)."""
+        if self.label.rule == "continuous":
+            return "continuous"
+        return "three_class" if self.label.n_classes == 3 else "binary"
 
     def candidate(self, name: str) -> CandidateConfig:
         return next(c for c in self.models if c.name == name)
@@ -231,6 +291,8 @@ def load_config(path: str | os.PathLike[str], **overrides: Any) -> PipelineConfi
             where = ".".join(str(p) for p in err["loc"]) or "(top level)"
             if err["type"] == "extra_forbidden":
                 problems.append(f"unknown key {where!r}")
+            elif not err["loc"]:  # a rule across keys names its keys itself
+                problems.append(str(err["msg"]).removeprefix("Value error, "))
             else:
                 problems.append(f"{where}: {err['msg']}")
         raise ConfigError(f"{path}: " + "; ".join(problems)) from None

@@ -42,8 +42,10 @@ from .modeling import (
     Calibrator,
     binary_metrics,
     choose_threshold,
+    continuous_metrics,
     fit_candidate,
     flexible_calibration_curve,
+    multiclass_metrics,
     net_benefit_curve,
     recalibrate_intercept,
     recalibrate_logistic,
@@ -61,13 +63,42 @@ UPDATE_METHODS = ("intercept", "logistic", "refit")
 _EPS = 1e-12
 
 
-def _labels(loaded: LoadedModel, frame: pd.DataFrame) -> np.ndarray:
+def _labels(loaded: LoadedModel, frame: pd.DataFrame, *, any_task: bool = False
+            ) -> np.ndarray:
+    """The outcome under the model's own label rule: 0/1 (binary), the change in kPa
+    (continuous), 0/1/2 (three classes; ``any_task`` only)."""
     fields = LabelRule.model_fields
     rule = LabelRule(**{k: v for k, v in loaded.metadata["label_rule"].items() if k in fields})
-    if rule.n_classes != 2:
-        raise ValueError(f"model {loaded.version}: evaluate handles binary models; its label "
+    if not any_task and loaded.model.task != "binary":
+        raise ValueError(f"model {loaded.version}: update handles binary models; its label "
                          f"rule is {rule.describe()!r}")
     return make_labels(frame, rule).to_numpy()
+
+
+def _task_metrics(loaded: LoadedModel, frame: pd.DataFrame, y: np.ndarray, n_boot: int,
+                  seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Metrics of a continuous or three-class model, and the binary view its curves,
+    subgroups and sample size use: impaired EIH and P(impaired) (continuous), hyperalgesia
+    against the rest and P(hyperalgesia) (three classes)."""
+    model = loaded.model
+    outputs = model.predict(model.batch(frame))
+    if model.task == "three_class":
+        P = model.outputs_map.probability(outputs)
+        return multiclass_metrics(y, P), (y == 2).astype(int), np.clip(P[:, 2], _EPS,
+                                                                          1 - _EPS)
+    threshold_kpa = float(loaded.metadata["label_rule"].get("threshold_kpa", 0.0))
+    event = (y <= threshold_kpa).astype(int)
+    p = np.clip(outputs["p_impaired_eih"], _EPS, 1 - _EPS)
+    change = continuous_metrics(y, outputs["predicted_change_kpa"],
+                                pi_low=outputs["change_pi_low"],
+                                pi_high=outputs["change_pi_high"])
+    # The change's own calibration rows are named apart from the probability's.
+    change["metric"] = change["metric"].replace({
+        "calibration_slope": "change_calibration_slope",
+        "calibration_intercept": "change_calibration_intercept",
+        "calibration_in_the_large": "change_calibration_in_the_large"})
+    binary = binary_metrics(event, p, model.threshold, n_boot=n_boot, seed=seed)
+    return pd.concat([change, binary], ignore_index=True), event, p
 
 
 @dataclass
@@ -95,7 +126,8 @@ def _pyplot():
     return plt
 
 
-def _plot_calibration(curve: pd.DataFrame, y: np.ndarray, p: np.ndarray, path: Path) -> Path:
+def _plot_calibration(curve: pd.DataFrame, y: np.ndarray, p: np.ndarray, path: Path,
+                      event: str = "impaired EIH") -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 5))
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="ideal")
@@ -107,7 +139,7 @@ def _plot_calibration(curve: pd.DataFrame, y: np.ndarray, p: np.ndarray, path: P
     groups = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, 9)
     means = pd.DataFrame({"p": p, "y": y, "g": groups}).groupby("g").mean()
     ax.scatter(means["p"], means["y"], color="black", s=14, label="deciles")
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted probability of impaired EIH",
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel=f"predicted probability of {event}",
            ylabel="observed proportion", title="Calibration in the new cohort")
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
@@ -138,6 +170,13 @@ def _table_html(frame: pd.DataFrame) -> str:
                          border=0, escape=True)
 
 
+def _decision(loaded: LoadedModel) -> str:
+    if loaded.model.task == "three_class":
+        return ("predicted class: the most probable; calibration and decision curves: "
+                "hyperalgesia against the rest")
+    return f"decision threshold {loaded.model.threshold:.3f}"
+
+
 def _report(loaded: LoadedModel, result: EvaluationResult, source: str) -> str:
     images = "".join(
         f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,'
@@ -158,8 +197,7 @@ img{{max-width:100%}}</style></head><body>
 <h1>External validation</h1>
 <p>Model <code>{html.escape(loaded.version)}</code> ({html.escape(loaded.metadata['candidate'])})
 on <code>{html.escape(source)}</code>, a cohort it never saw; label rule:
-{html.escape(loaded.metadata['label_rule'].get('description', ''))}; decision threshold
-{loaded.model.threshold:.3f}.</p>
+{html.escape(loaded.metadata['label_rule'].get('description', ''))}; {_decision(loaded)}.</p>
 <h2>Performance (95 % intervals)</h2>{_table_html(result.metrics)}
 <p>{adequacy}</p>{images}
 <h2>Subgroups</h2>{_table_html(result.subgroups) if len(result.subgroups) else '<p>none</p>'}
@@ -171,21 +209,32 @@ software, not a medical device.</p></body></html>"""
 def evaluate_model(loaded: LoadedModel, frame: pd.DataFrame, out: str | os.PathLike[str], *,
                    source: str = "cohort", n_boot: int = 1000, seed: int = 0,
                    track: bool = True) -> EvaluationResult:
-    """External validation of a saved binary model on validated, labelled rows.
+    """External validation of a saved model on validated, labelled rows.
 
-    Writes ``metrics.csv`` (``metric, estimate, ci_low, ci_high``),
+    Binary: the binary metrics. Continuous: ``r2, rmse, mae, change_calibration_*,
+    pi_coverage, pi_width`` of the change, then the binary metrics of the derived
+    ``p_impaired_eih``. Three classes: per-class (one vs rest) and macro metrics
+    (:func:`~eihpredict.modeling.multiclass_metrics`); the curves, subgroups and sample
+    size are those of hyperalgesia against the rest. Writes ``metrics.csv`` (``metric,
+    estimate, ci_low, ci_high``),
     ``calibration_curve.csv``, ``decision_curve.csv``, ``subgroups.csv``,
     ``sample_size.json``, ``calibration.png``, ``decision_curve.png`` and ``report.html``
     into ``out``.
     """
-    y = _labels(loaded, frame)
     model = loaded.model
-    p = np.clip(model.predict_proba(frame), _EPS, 1 - _EPS)
-    metrics = binary_metrics(y, p, model.threshold, n_boot=n_boot, seed=seed)
+    outcome = _labels(loaded, frame, any_task=True)
+    if model.task == "binary":
+        y = outcome
+        p = np.clip(model.predict_proba(frame), _EPS, 1 - _EPS)
+        metrics = binary_metrics(y, p, model.threshold, n_boot=n_boot, seed=seed)
+        auroc_name = "auroc"
+    else:
+        metrics, y, p = _task_metrics(loaded, frame, outcome, n_boot, seed)
+        auroc_name = "auroc" if model.task == "continuous" else "auroc_hyperalgesia"
     curve = flexible_calibration_curve(y, p)
     decision = net_benefit_curve(y, p)
     subgroups = subgroup_metrics(frame, y, p, seed=seed, n_boot=min(n_boot, 200))
-    auroc = float(metrics.set_index("metric").loc["auroc", "estimate"])
+    auroc = float(metrics.set_index("metric").loc[auroc_name, "estimate"])
     needed = validation_sample_size(float(np.clip(y.mean(), 0.01, 0.99)),
                                     float(np.clip(auroc, 0.51, 0.99)),
                                     linear_predictor=logit(p))
@@ -203,7 +252,9 @@ def evaluate_model(loaded: LoadedModel, frame: pd.DataFrame, out: str | os.PathL
     decision.to_csv(files["decision_curve.csv"], index=False)
     subgroups.to_csv(files["subgroups.csv"], index=False)
     files["sample_size.json"].write_text(json.dumps(sample_size, indent=2, default=str))
-    files["calibration.png"] = _plot_calibration(curve, y, p, out / "calibration.png")
+    files["calibration.png"] = _plot_calibration(
+        curve, y, p, out / "calibration.png",
+        "hyperalgesia" if model.task == "three_class" else "impaired EIH")
     files["decision_curve.png"] = _plot_decision(decision, out / "decision_curve.png")
     result = EvaluationResult(metrics, curve, decision, subgroups, sample_size, out, files,
                               n=len(y), events=int(y.sum()))

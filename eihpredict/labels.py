@@ -18,6 +18,9 @@ The outcome is the change of PPT at the test site, ``change = post - pre`` (kPa)
     ``1.96 * sqrt(2) * SEM`` (about 2.77 SEM), the literature's responder rule based on
     measurement error. SEM is given (``sem_kpa``) or computed from a test-retest ICC and
     the between-person SD (``SEM = sd_kpa * sqrt(1 - icc)``).
+``continuous``
+    No dichotomising: the label is the change itself (kPa, float). A continuous model
+    predicts it and derives P(impaired) = P(change <= ``threshold_kpa``).
 ``three_class``
     0 = hypoalgesia (``change > band_kpa``), 1 = no change (within the band),
     2 = hyperalgesia (``change < -band_kpa``). For a binary model, ``binary=True``
@@ -61,7 +64,8 @@ class LabelRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    rule: Literal["no_rise", "absolute", "relative", "sem", "sdc", "three_class"] = "no_rise"
+    rule: Literal["no_rise", "absolute", "relative", "sem", "sdc", "three_class",
+                  "continuous"] = "no_rise"
     threshold_kpa: float = 0.0
     threshold_pct: float = 0.0
     k: float = Field(2.0, gt=0)
@@ -97,6 +101,9 @@ class LabelRule(BaseModel):
             return f"impaired EIH = 1 when post - pre <= {self.threshold_kpa:g} kPa"
         if self.rule == "relative":
             return f"impaired EIH = 1 when 100 x (post - pre) / pre <= {self.threshold_pct:g} %"
+        if self.rule == "continuous":
+            return ("continuous: the PPT change post - pre (kPa) is predicted; impaired EIH "
+                    f"= change <= {self.threshold_kpa:g} kPa")
         if self.rule == "sdc":
             return (f"impaired EIH = 1 when post - pre <= SDC = 1.96 x sqrt(2) x SEM = "
                     f"{self.sdc_kpa:.1f} kPa (no rise beyond the smallest detectable change)")
@@ -126,7 +133,8 @@ def make_labels(frame: pd.DataFrame, rule: LabelRule | None = None) -> pd.Series
 
     Returns
     -------
-    Series of int, named ``eih_impaired``, aligned with ``frame``.
+    Series of int, named ``eih_impaired``, aligned with ``frame``; for the ``continuous``
+    rule a Series of float, the change ``post - pre`` in kPa, named ``eih_change_kpa``.
 
     Raises
     ------
@@ -147,7 +155,8 @@ def make_labels(frame: pd.DataFrame, rule: LabelRule | None = None) -> pd.Series
     """
     rule = rule or LabelRule()
     has_pair = PRE in frame and POST in frame
-    allowed = LABEL in frame and rule.use_label_column is not False and rule.n_classes == 2
+    allowed = (LABEL in frame and rule.use_label_column is not False and rule.n_classes == 2
+               and rule.rule != "continuous")
     has_label = allowed and (rule.use_label_column is True or not has_pair)
     if not has_pair and not has_label:
         raise ValueError(
@@ -180,6 +189,8 @@ def make_labels(frame: pd.DataFrame, rule: LabelRule | None = None) -> pd.Series
             + (" ..." if len(unlabelled) > 5 else "")
             + ". Fill them or remove them from the training file."
         )
+    if rule.rule == "continuous":
+        return pd.Series(y, index=frame.index, name="eih_change_kpa")
     return pd.Series(y.astype("int64"), index=frame.index, name=LABEL)
 
 
@@ -191,12 +202,13 @@ def label_report(frame: pd.DataFrame, rule: LabelRule, by_rule: np.ndarray | Non
     Returns ``{"source": ..., "compared": n, "disagreements": k}``.
     """
     has_pair = PRE in frame and POST in frame
-    allowed = LABEL in frame and rule.use_label_column is not False and rule.n_classes == 2
+    allowed = (LABEL in frame and rule.use_label_column is not False and rule.n_classes == 2
+               and rule.rule != "continuous")
     uses_column = allowed and (rule.use_label_column is True or not has_pair)
     source = ("eih_impaired column over the rule" if uses_column and has_pair else
               "eih_impaired column" if uses_column else "rule")
     out = {"source": source, "compared": 0, "disagreements": 0}
-    if LABEL not in frame or not has_pair or rule.n_classes != 2:
+    if LABEL not in frame or not has_pair or rule.n_classes != 2 or rule.rule == "continuous":
         return out
     if by_rule is None:
         by_rule = _rule_only(frame, rule)
@@ -216,7 +228,9 @@ def _rule_only(frame: pd.DataFrame, rule: LabelRule) -> np.ndarray:
         post = frame[POST].to_numpy(dtype="float64", na_value=np.nan)
         change = post - pre
         with np.errstate(invalid="ignore", divide="ignore"):
-            if rule.rule == "no_rise":
+            if rule.rule == "continuous":
+                y = change.copy()
+            elif rule.rule == "no_rise":
                 y = np.where(post <= pre, 1.0, 0.0)
             elif rule.rule == "absolute":
                 y = np.where(change <= rule.threshold_kpa, 1.0, 0.0)

@@ -10,9 +10,72 @@ from typing import Any
 __all__ = ["render_model_card"]
 
 
-def _metric_rows(metrics: dict[str, Any]) -> list[str]:
-    names = ["auroc", "auprc", "brier", "log_loss", "calibration_slope", "calibration_intercept",
-             "sensitivity", "specificity", "ppv", "npv"]
+#: Metrics in the card's table, per task (all metrics are in ``metadata.json``).
+CARD_METRICS = {
+    "binary": ["auroc", "auprc", "brier", "log_loss", "calibration_slope",
+               "calibration_intercept", "sensitivity", "specificity", "ppv", "npv"],
+    "continuous": ["r2", "rmse", "mae", "change_calibration_slope", "pi_coverage",
+                   "pi_width", "auroc", "brier", "calibration_slope", "calibration_intercept"],
+    "three_class": ["auroc_hypoalgesia", "auroc_no_change", "auroc_hyperalgesia",
+                    "auroc_macro", "calibration_slope_hypoalgesia",
+                    "calibration_slope_no_change", "calibration_slope_hyperalgesia", "brier",
+                    "log_loss", "accuracy"],
+}
+
+#: The two figures the card states for the chosen and the reported model, per task.
+HEADLINE = {"binary": (("AUROC", "auroc"), ("calibration slope", "calibration_slope")),
+            "continuous": (("RMSE (kPa)", "rmse"), ("interval coverage", "pi_coverage")),
+            "three_class": (("macro AUROC", "auroc_macro"),
+                            ("AUROC hyperalgesia", "auroc_hyperalgesia"))}
+
+
+def _cell(table: dict[str, Any], m: str) -> str:
+    return f"{table[m]['estimate']:.3f} ({table[m]['ci_low']:.3f}-{table[m]['ci_high']:.3f})"
+
+
+def _headline(table: dict[str, Any], task: str) -> str:
+    return ", ".join(f"{label} {_cell(table, key)}" for label, key in HEADLINE[task])
+
+
+def _task_lines(metadata: dict[str, Any], task: str) -> dict[str, str]:
+    """Sentences that depend on what the model predicts."""
+    rule = metadata["label_rule"]
+    cal = metadata["calibration"]
+    threshold = metadata["threshold"]
+    if task == "continuous":
+        level = cal.get("level", 0.8)
+        return {
+            "predicts": "the **post-exercise PPT change** (kPa, post - pre) with a "
+                        f"{level:.0%} prediction interval and the derived probability of "
+                        f"impaired EIH, P(change <= {rule['threshold_kpa']:g} kPa)",
+            "calibration": f"the predictive distribution is the predicted change plus the "
+                           f"{cal.get('n_residuals')} out-of-fold residuals (conformal "
+                           f"interval {cal.get('interval_low', 0):+.1f} to "
+                           f"{cal.get('interval_high', 0):+.1f} kPa around the prediction; "
+                           f"P(impaired) from their smoothed distribution function)",
+            "threshold": f"- Decision threshold on P(impaired EIH): {threshold['value']:.3f} "
+                         f"({threshold['rule']} rule, chosen on out-of-fold predictions).",
+            "subgroups": "AUROC of the derived P(impaired EIH)",
+        }
+    if task == "three_class":
+        return {
+            "predicts": "the probabilities of **hypoalgesia, no change and hyperalgesia** "
+                        "after exercise (summing to 1) and the most probable class",
+            "calibration": f"{cal['method']} scaling of the out-of-fold class logits",
+            "threshold": "- Predicted class (`eih_class`): the most probable one.",
+            "subgroups": "AUROC of P(hyperalgesia) against the other two classes",
+        }
+    return {
+        "predicts": "the probability of **impaired exercise-induced hypoalgesia (EIH)**",
+        "calibration": f"{cal['method']} on out-of-fold log-odds",
+        "threshold": f"- Decision threshold: {threshold['value']:.3f} ({threshold['rule']} "
+                     "rule, chosen on out-of-fold predictions).",
+        "subgroups": "AUROC of P(impaired EIH)",
+    }
+
+
+def _metric_rows(metrics: dict[str, Any], task: str = "binary") -> list[str]:
+    names = CARD_METRICS[task]
     rows = ["| candidate | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for candidate, table in metrics.items():
         cells = [f"{table[m]['estimate']:.3f} ({table[m]['ci_low']:.3f}-{table[m]['ci_high']:.3f})"
@@ -42,6 +105,8 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
     ss = metadata["sample_size"]
     val = metadata["validation"]
     chosen = val["metrics"][result.chosen]
+    task = metadata.get("task", "binary")
+    says = _task_lines(metadata, task)
     candidates = ", ".join(
         f"{c.name} ({c.kind}{', baseline' if c.baseline else ''})" for c in config.models)
     lines = [
@@ -51,8 +116,8 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
         "(`eihpredict simulate`) is a demonstration, not evidence about patients.",
         "",
         "## Title and intended use (TRIPOD+AI 1, 3)",
-        f"- Predicts the probability of **impaired exercise-induced hypoalgesia (EIH)**: "
-        f"{metadata['label_rule']['description']}.",
+        f"- Predicts {says['predicts']}: {metadata['label_rule']['description']}.",
+        f"- Output columns: {', '.join(metadata.get('output_columns', []))}.",
         "- Intended for researchers stratifying participants before an exercise bout; "
         "not for individual clinical decisions without external validation.",
         "",
@@ -60,6 +125,11 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
         f"- Training file `{data['file']}`, SHA-256 `{data['sha256']}`.",
         f"- {data['n_rows']} participants, {data['n_impaired']} with impaired EIH "
         f"(prevalence {data['prevalence']:.1%}).",
+        *([f"- PPT change: mean {data['change_kpa']['mean']:.1f} kPa, SD "
+           f"{data['change_kpa']['sd']:.1f} kPa, median {data['change_kpa']['median']:.1f} kPa."]
+          if "change_kpa" in data else []),
+        *(["- Classes: " + ", ".join(f"{k} {v}" for k, v in data["classes"].items()) + "."]
+          if "classes" in data else []),
     ]
     for col in ("population", "sex", "site", "exercise_modality"):
         if col in data:
@@ -91,6 +161,11 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
         *([f"- Regression to the mean: the baseline PPT predictor is the outcome's own "
            f"pre-exercise measurement, so {data['regression_to_the_mean']['action']}."]
           if data.get("regression_to_the_mean", {}).get("action") else []),
+        *([f"- Covariate: {data['regression_to_the_mean']['ancova']}. "
+           f"{metadata['covariate']['rule'][0].upper()}{metadata['covariate']['rule'][1:]} "
+           "(its own out-of-fold calibration)."]
+          if metadata.get("covariate") and data.get("regression_to_the_mean", {}).get("ancova")
+          else []),
         f"- Input columns: {', '.join(metadata['input_columns'])}.",
         f"- {len(metadata['features'])} model features (names start with their source group).",
         "- Missing data: LightGBM routes missing values natively; the logistic model uses "
@@ -98,7 +173,9 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
         "at most 20 % of items are missing.",
         "",
         "## Sample size (TRIPOD+AI 9)",
-        f"- Riley et al. minimum for {ss['parameters']} candidate parameters at anticipated "
+        f"- Riley et al. minimum (binary criteria for "
+        f"{data.get('sample_size_event', 'impaired EIH')}) for {ss['parameters']} candidate "
+        f"parameters at anticipated "
         f"C = {ss['c_statistic']} and prevalence {ss['prevalence']:.2f}: **{ss['minimum_n']} "
         f"rows** ({ss['minimum_events']} events; shrinkage {ss['n_shrinkage']}, optimism "
         f"{ss['n_optimism']}, overall risk {ss['n_risk']}).",
@@ -114,26 +191,25 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
         "a fresh study in every outer fold.",
         f"- Chosen: **{result.chosen}** ({metadata['kind']}) by outer-CV "
         f"{val['selection_metric']}; hyperparameters `{metadata['hyperparameters']}`.",
-        f"- Calibration: {metadata['calibration']['method']} on out-of-fold log-odds.",
-        f"- Decision threshold: {metadata['threshold']['value']:.3f} "
-        f"({metadata['threshold']['rule']} rule, chosen on out-of-fold predictions).",
+        f"- Calibration: {says['calibration']}.",
+        says["threshold"],
         "",
         "## Performance (TRIPOD+AI 12, 23)",
         f"- Internal validation: nested cross-validation, {val['scheme']}, "
         f"{val['outer_folds']} folds x {val['repeats']} repeat(s); 95 % intervals from "
         f"{val['bootstrap']} participant-level bootstrap samples of the outer predictions.",
         "",
-        *_metric_rows(val["metrics"]),
+        *_metric_rows(val["metrics"], task),
         "",
-        f"- Chosen model: AUROC {chosen['auroc']['estimate']:.3f}, calibration slope "
-        f"{chosen['calibration_slope']['estimate']:.2f} (1 = ideal); optimistic, since it "
-        "won on the same outer folds.",
+        f"- Chosen model: {_headline(chosen, task)}; optimistic, since it won on the same "
+        "outer folds.",
         *([f"- **Reported performance** (the whole procedure, selection inside the outer "
-           f"loop: `{proc}`): AUROC {val['metrics'][proc]['auroc']['estimate']:.3f} "
-           f"({val['metrics'][proc]['auroc']['ci_low']:.3f}-"
-           f"{val['metrics'][proc]['auroc']['ci_high']:.3f}), calibration slope "
-           f"{val['metrics'][proc]['calibration_slope']['estimate']:.2f}."]
+           f"loop: `{proc}`): {_headline(val['metrics'][proc], task)}."]
           if (proc := val.get("reported")) in val["metrics"] else []),
+        *([f"- Scored without {metadata['covariate']['column']} (the fallback model): "
+           f"{_headline(table, task)}."
+           for table in metadata["covariate"]["validation_without_covariate"].values()]
+          if metadata.get("covariate") else []),
         *([f"- Internal-external validation across {row['k']} sites (random effects, "
            f"{row['method']}): pooled C {row['estimate']:.3f} ({row['ci_low']:.3f}-"
            f"{row['ci_high']:.3f}), 95 % prediction interval for a new site "
@@ -141,11 +217,13 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
            "`plots/`."
            for row in ((val.get("internal_external") or {}).get("pooled") or [])
            if row["measure"] == "c_statistic" and row.get("pi_low") is not None]),
-        "- Plots: `plots/roc.png`, `plots/calibration.png`, `plots/decision_curve.png`.",
+        "- Plots: " + ", ".join(f"`plots/{name}`" for name in metadata.get(
+            "plots", ["roc.png", "calibration.png", "decision_curve.png"])) + ".",
         "",
         "## Subgroups and fairness (TRIPOD+AI 14, 23)",
         "Outer-CV performance of the chosen candidate by pain population, sex and site "
-        "(AUROC with 95 % bootstrap interval; observed vs mean predicted share impaired):",
+        f"({says['subgroups']} with 95 % bootstrap interval; observed vs mean predicted "
+        "share):",
         "",
         *_subgroup_rows(val.get("subgroups", [])),
         "",

@@ -77,10 +77,6 @@ class LoadedModel:
             if stored else None
 
 
-#: Output columns that are text (labels); every other output is a number.
-TEXT_OUTPUTS = frozenset({"participant_id", "eih_prediction", "eih_class", "reject_reason"})
-
-
 def signature_for(model: FittedModel, mapping: dict | None = None):
     """MLflow signature: the columns the model may read, and its outputs.
 
@@ -97,6 +93,9 @@ def signature_for(model: FittedModel, mapping: dict | None = None):
     names = ["participant_id", *[c for c in model.input_columns if c != "participant_id"]]
     inputs = [ColSpec(AnyType(), name, required=COLUMN_BY_NAME[name].required and not mapping)
               for name in names]
+    inputs += [ColSpec(AnyType(), name, required=False) for name in model.optional_columns
+               if name not in names]  # read when given (a continuous model's pre value)
+    names += [name for name in model.optional_columns if name not in names]
     if mapping:
         from .mapping import StudyMapping
 
@@ -104,7 +103,8 @@ def signature_for(model: FittedModel, mapping: dict | None = None):
         inputs += [ColSpec(AnyType(), name, required=False) for name in study
                    if name not in names]
     outputs = [ColSpec("string", "participant_id")]
-    outputs += [ColSpec("string" if name in TEXT_OUTPUTS else "double", name, required=False)
+    types = model.output_types
+    outputs += [ColSpec(types.get(name, "double"), name, required=False)
                 for name in model.output_columns]
     outputs.append(ColSpec("string", "reject_reason", required=False))
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))

@@ -105,7 +105,7 @@ def _outputs_frame(model: FittedModel, batch: ColumnBatch, ids, explain: int
                    ) -> pd.DataFrame:
     scored = pd.DataFrame({"participant_id": ids, **model.predict(batch)})
     if explain > 0:
-        top = top_contributions(model.contributions(batch), explain)
+        top = top_contributions(model.explanation(batch), explain)
         for i in range(top.shape[1] // 3, explain):  # fewer features than asked: empty
             top[f"feature_{i + 1}"] = pd.Series([None] * batch.n, dtype=object)
             top[f"value_{i + 1}"] = np.nan
@@ -148,7 +148,9 @@ def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
         named like an output column is kept as ``input_<name>``.
     explain : int
         Add the ``explain`` largest contributions per row (``feature_i``, ``value_i``,
-        ``contribution_i``; contributions to the raw log-odds; ties in feature order).
+        ``contribution_i``; contributions to the raw score: log-odds of impaired EIH, the
+        predicted change in kPa, or the logit of the predicted class of a three-class
+        model; ties in feature order).
     mapping : StudyMapping, optional
         Map a study's own names, codes and units onto the contract first (its problems
         make rows rejects, like the validator's).
@@ -157,12 +159,16 @@ def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
     -------
     ScoreResult
         ``scored`` has ``participant_id`` and the model's output columns
-        (``p_impaired_eih``, ``eih_prediction``: ``impaired`` at or above the model's
-        threshold, else ``responder``), then ``model_version``, explanation and
+        (``model.output_columns``; binary: ``p_impaired_eih``, ``eih_prediction``:
+        ``impaired`` at or above the model's threshold, else ``responder``; continuous
+        and three classes: contract section 6), then ``model_version``, explanation and
         pass-through columns; ``rejects`` holds the invalid input rows as given, after
         ``row`` and ``reasons``.
     """
-    inputs = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame])
+    # Outcome columns are ignored, except a covariate the model reads when given (the
+    # pre-exercise PPT of a covariate-adjusted continuous model).
+    inputs = frame.drop(columns=[c for c in OUTCOME_COLUMNS
+                                 if c in frame and c not in model.optional_columns])
     if mapping is None:
         checked = validate_frame(inputs, first_row=first_row, duplicates=duplicates)
     else:
@@ -234,11 +240,11 @@ def score_records(model: FittedModel, records: list[dict], *, explain: int = 0,
     if checked.issues:
         return RecordScores(checked.issues)
     batch = ColumnBatch.from_columns(checked.columns, len(records)).with_missing(
-        model.input_columns)
+        [*model.input_columns, *model.optional_columns])
     outputs = {"participant_id": checked.columns["participant_id"], **model.predict(batch)}
     explanations = None
     if explain > 0:
-        contributions = model.contributions(batch)
+        contributions = model.explanation(batch)
         idx, data, values = contributions.top(explain)
         names = contributions.names
         explanations = [[{"feature": names[j], "value": None if np.isnan(v) else float(v),

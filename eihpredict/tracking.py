@@ -93,7 +93,9 @@ class TrainingRun:
             mlflow.log_params({k: _short(v) for k, v in params.items()})
             mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
             for i, fold in enumerate(folds):
-                values = {"fold_threshold": fold["threshold"], "fold_seconds": fold["seconds"]}
+                values = {"fold_seconds": fold["seconds"]}
+                if fold["threshold"] is not None:  # three classes have no threshold
+                    values["fold_threshold"] = fold["threshold"]
                 if fold["inner_best_value"] is not None:
                     # The inner study's best value is optimistic: logged, never reported.
                     values["inner_best_value_optimistic"] = fold["inner_best_value"]

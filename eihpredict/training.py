@@ -7,6 +7,11 @@ Steps, each logged: validate the data against the contract; make labels; report 
 Riley minimum sample size; nested CV of every candidate; metrics with 95 % intervals,
 plots; choose the final candidate by the outer-CV ``selection_metric``; refit it on all
 rows; write the model directory; log everything to one MLflow parent run.
+
+The task follows the label rule (``config.task``): binary, continuous (the PPT change;
+metrics of the change, its prediction interval and the derived P(impaired EIH)) or
+three classes (per-class and macro metrics); metrics, plots, the selection metric, the
+metadata and the model card follow it.
 """
 
 from __future__ import annotations
@@ -33,19 +38,26 @@ from .mapping import StudyMapping
 from .model_card import render_model_card
 from .model_dir import save_model_dir
 from .modeling import (
+    PRE_COVARIATE,
     SELECTED,
+    THREE_CLASSES,
     FittedCandidate,
     OuterResult,
     SampleSize,
+    bootstrap_continuous_metrics,
     bootstrap_metrics,
+    bootstrap_three_class_metrics,
     decision_curve,
     fit_candidate,
     forest_plot,
     meta_summary,
     minimum_sample_size,
     plot_calibration,
+    plot_change,
     plot_decision_curves,
     plot_roc,
+    plot_three_class_calibration,
+    plot_three_class_roc,
     pool_site_performance,
     run_outer_cv,
     site_performance,
@@ -58,8 +70,27 @@ from .validation import read_valid_cohort
 __all__ = ["TrainingResult", "format_results", "train"]
 
 logger = logging.getLogger("eihpredict.train")
-_LOWER_IS_BETTER = {"log_loss": True, "brier": True, "roc_auc": False}
-_METRIC_KEY = {"log_loss": "log_loss", "brier": "brier", "roc_auc": "auroc"}
+
+#: ``selection_metric`` -> (metric in the task's table, lower is better), per task. For a
+#: continuous outcome log_loss and brier rank as the mean squared error does (with one
+#: residual variance: the Gaussian log score and the CRPS), so they select by rmse.
+SELECTION_KEYS: dict[str, dict[str, tuple[str, bool]]] = {
+    "binary": {"log_loss": ("log_loss", True), "brier": ("brier", True),
+               "roc_auc": ("auroc", False)},
+    "continuous": {"log_loss": ("rmse", True), "brier": ("rmse", True),
+                   "rmse": ("rmse", True), "mae": ("mae", True), "r2": ("r2", False)},
+    "three_class": {"log_loss": ("log_loss", True), "brier": ("brier", True),
+                    "roc_auc": ("auroc_macro", False)},
+}
+
+#: Columns of the terminal table, per task.
+TABLE_COLUMNS = {
+    "binary": ["auroc", "auprc", "brier", "calibration_slope", "calibration_intercept",
+               "sensitivity", "specificity"],
+    "continuous": ["r2", "rmse", "pi_coverage", "auroc", "brier", "calibration_slope"],
+    "three_class": [*(f"auroc_{c}" for c in THREE_CLASSES), "auroc_macro", "brier",
+                    "log_loss"],
+}
 
 
 @dataclass
@@ -81,6 +112,8 @@ class TrainingResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     subgroups: pd.DataFrame = field(default_factory=pd.DataFrame)
     mapping: StudyMapping | None = None
+    task: str = "binary"
+    metrics_without_covariate: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def metrics_table(self) -> pd.DataFrame:
         """Candidates x metrics, each cell ``estimate (low-high)``."""
@@ -91,10 +124,28 @@ class TrainingResult:
         return pd.DataFrame(rows).T
 
 
-def summarise(frame: pd.DataFrame, y: np.ndarray) -> dict[str, Any]:
+def impaired_event(config: PipelineConfig, y: np.ndarray) -> np.ndarray:
+    """Impaired EIH (0/1) under the config's rule: the label itself (binary), ``change <=
+    threshold_kpa`` (continuous), no change or hyperalgesia (three classes)."""
+    if config.task == "continuous":
+        return (y <= config.label.threshold_kpa).astype(int)
+    if config.task == "three_class":
+        return (y >= 1).astype(int)
+    return np.asarray(y).astype(int)
+
+
+def summarise(frame: pd.DataFrame, y: np.ndarray, config: PipelineConfig | None = None
+              ) -> dict[str, Any]:
     """Training data summary for the metadata and model card (no individual rows)."""
-    summary: dict[str, Any] = {"n_rows": len(frame), "n_impaired": int(y.sum()),
-                               "prevalence": round(float(y.mean()), 4)}
+    event = y if config is None else impaired_event(config, y)
+    summary: dict[str, Any] = {"n_rows": len(frame), "n_impaired": int(event.sum()),
+                               "prevalence": round(float(event.mean()), 4)}
+    if config is not None and config.task == "continuous":
+        summary["change_kpa"] = {"mean": round(float(np.mean(y)), 2),
+                                 "sd": round(float(np.std(y, ddof=1)), 2),
+                                 "median": round(float(np.median(y)), 2)}
+    if config is not None and config.task == "three_class":
+        summary["classes"] = {name: int(np.sum(y == j)) for j, name in enumerate(THREE_CLASSES)}
     for col in ("population", "sex", "site", "exercise_modality"):
         if col in frame:
             counts = frame[col].astype("object").fillna("missing").value_counts()
@@ -139,10 +190,17 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     start = time.perf_counter()
     logger.info("1/6 validating %s against the cohort contract", data)
     frame = read_valid_cohort(data, read_options=read_options, mapping=mapping)
+    task = config.task
     y = make_labels(frame, config.label).to_numpy()
     if len(np.unique(y)) < 2:
         raise ValueError(f"{data}: every row has the same label ({y[0]}); nothing to learn")
-    X = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame])
+    if task == "three_class" and len(np.unique(y)) < 3:
+        missing = [c for j, c in enumerate(THREE_CLASSES) if not np.any(y == j)]
+        raise ValueError(f"{data}: no row in class {', '.join(missing)} under the label rule "
+                         f"({config.label.describe()}); three classes need all three")
+    covariate = (PRE_COVARIATE,) if task == "continuous" and config.continuous.adjust_for_pre \
+        else ()
+    X = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame and c not in covariate])
     rtm = regression_to_the_mean(frame, config.label)
     if rtm["fires"] and rtm["column"] in X:
         # The outcome's own pre value as a predictor creates regression-to-the-mean
@@ -154,12 +212,27 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
                        f"equal in {rtm['share_equal']:.0%} of rows")
         X = X.drop(columns=[rtm["column"]])
         rtm["action"] = f"{rtm['column']} left out of the predictors"
+    if covariate:
+        rtm["ancova"] = (f"the change is modelled with {PRE_COVARIATE} as a covariate "
+                         "(ANCOVA), which adjusts for regression to the mean")
     fingerprint = sha256_file(data)
-    summary = summarise(frame, y)
+    event = impaired_event(config, y)
+    summary = summarise(frame, y, config)
     summary["labels"] = label_report(frame, config.label)
     summary["regression_to_the_mean"] = rtm
-    logger.info("    %d rows, %d impaired (%.1f %%), label: %s", len(y), y.sum(),
-                100 * y.mean(), config.label.describe())
+    logger.info("    %d rows, %d impaired (%.1f %%), label: %s", len(y), event.sum(),
+                100 * event.mean(), config.label.describe())
+    if task == "continuous":
+        logger.info("    change: mean %.1f kPa, SD %.1f kPa; %s", summary["change_kpa"]["mean"],
+                    summary["change_kpa"]["sd"], "adjusted for the pre-exercise PPT (ANCOVA)"
+                    if covariate else "not adjusted for the pre-exercise PPT")
+        if config.calibration.method != "auto":
+            logger.info("    calibration.method %s is not used: a continuous model's "
+                        "interval and probability come from its out-of-fold residuals",
+                        config.calibration.method)
+    if task == "three_class":
+        logger.info("    classes: %s", ", ".join(f"{k} {v}" for k, v in
+                                                  summary["classes"].items()))
 
     logger.info("2/6 sample size (Riley et al. 2020)")
     # Candidate parameters: the widest design matrix (linear: with missing indicators).
@@ -169,12 +242,24 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
                        .fit(X).get_feature_names_out())
     except ValueError as exc:  # a configured group whose columns the data lacks
         raise ValueError(f"pipeline {config.name!r} cannot use {data}: {exc}") from None
-    sample_size = minimum_sample_size(max(min(float(y.mean()), 0.99), 0.01),
+    n_params += len(covariate)
+    # Continuous: the criteria of the binary event the model is read for (conservative:
+    # a model of the change needs fewer rows than its dichotomised outcome); three
+    # classes: the rarest class against the rest (the hardest binary sub-problem).
+    sized, summary["sample_size_event"] = event, "impaired EIH"
+    if task == "continuous":
+        summary["sample_size_event"] = (f"impaired EIH (change <= "
+                                        f"{config.label.threshold_kpa:g} kPa)")
+    elif task == "three_class":
+        rarest = int(np.argmin(np.bincount(y.astype(int), minlength=3)))
+        sized = (y == rarest).astype(int)
+        summary["sample_size_event"] = f"{THREE_CLASSES[rarest]} against the rest"
+    sample_size = minimum_sample_size(max(min(float(sized.mean()), 0.99), 0.01),
                                       config.anticipated_c_statistic, n_params)
     message = (f"    {n_params} candidate parameters, anticipated C "
                f"{config.anticipated_c_statistic}: minimum {sample_size.minimum_n} rows "
-               f"({sample_size.minimum_events} events); "
-               f"cohort has {len(y)} rows ({int(y.sum())} events)")
+               f"({sample_size.minimum_events} events of {summary['sample_size_event']}); "
+               f"cohort has {len(y)} rows ({int(sized.sum())} events)")
     logger.info(message)
     if len(y) < sample_size.minimum_n:
         logger.warning("    the cohort is below the minimum development sample size "
@@ -188,35 +273,103 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     logger.info("4/6 metrics with 95 % bootstrap intervals")
     metrics, curves = {}, {}
     for name in outer.candidates:
-        folds = [f for f in outer.folds if f["candidate"] == name]
-        metrics[name] = bootstrap_metrics(y, outer.probabilities[name],
-                                          float(np.median([f["threshold"] for f in folds])),
-                                          decisions=outer.decisions[name],
-                                          n_boot=config.cv.bootstrap, seed=config.seed)
-        curves[name] = decision_curve(y, outer.probabilities[name],
-                                      n_boot=min(config.cv.bootstrap, 200), seed=config.seed)
-    key = _METRIC_KEY[config.selection_metric]
+        metrics[name], curves[name] = _evaluate(config, y, outer, name)
+    key, lower = SELECTION_KEYS[task][config.selection_metric]
     eligible = [c.name for c in config.models if not c.baseline]
     scores = {n: metrics[n].loc[key, "estimate"] for n in eligible}
-    chosen = (min if _LOWER_IS_BETTER[config.selection_metric] else max)(scores, key=scores.get)
-    logger.info("    chosen by outer-CV %s: %s", config.selection_metric, chosen)
+    chosen = (min if lower else max)(scores, key=scores.get)
+    logger.info("    chosen by outer-CV %s (%s): %s", config.selection_metric, key, chosen)
+    without = {}
+    if chosen in outer.without_covariate:
+        without[chosen] = _evaluate(config, y, outer, chosen, without_covariate=True)[0]
 
     logger.info("5/6 refitting %s on all %d rows", chosen, len(y))
     candidate = next(c for c in config.models if c.name == chosen)
     final = fit_candidate(candidate, config, X, y, seed=config.seed, storage=storage,
                           study_name=f"{prefix}-final-{chosen}" if storage else None)
 
-    subgroups = subgroup_metrics(frame, y, outer.probabilities[chosen], seed=config.seed,
-                                 n_boot=min(config.cv.bootstrap, 200))
+    subgroups = subgroup_metrics(frame, *_binary_view(config, y, outer.probabilities[chosen]),
+                                 seed=config.seed, n_boot=min(config.cv.bootstrap, 200))
     result = TrainingResult(config=config, metrics=metrics, decision_curves=curves,
                             outer=outer, final=final, chosen=chosen, sample_size=sample_size,
-                            data_summary=summary, subgroups=subgroups)
+                            data_summary=summary, subgroups=subgroups, task=task,
+                            metrics_without_covariate=without)
     logger.info("6/6 writing the model directory%s", " and logging to MLflow" if track else "")
     result.mapping = mapping
     _finish(result, X, y, data=data, fingerprint=fingerprint, out=out, track=track,
             tracking_uri=resolve_tracking_uri(tracking_uri, config.mlflow.tracking_uri),
             start=start)
     return result
+
+
+def _threshold(outer: OuterResult, name: str) -> float:
+    values = [f["threshold"] for f in outer.folds if f["candidate"] == name
+              and f["threshold"] is not None]
+    return float(np.median(values)) if values else float("nan")
+
+
+def _binary_view(config: PipelineConfig, y: np.ndarray, probabilities: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The binary question a task's predictions answer for decision curves and
+    subgroups: impaired EIH and its probability (binary, continuous), hyperalgesia
+    against the rest (three classes: the flare clinicians most want to foresee)."""
+    if config.task == "three_class":
+        return (y == 2).astype(int), np.asarray(probabilities)[..., 2]
+    return impaired_event(config, y), probabilities
+
+
+def _evaluate(config: PipelineConfig, y: np.ndarray, outer: OuterResult, name: str, *,
+              without_covariate: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Metrics with intervals and the decision curve of one candidate's outer predictions."""
+    n_boot, seed = config.cv.bootstrap, config.seed
+    if config.task == "continuous":
+        outputs = outer.without_covariate[name] if without_covariate else outer.outputs[name]
+        decisions = (outputs["p_impaired_eih"] >= _threshold(outer, name)
+                     if without_covariate else outer.decisions[name])
+        table = bootstrap_continuous_metrics(y, outputs, config.label.threshold_kpa,
+                                             _threshold(outer, name), decisions=decisions,
+                                             n_boot=n_boot, seed=seed)
+        probabilities = outputs["p_impaired_eih"]
+    elif config.task == "three_class":
+        probabilities = outer.probabilities[name]
+        table = bootstrap_three_class_metrics(y, probabilities,
+                                              decisions=outer.decisions[name],
+                                              n_boot=n_boot, seed=seed)
+    else:
+        probabilities = outer.probabilities[name]
+        table = bootstrap_metrics(y, probabilities, _threshold(outer, name),
+                                  decisions=outer.decisions[name], n_boot=n_boot, seed=seed)
+    curve = decision_curve(*_binary_view(config, y, probabilities), n_boot=min(n_boot, 200),
+                           seed=seed)
+    return table, curve
+
+
+def _plots(result: TrainingResult, y: np.ndarray, folder: Path) -> dict[str, Path]:
+    """Validation plots that make sense for the task (outer-CV predictions)."""
+    config, outer = result.config, result.outer
+    seed = config.seed
+    event = "hyperalgesia vs rest" if result.task == "three_class" else "impaired EIH"
+    plots = {"decision_curve.png": plot_decision_curves(result.decision_curves,
+                                                       folder / "decision_curve.png", event)}
+    if result.task == "three_class":
+        aurocs = {name: {c: _fmt_one(table, f"auroc_{c}") for c in THREE_CLASSES}
+                  for name, table in result.metrics.items()}
+        plots["roc.png"] = plot_three_class_roc(y, outer.probabilities, aurocs,
+                                                folder / "roc.png", seed=seed)
+        plots["calibration.png"] = plot_three_class_calibration(y, outer.probabilities,
+                                                                folder / "calibration.png")
+        return plots
+    probabilities, impaired = outer.probabilities, impaired_event(config, y)
+    plots["roc.png"] = plot_roc(impaired, probabilities, _fmt(result.metrics, "auroc"),
+                                folder / "roc.png", seed=seed)
+    plots["calibration.png"] = plot_calibration(impaired, probabilities,
+                                                _fmt(result.metrics, "calibration_slope"),
+                                                folder / "calibration.png")
+    if result.task == "continuous":
+        plots["change.png"] = plot_change(y, outer.outputs[result.chosen],
+                                          config.continuous.interval, result.chosen,
+                                          folder / "change.png")
+    return plots
 
 
 def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fingerprint: str,
@@ -226,15 +379,7 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
     version = f"{config.name}-{created:%Y%m%dT%H%M%SZ}-{fingerprint[:8]}"
     out_dir = Path(out) if out is not None else Path("models") / config.name
     with tempfile.TemporaryDirectory() as tmp:
-        plots = {
-            "roc.png": plot_roc(y, result.outer.probabilities, _fmt(result.metrics, "auroc"),
-                                Path(tmp) / "roc.png", seed=config.seed),
-            "calibration.png": plot_calibration(y, result.outer.probabilities,
-                                                _fmt(result.metrics, "calibration_slope"),
-                                                Path(tmp) / "calibration.png"),
-            "decision_curve.png": plot_decision_curves(result.decision_curves,
-                                                       Path(tmp) / "decision_curve.png"),
-        }
+        plots = _plots(result, y, Path(tmp))
         iecv = _internal_external(config, X, y, result.outer, Path(tmp), plots)
         model = result.final.model
         metadata = {
@@ -248,9 +393,16 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
             "input_columns": model.input_columns,
             "features": model.feature_names,
             "label_rule": {**config.label.model_dump(), "description": config.label.describe()},
-            "threshold": {"value": model.threshold, "rule": config.threshold.rule},
-            "calibration": {"method": result.final.calibration_method,
-                            **model.calibrator.parameters()},
+            "task": result.task,
+            "output_columns": list(model.output_columns),
+            "optional_columns": list(model.optional_columns),
+            "threshold": {"value": None if np.isnan(model.threshold) else model.threshold,
+                          "rule": config.threshold.rule if result.task != "three_class"
+                          else "most probable class"},
+            "calibration": {**model.outputs_map.describe(),
+                            "method": result.final.calibration_method},
+            **_covariate_metadata(result),
+            "plots": sorted(plots),
             "hyperparameters": result.final.params,
             "training_data": {"file": Path(data).name, "sha256": fingerprint,
                               **result.data_summary},
@@ -284,7 +436,7 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
                 result.model_dir = save_model_dir(
                     model, out_dir, metadata=metadata,
                     model_card=render_model_card(result, metadata),
-                    input_example=X[_example_columns(model)].head(3), plots=plots)
+                    input_example=X[_example_columns(model, X)].head(3), plots=plots)
                 run.log_params({"model_dir_sha256": manifest_digest(result.model_dir)})
                 run.log_model(result.model_dir)
                 run.log_artifact(result.model_dir / "model_card.md")
@@ -292,23 +444,44 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
             result.model_dir = save_model_dir(
                 model, out_dir, metadata=metadata,
                 model_card=render_model_card(result, metadata),
-                input_example=X[_example_columns(model)].head(3), plots=plots)
+                input_example=X[_example_columns(model, X)].head(3), plots=plots)
     result.run_id = run_id
     result.tracking_uri = tracking_uri if track else None
     result.metadata = metadata
     result.seconds = time.perf_counter() - start
 
 
+def _covariate_metadata(result: TrainingResult) -> dict[str, Any]:
+    """A covariate-adjusted continuous model: its fallback and both validations."""
+    unadjusted = result.final.unadjusted
+    if unadjusted is None:
+        return {}
+    return {"covariate": {
+        "column": PRE_COVARIATE,
+        "rule": f"rows with {PRE_COVARIATE} are predicted by the adjusted (ANCOVA) model; "
+                "rows without it by the same candidate fitted without it",
+        "unadjusted_calibration": unadjusted.model.outputs_map.describe(),
+        "unadjusted_threshold": unadjusted.model.threshold,
+        "unadjusted_features": unadjusted.model.feature_names,
+        "validation_without_covariate": {
+            name: table.round(4).to_dict(orient="index")
+            for name, table in result.metrics_without_covariate.items()},
+    }}
+
+
 def _internal_external(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, outer,
                        folder: Path, plots: dict[str, Path]) -> dict | None:
     """Internal-external cross-validation (leave-site-out): per-site C, slope, CITL and
     O/E of the reported procedure's predictions, pooled by random-effects meta-analysis
-    (REML, Hartung-Knapp) with prediction intervals and heterogeneity; forest plots."""
+    (REML, Hartung-Knapp) with prediction intervals and heterogeneity; forest plots.
+    Continuous: of the derived P(impaired EIH); three classes: of hyperalgesia against
+    the rest."""
     if config.cv.scheme != "leave_site_out":
         return None
-    p = outer.probabilities[SELECTED][0]
+    event, p = _binary_view(config, y, outer.probabilities[SELECTED])
+    p = p[0]
     sites = X["site"].astype(str).to_numpy()
-    table = site_performance(y, p, sites)
+    table = site_performance(event, p, sites)
     out: dict[str, Any] = {"sites": table.round(4).astype(object).where(
         table.notna(), None).to_dict(orient="records")}
     try:
@@ -328,19 +501,26 @@ def _internal_external(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, o
     return out
 
 
-def _example_columns(model) -> list[str]:
-    return ["participant_id", *[c for c in model.input_columns if c != "participant_id"]]
+def _example_columns(model, X: pd.DataFrame) -> list[str]:
+    names = [c for c in [*model.input_columns, *model.optional_columns]
+             if c != "participant_id" and c in X.columns]
+    return ["participant_id", *dict.fromkeys(names)]
+
+
+def _fmt_one(table: pd.DataFrame, name: str) -> str:
+    return (f"{table.loc[name, 'estimate']:.2f} ({table.loc[name, 'ci_low']:.2f}-"
+            f"{table.loc[name, 'ci_high']:.2f})")
 
 
 def _fmt(metrics: dict[str, pd.DataFrame], name: str) -> dict[str, str]:
-    return {c: f"{t.loc[name, 'estimate']:.2f} ({t.loc[name, 'ci_low']:.2f}-"
-               f"{t.loc[name, 'ci_high']:.2f})" for c, t in metrics.items()}
+    return {c: _fmt_one(t, name) for c, t in metrics.items()}
 
 
 def _log_run(run, result: TrainingResult, metadata: dict, plots: dict, fingerprint: str) -> None:
     config = result.config
     run.log_params({
         "config": config.name, "seed": config.seed, "label_rule": config.label.rule,
+        "task": result.task,
         "feature_groups": ",".join(config.features.groups), "cv_scheme": config.cv.scheme,
         "outer_folds": config.cv.outer_folds, "cv_repeats": result.outer.n_repeats,
         "n_trials": config.tuning.n_trials, "tuning_metric": config.tuning.metric,
@@ -365,6 +545,8 @@ def _log_run(run, result: TrainingResult, metadata: dict, plots: dict, fingerpri
     run.log_dict(metadata["package_versions"], "package_versions.json")
     run.log_dict(result.sample_size.to_dict(), "sample_size.json")
     run.log_text(result.metrics_table().to_csv(), "metrics.csv")
+    for name, table in result.metrics_without_covariate.items():
+        run.log_text(table.to_csv(), f"metrics_without_{PRE_COVARIATE}_{name}.csv")
     run.log_text(result.subgroups.to_csv(index=False), "subgroups.csv")
     for name, curve in result.decision_curves.items():
         run.log_text(curve.to_csv(index=False), f"decision_curves/{name}.csv")
@@ -374,26 +556,41 @@ def _log_run(run, result: TrainingResult, metadata: dict, plots: dict, fingerpri
 
 def format_results(result: TrainingResult) -> str:
     """The results table and where things are, for the terminal."""
-    cols = ["auroc", "auprc", "brier", "calibration_slope", "calibration_intercept",
-            "sensitivity", "specificity"]
+    config = result.config
+    cols = TABLE_COLUMNS[result.task]
     table = result.metrics_table()[cols]
     width = max(len(n) for n in table.index) + 3
+    what = {"binary": "impaired EIH", "three_class": "three classes, one vs rest",
+            "continuous": f"PPT change; {config.continuous.interval:.0%} interval; AUROC, "
+                          f"Brier and calibration slope of P(change <= "
+                          f"{config.label.threshold_kpa:g} kPa)"}[result.task]
     lines = [f"Outer-CV performance (95 % bootstrap intervals), {result.data_summary['n_rows']} "
-             f"rows, {result.outer.n_repeats} repeat(s) of {result.config.cv.outer_folds}-fold:"]
+             f"rows, {result.outer.n_repeats} repeat(s) of {config.cv.outer_folds}-fold "
+             f"({what}):"]
     lines.append(" " * width + "  ".join(f"{c:<21}" for c in cols))
     for name, row in table.iterrows():
         tag = "*" if name == result.chosen else ""
         lines.append(f"{name + tag:<{width}}" + "  ".join(f"{row[c]:<21}" for c in cols))
-    lines.append(f"* chosen for the final model (best outer-CV {result.config.selection_metric};"
+    lines.append(f"* chosen for the final model (best outer-CV {config.selection_metric};"
                  " baselines are never chosen). Its own row is optimistic: it won on these"
                  " folds.")
     lines.append(f"{SELECTED}: the honest figure of the whole procedure, the candidate each "
                  "outer training set's inner predictions choose, scored on its outer fold.")
+    for name, other in result.metrics_without_covariate.items():
+        row = {m: f"{other.loc[m, 'estimate']:.3f} ({other.loc[m, 'ci_low']:.3f}-"
+                  f"{other.loc[m, 'ci_high']:.3f})" for m in cols}
+        lines.append(f"{name} scored without {PRE_COVARIATE} (its fallback model):")
+        lines.append(f"{'':<{width}}" + "  ".join(f"{row[c]:<21}" for c in cols))
     ss = result.sample_size
-    lines.append(f"Sample size (Riley): minimum {ss.minimum_n} rows for {ss.parameters} "
-                 f"parameters at C={ss.c_statistic}; cohort {result.data_summary['n_rows']}.")
-    lines.append(f"Decision threshold ({result.config.threshold.rule}): "
-                 f"{result.final.model.threshold:.3f}")
+    event = result.data_summary.get("sample_size_event", "impaired EIH")
+    lines.append(f"Sample size (Riley, {event}): minimum {ss.minimum_n} rows for "
+                 f"{ss.parameters} parameters at C={ss.c_statistic}; cohort "
+                 f"{result.data_summary['n_rows']}.")
+    if result.task == "three_class":
+        lines.append("Predicted class (eih_class): the most probable one.")
+    else:
+        lines.append(f"Decision threshold ({config.threshold.rule}) on P(impaired EIH): "
+                     f"{result.final.model.threshold:.3f}")
     lines.append(f"Model directory: {result.model_dir}")
     if result.run_id:
         lines.append(f"MLflow run: {result.run_id} in {result.tracking_uri} "

@@ -49,3 +49,35 @@ def trained(tmp_path_factory, cohort_csv, quick_config):
     root = tmp_path_factory.mktemp("trained")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     return train(quick_config, cohort_csv, out=root / "model", tracking_uri=uri)
+
+
+def _train_task(tmp_path_factory, cohort_csv, quick_config, name: str, label: dict):
+    """Trained and tracked in a fresh SQLite store (the tracking path is tested too)."""
+    from eihpredict.config import PipelineConfig
+    from eihpredict.training import train
+
+    config = PipelineConfig.model_validate({**quick_config.model_dump(), "label": label,
+                                            "name": f"quick-{name}"})
+    import mlflow
+
+    root = tmp_path_factory.mktemp(f"trained-{name}")
+    previous = mlflow.get_tracking_uri()  # other tests resolve runs:/ URIs through it
+    try:
+        return train(config, cohort_csv, out=root / "model",
+                     tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+@pytest.fixture(scope="session")
+def trained_continuous(tmp_path_factory, cohort_csv, quick_config):
+    """The quick pipeline with ``label: {rule: continuous}`` on the 300-row cohort."""
+    return _train_task(tmp_path_factory, cohort_csv, quick_config, "continuous",
+                       {"rule": "continuous"})
+
+
+@pytest.fixture(scope="session")
+def trained_three_class(tmp_path_factory, cohort_csv, quick_config):
+    """The quick pipeline with ``label: {rule: three_class, binary: false}``."""
+    return _train_task(tmp_path_factory, cohort_csv, quick_config, "three-class",
+                       {"rule": "three_class", "binary": False})

@@ -14,10 +14,12 @@ from eihpredict.features import (
     CPMFeatures,
     ExerciseDoseFeatures,
     ImputeWithIndicators,
+    OutcomeCovariates,
     PainSensitivityFeatures,
     QuestionnaireScorer,
     TemporalSummationFeatures,
 )
+from eihpredict.schema import COLUMNS
 
 ESTIMATORS = [
     QuestionnaireScorer(),
@@ -27,6 +29,7 @@ ESTIMATORS = [
     ExerciseDoseFeatures(),
     ClinicalFeatures(),
     ImputeWithIndicators(),
+    OutcomeCovariates(columns=tuple(c.name for c in COLUMNS if c.is_numeric)[:12]),
 ]
 
 WIDE = ("scikit-learn feeds arrays wider than the fixed set of named contract columns this "
@@ -52,6 +55,7 @@ EXPECTED_FAILURES = {
                                             "check_positive_only_tag_during_fit"), WIDE),
                            "check_fit2d_1sample": ONE_SAMPLE},
     ClinicalFeatures: {"check_dtype_object": WIDE, "check_fit2d_1sample": ONE_SAMPLE},
+    OutcomeCovariates: {},
 }
 
 

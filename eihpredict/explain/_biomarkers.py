@@ -24,6 +24,14 @@ when ``P(Binomial(B, 0.5) >= hits) < alpha / n_groups`` (Bonferroni, alpha = 0.0
 with B = 30 and 14 groups, at least 23 hits (selection frequency >= 0.77). Features
 are tested the same way against the largest shadow feature, within declared groups
 only, so a feature is never a biomarker when its group is not.
+
+Other tasks: for a continuous model the selector is an elastic-net linear regression of
+the PPT change (penalty by 10-fold CV; importance in kPa), and a higher value "raises
+risk" when it lowers the predicted change. For a three-class model it is a multinomial
+elastic-net logistic regression; importance is the mean over the three classes of the
+mean absolute SHAP value of each class's logit, and the direction is that of the
+hyperalgesia logit. A covariate-adjusted model's selector uses the predictor groups
+only (the pre-exercise PPT is an adjustment, not a candidate biomarker).
 """
 
 from __future__ import annotations
@@ -37,7 +45,16 @@ import pandas as pd
 from scipy.stats import binom, spearmanr
 from sklearn.base import clone
 
-from ..modeling import FittedModel, TrainedModel, estimator_contributions
+from ..modeling import (
+    ContinuousOutputs,
+    FittedModel,
+    MulticlassCalibrator,
+    PenalisedLinearRegression,
+    ResidualDistribution,
+    ThreeClassOutputs,
+    TrainedModel,
+    estimator_contributions,
+)
 from ._shap import explain_frame, feature_group
 
 __all__ = ["BiomarkerReport", "discover_biomarkers", "interaction_strengths"]
@@ -93,15 +110,17 @@ def _contributions(model: TrainedModel, estimator, scaler, matrix: pd.DataFrame)
     return estimator_contributions(estimator, data if scaler is None else scaler.transform(data))
 
 
-def _one_resample(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, seed: int):
+def _one_resample(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, seed: int,
+                  continuous: bool = False):
     from sklearn.preprocessing import StandardScaler
 
     rng = np.random.default_rng(seed)
     n = len(y)
+    classes = len(np.unique(y))
     while True:
         idx = rng.integers(0, n, n)
         oob = np.setdiff1d(np.arange(n), idx)
-        if len(np.unique(y[idx])) == 2 and len(oob) >= 10:
+        if (continuous or len(np.unique(y[idx])) == classes) and len(oob) >= 10:
             break
     steps = {name: clone(step) for name, step in model.pipeline.steps}
     design = steps["features"].fit_transform(X.iloc[idx])
@@ -117,16 +136,15 @@ def _one_resample(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, seed: int
     else:
         estimator.fit(train.to_numpy(dtype="float64"), y[idx])
     contrib = _contributions(model, estimator, scaler, test)
+    if contrib.ndim == 2:  # one output; K classes: (n, p, K), averaged over the classes
+        contrib = contrib[:, :, None]
     names = list(train.columns)
-    per_feature = pd.Series(np.abs(contrib).mean(axis=0), index=names)
+    per_feature = pd.Series(np.abs(contrib).mean(axis=(0, 2)), index=names)
     groups = [feature_group(c.removeprefix("shadow__")) for c in names]
     shadow = np.array([c.startswith("shadow__") for c in names])
-    keys = [f"shadow__{g}" if s_ else g for g, s_ in zip(groups, shadow, strict=True)]
-    contrib_frame = pd.DataFrame(contrib, columns=names)
-    per_group = {}
-    for key in dict.fromkeys(keys):
-        cols = [c for c, k in zip(names, keys, strict=True) if k == key]
-        per_group[key] = float(np.abs(contrib_frame[cols].sum(axis=1)).mean())
+    keys = np.array([f"shadow__{g}" if s_ else g for g, s_ in zip(groups, shadow, strict=True)])
+    per_group = {key: float(np.abs(contrib[:, keys == key, :].sum(axis=1)).mean())
+                 for key in dict.fromkeys(keys)}
     return per_feature, pd.Series(per_group)
 
 
@@ -146,10 +164,13 @@ def make_selector(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, selector:
         raise ValueError(
             f"Got selector={selector!r}; expected 'auto', 'model' or 'sparse_logistic'."
         )
+    if selector == "model" and not hasattr(model, "pipeline"):
+        raise ValueError(f"selector 'model' refits one pipeline; model {model.candidate!r} "
+                         "is an ensemble or a covariate-adjusted model: use selector auto")
     if selector == "model" or (selector == "auto" and getattr(model, "linear", False)):
         return model
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -161,19 +182,34 @@ def make_selector(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, selector:
                      ("impute", ImputeWithIndicators()), ("scale", StandardScaler())]
                     ).set_output(transform="pandas")
     design = prep.fit_transform(X, y)
-    search = LogisticRegressionCV(
-        Cs=np.logspace(-3, 1, 13), l1_ratios=[0.5], solver="saga", max_iter=5000,
-        scoring="neg_log_loss", cv=StratifiedKFold(10, shuffle=True, random_state=seed),
-        use_legacy_attributes=False,
-    ).fit(design, y)
-    best_c = float(np.ravel(search.C_)[0])
-    estimator = LogisticRegression(C=best_c, l1_ratio=0.5, solver="saga",
-                                   max_iter=5000, random_state=seed)
+    grid = np.logspace(-3, 1, 13)
+    output_map = None
+    if model.task == "continuous":
+        search = GridSearchCV(PenalisedLinearRegression(l1_ratio=0.5), {"C": grid},
+                              scoring="neg_mean_squared_error",
+                              cv=KFold(10, shuffle=True, random_state=seed)).fit(design, y)
+        best_c = float(search.best_params_["C"])
+        estimator = PenalisedLinearRegression(C=best_c, l1_ratio=0.5, random_state=seed)
+    else:
+        search = LogisticRegressionCV(
+            Cs=grid, l1_ratios=[0.5], solver="saga", max_iter=5000, scoring="neg_log_loss",
+            cv=StratifiedKFold(10, shuffle=True, random_state=seed),
+            use_legacy_attributes=False).fit(design, y)
+        best_c = float(np.ravel(search.C_)[0])
+        estimator = LogisticRegression(C=best_c, l1_ratio=0.5, solver="saga",
+                                       max_iter=5000, random_state=seed)
     pipeline = Pipeline([*prep.steps, ("model", estimator)]).fit(X, y)
+    if model.task == "continuous":
+        residuals = y - pipeline.predict(X)
+        output_map = ContinuousOutputs(ResidualDistribution().fit(residuals), 0.0, 0.5)
+    elif model.task == "three_class":
+        output_map = ThreeClassOutputs(MulticlassCalibrator("none").fit(np.zeros((1, 3)),
+                                                                         np.zeros(1)))
     return TrainedModel(pipeline=pipeline, calibrator=Calibrator("none").fit(np.zeros(2),
                                                                                np.array([0, 1])),
                         threshold=0.5, candidate=f"elastic-net selector (C={best_c:.3g})",
-                        kind="logistic", groups=model.groups, input_columns=model.input_columns)
+                        kind="logistic", groups=model.groups, input_columns=model.input_columns,
+                        output_map=output_map)
 
 
 def discover_biomarkers(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, *,
@@ -205,7 +241,8 @@ def discover_biomarkers(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, *,
     selector = make_selector(model, X, y, selector, seed)
     seeds = np.random.SeedSequence(seed).generate_state(resamples)
     feature_rows, group_rows = [], []
-    jobs = (delayed(_one_resample)(selector, X, y, int(s)) for s in seeds)
+    continuous = model.task == "continuous"
+    jobs = (delayed(_one_resample)(selector, X, y, int(s), continuous) for s in seeds)
     for i, (per_feature, per_group) in enumerate(
             Parallel(n_jobs=n_jobs, return_as="generator")(jobs), start=1):
         feature_rows.append(per_feature)
@@ -219,7 +256,7 @@ def discover_biomarkers(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, *,
     real_groups = [c for c in groups.columns if not c.startswith("shadow__")]
     g_hits, g_p, g_ok = _decide(groups, real_groups, alpha, len(real_groups))
     f_hits, f_p, f_ok = _decide(features, real_features, alpha, len(real_features))
-    direction = _directions(selector, X)
+    direction = _directions(selector, X, model.task)
     rows = []
     for g in real_groups:
         rows.append({"feature": g, "group": g, "level": "group",
@@ -245,9 +282,12 @@ def _summary(values: pd.Series) -> dict[str, float]:
             "ci_high": float(values.quantile(0.975))}
 
 
-def _directions(model: TrainedModel, X: pd.DataFrame) -> dict[str, str]:
-    """Does a higher value raise or lower the risk? Spearman of value vs its SHAP value."""
-    explanation = explain_frame(model, X)
+def _directions(model: TrainedModel, X: pd.DataFrame, task: str = "binary") -> dict[str, str]:
+    """Does a higher value raise or lower the risk? Spearman of value vs its SHAP value
+    (of impaired EIH's log-odds; of the predicted change, sign reversed, for a continuous
+    model; of the hyperalgesia logit for three classes)."""
+    explanation = explain_frame(model, X, output=2 if task == "three_class" else None)
+    sign = -1.0 if task == "continuous" else 1.0
     out = {}
     for name in explanation.values.columns:
         v, s = explanation.data[name].to_numpy(), explanation.values[name].to_numpy()
@@ -255,7 +295,7 @@ def _directions(model: TrainedModel, X: pd.DataFrame) -> dict[str, str]:
         if ok.sum() < 10 or np.ptp(v[ok]) == 0 or np.ptp(s[ok]) == 0:
             out[name] = "none"
             continue
-        rho = spearmanr(v[ok], s[ok]).statistic
+        rho = sign * spearmanr(v[ok], s[ok]).statistic
         out[name] = "raises risk" if rho > 0.1 else "lowers risk" if rho < -0.1 else "mixed"
     return out
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..labels import LabelRule, make_labels
 from ..model_dir import LoadedModel
+from ..modeling import THREE_CLASSES
 from ..schema import OUTCOME_COLUMNS
 from ._biomarkers import BiomarkerReport, discover_biomarkers, interaction_strengths
 from ._shap import explain_frame, group_contributions
@@ -59,7 +60,12 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def plot_importance(report: BiomarkerReport, path: Path) -> Path:
+#: What a SHAP value is in, per task (axis labels and titles).
+UNITS = {"binary": "log-odds of impaired EIH", "continuous": "kPa of predicted PPT change",
+         "three_class": "logit of hyperalgesia"}
+
+
+def plot_importance(report: BiomarkerReport, path: Path, unit: str = UNITS["binary"]) -> Path:
     plt = _pyplot()
     groups = report.groups.sort_values("importance")
     shadow_cols = [c for c in report.group_draws.columns if c.startswith("shadow__")]
@@ -78,14 +84,15 @@ def plot_importance(report: BiomarkerReport, path: Path) -> Path:
     for y, (imp, freq) in enumerate(zip(groups["ci_high"], groups["selection_frequency"],
                                         strict=True)):
         ax.text(imp, y, f"  {freq:.0%}", va="center", fontsize=8)
-    ax.set(xlabel="mean |SHAP| (log-odds), 95 % interval over resamples",
+    ax.set(xlabel=f"mean |SHAP| ({unit}), 95 % interval over resamples",
            title=f"Biomarker groups (green = declared; % = selection frequency, "
                  f"B = {report.resamples})")
     ax.legend(loc="lower right", fontsize=8)
     return _save(fig, path)
 
 
-def plot_beeswarm(values: pd.DataFrame, data: pd.DataFrame, base: float, path: Path) -> Path:
+def plot_beeswarm(values: pd.DataFrame, data: pd.DataFrame, base: float, path: Path,
+                  unit: str = UNITS["binary"]) -> Path:
     import shap
 
     plt = _pyplot()
@@ -95,19 +102,19 @@ def plot_beeswarm(values: pd.DataFrame, data: pd.DataFrame, base: float, path: P
     plt.figure(figsize=(7, 7))
     shap.plots.beeswarm(explanation, max_display=15, show=False)
     fig = plt.gcf()
-    fig.suptitle("SHAP values of the model (log-odds of impaired EIH)", fontsize=10)
+    fig.suptitle(f"SHAP values of the model ({unit})", fontsize=10)
     return _save(fig, path)
 
 
 def plot_dependence(values: pd.DataFrame, data: pd.DataFrame, features: list[str],
-                    path: Path) -> Path:
+                    path: Path, unit: str = UNITS["binary"]) -> Path:
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(features), figsize=(3.3 * len(features), 3.2),
                              squeeze=False)
     for ax, name in zip(axes[0], features, strict=True):
         ax.scatter(data[name], values[name], s=6, alpha=0.5)
         ax.axhline(0, color="grey", lw=0.8)
-        ax.set(xlabel=name, ylabel="SHAP (log-odds)")
+        ax.set(xlabel=name, ylabel=f"SHAP ({unit})")
     fig.suptitle("Dependence of the top features", fontsize=10)
     return _save(fig, path)
 
@@ -162,9 +169,14 @@ def _html(loaded: LoadedModel, report: BiomarkerReport, interactions: pd.DataFra
         "measurement that only proxies another one (it is shrunk, not declared).</p>",
         _table(groups), _img(plots["importance"]),
         "<h2>Features (top 20 by importance)</h2>",
-        "<p class='note'>direction: does a higher value raise or lower the risk of impaired "
-        "EIH (Spearman sign of value vs SHAP).</p>", _table(features),
-        "<h2>What the model uses</h2>", _img(plots["beeswarm"]), _img(plots["dependence"]),
+        "<p class='note'>direction: does a higher value raise or lower the risk of "
+        f"{'hyperalgesia' if meta.get('task') == 'three_class' else 'impaired EIH'} "
+        "(Spearman sign of value vs SHAP).</p>", _table(features),
+        "<h2>What the model uses</h2>",
+        f"<p class='note'>SHAP values in {UNITS[meta.get('task', 'binary')]}"
+        + (" (one beeswarm per class below)" if meta.get("task") == "three_class" else "")
+        + ".</p>", _img(plots["beeswarm"]), _img(plots["dependence"]),
+        *[_img(path) for name, path in plots.items() if name.startswith("beeswarm_")],
     ]
     if "interactions" in plots:
         parts += ["<h2>Strongest interactions</h2>", _table(interactions.head(10), 4),
@@ -199,12 +211,19 @@ def explain_model(loaded: LoadedModel, data: pd.DataFrame, out: str | os.PathLik
     rule = LabelRule(**{k: v for k, v in loaded.metadata["label_rule"].items()
                         if k != "description"})
     y = make_labels(data, rule).to_numpy()
-    X = data.drop(columns=[c for c in OUTCOME_COLUMNS if c in data])
+    # Outcome columns are dropped, except a covariate the model reads (the pre-exercise
+    # PPT of a covariate-adjusted continuous model: its SHAP values are the adjusted's).
+    X = data.drop(columns=[c for c in OUTCOME_COLUMNS
+                           if c in data and c not in model.optional_columns])
+    task = model.task
+    unit = UNITS[task]
     logger.info("resampling: %d bootstrap refits with shadow features", resamples)
     report = discover_biomarkers(model, X, y, resamples=resamples, seed=seed,
                                  selector=selector, n_jobs=n_jobs, on_progress=on_progress)
     logger.info("declared groups: %s", ", ".join(report.declared_groups) or "none")
-    explanation = explain_frame(model, X)
+    # Three classes: the report shows the hyperalgesia logit (the flare clinicians most
+    # want to foresee), and one beeswarm per class.
+    explanation = explain_frame(model, X, output=2 if task == "three_class" else None)
     interactions, matrix = interaction_strengths(model, X, seed=seed)
     by_group = group_contributions(explanation.values).abs()
     rows = []
@@ -228,12 +247,18 @@ def explain_model(loaded: LoadedModel, data: pd.DataFrame, out: str | os.PathLik
     files["subgroup_performance.csv"] = out / "subgroup_performance.csv"
     top = (explanation.values.abs().mean().sort_values(ascending=False).index[:4].tolist())
     plots = {
-        "importance": plot_importance(report, out / "importance.png"),
+        "importance": plot_importance(report, out / "importance.png", unit),
         "beeswarm": plot_beeswarm(explanation.values, explanation.data,
-                                  explanation.base_value, out / "beeswarm.png"),
+                                  explanation.base_value, out / "beeswarm.png", unit),
         "dependence": plot_dependence(explanation.values, explanation.data, top,
-                                      out / "dependence.png"),
+                                      out / "dependence.png", unit),
     }
+    if task == "three_class":
+        for j, name in enumerate(THREE_CLASSES[:2]):
+            per_class = explain_frame(model, X, output=j)
+            plots[f"beeswarm_{name}"] = plot_beeswarm(
+                per_class.values, per_class.data, per_class.base_value,
+                out / f"beeswarm_{name}.png", f"logit of {name.replace('_', ' ')}")
     if not matrix.empty:
         plots["interactions"] = plot_interactions(matrix, out / "interactions.png")
     files.update({p.name: p for p in plots.values()})

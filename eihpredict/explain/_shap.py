@@ -57,13 +57,14 @@ class Explanation:
         Contributions to the raw log-odds of impaired EIH.
     data : DataFrame (rows x features)
         The feature values explained (as the model saw them, before scaling).
-    base_value : float
-        Expected raw log-odds (the output with no information).
+    base_value : float or ndarray
+        Expected raw score (the output with no information); per row when rows were
+        explained for different outputs or by different fitted models.
     """
 
     values: pd.DataFrame
     data: pd.DataFrame
-    base_value: float
+    base_value: float | np.ndarray
 
     @property
     def raw_log_odds(self) -> np.ndarray:
@@ -73,14 +74,20 @@ class Explanation:
         return group_contributions(self.values)
 
 
-def explain_frame(model: FittedModel, frame: pd.DataFrame) -> Explanation:
+def explain_frame(model: FittedModel, frame: pd.DataFrame,
+                  output: int | None = None) -> Explanation:
     """Exact SHAP values for validated rows (the model's :meth:`~FittedModel.contributions`).
 
     For an ensemble, the average of its members' explanations on the union of their
     features (a feature a member lacks contributes 0 for it), which adds up to the
-    ensemble's raw log-odds, the average of the members'.
+    ensemble's raw log-odds, the average of the members'. A three-class model has SHAP
+    values per class: ``output`` picks the class (0 hypoalgesia, 1 no change, 2
+    hyperalgesia); by default each row's predicted class (as the top-K explanations).
     """
-    return explanation_of(model.contributions(model.batch(frame)), frame.index)
+    batch = model.batch(frame)
+    contributions = model.explanation(batch) if output is None else \
+        model.contributions(batch).select(output)
+    return explanation_of(contributions, frame.index)
 
 
 def explanation_of(contributions: Contributions, index=None) -> Explanation:

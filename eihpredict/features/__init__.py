@@ -6,6 +6,7 @@ trace back to the measurement they came from.
 
 from ._base import ContractTransformer, column_values, is_missing
 from ._clinical import CLINICAL_GROUPS, ClinicalFeatures
+from ._covariates import OutcomeCovariates
 from ._cpm import CPMFeatures
 from ._exercise import ExerciseDoseFeatures
 from ._missing import ImputeWithIndicators
@@ -24,6 +25,7 @@ __all__ = [
     "ContractTransformer",
     "ExerciseDoseFeatures",
     "ImputeWithIndicators",
+    "OutcomeCovariates",
     "PainSensitivityFeatures",
     "QuestionnaireScorer",
     "TemporalSummationFeatures",

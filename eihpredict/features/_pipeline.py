@@ -9,6 +9,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ._clinical import CLINICAL_GROUPS, ClinicalFeatures
+from ._covariates import OutcomeCovariates
 from ._cpm import CPMFeatures
 from ._exercise import ExerciseDoseFeatures
 from ._missing import ImputeWithIndicators
@@ -36,6 +37,7 @@ def build_feature_pipeline(
     *,
     model_kind: str = "tree",
     options: Mapping[str, Mapping[str, Any]] | None = None,
+    covariates: Iterable[str] = (),
 ) -> Pipeline:
     """Build the feature pipeline for the named groups.
 
@@ -50,6 +52,9 @@ def build_feature_pipeline(
         Keyword arguments per group for its transformer, e.g.
         ``{"cpm": {"responder_rule": "sem"}, "pcs": {"max_missing_fraction": 0.1}}``
         (``pcs``, ``tsk`` and ``hads`` share one scorer; give its options under any).
+    covariates : iterable of str
+        Numeric contract columns added unchanged (:class:`OutcomeCovariates`), e.g.
+        ``("eih_ppt_pre_kpa",)`` for a continuous model adjusted for the pre value.
 
     Returns
     -------
@@ -88,6 +93,9 @@ def build_feature_pipeline(
     clinical = tuple(g for g in CLINICAL_GROUPS if g in groups)
     if clinical:
         steps.append(("clinical", ClinicalFeatures(groups=clinical)))
+    covariates = tuple(covariates)
+    if covariates:
+        steps.append(("covariates", OutcomeCovariates(columns=covariates)))
     union = FeatureUnion(steps, verbose_feature_names_out=False)
     return Pipeline([("features", union), *_PREPARE[model_kind]()]).set_output(
         transform="pandas")

@@ -1,5 +1,9 @@
-"""Classifiers, Optuna tuning, nested cross-validation, calibration, metrics, and the
-fitted-model protocol every model kind implements (:mod:`._protocol`).
+"""Classifiers and regressors, Optuna tuning, nested cross-validation, calibration,
+metrics, and the fitted-model protocol every model kind implements (:mod:`._protocol`).
+
+Three tasks, from the label rule: binary (impaired EIH), continuous (the PPT change,
+with a conformal predictive distribution) and three classes (hypoalgesia, no change,
+hyperalgesia); :mod:`._outputs` maps each one's raw scores to its output columns.
 
 Validation beyond the development cohort: external-validation metrics with intervals
 (``binary_metrics``, ``continuous_metrics``, ``multiclass_metrics``, calibration and
@@ -11,8 +15,8 @@ for development and validation.
 """
 
 from ._bootstrap import bootstrap_weights, cluster_bootstrap
-from ._calibration import Calibrator, resolve_method
-from ._estimators import ESTIMATORS, make_pipeline
+from ._calibration import Calibrator, MulticlassCalibrator, resolve_method
+from ._estimators import ESTIMATORS, PenalisedLinearRegression, make_pipeline
 from ._external import (
     BINARY_METRICS,
     THREE_CLASSES,
@@ -40,8 +44,29 @@ from ._metrics import (
     point_metrics,
     subgroup_metrics,
 )
-from ._model import OUTPUT_COLUMNS, EnsembleModel, FittedModel, TrainedModel
-from ._nested import SELECTED, FittedCandidate, OuterResult, fit_candidate, run_outer_cv
+from ._model import (
+    OUTPUT_COLUMNS,
+    CovariateAdjustedModel,
+    EnsembleModel,
+    FittedModel,
+    TrainedModel,
+)
+from ._nested import (
+    PRE_COVARIATE,
+    SELECTED,
+    FittedCandidate,
+    OuterResult,
+    fit_candidate,
+    run_outer_cv,
+)
+from ._outputs import (
+    BinaryOutputs,
+    ContinuousOutputs,
+    OutputMap,
+    ResidualDistribution,
+    ThreeClassOutputs,
+    conformal_interval,
+)
 from ._plots import plot_calibration, plot_decision_curves, plot_roc
 from ._protocol import (
     ColumnBatch,
@@ -67,8 +92,23 @@ from ._samplesize import (
     minimum_sample_size_continuous,
     validation_sample_size,
 )
+from ._task_metrics import (
+    CONTINUOUS_METRICS,
+    THREE_CLASS_METRICS,
+    bootstrap_continuous_metrics,
+    bootstrap_three_class_metrics,
+    continuous_point_metrics,
+    three_class_point_metrics,
+)
+from ._task_plots import plot_change, plot_three_class_calibration, plot_three_class_roc
 
 __all__ = [
+    "CONTINUOUS_METRICS", "PRE_COVARIATE", "THREE_CLASS_METRICS", "BinaryOutputs",
+    "ContinuousOutputs", "CovariateAdjustedModel", "MulticlassCalibrator", "OutputMap",
+    "PenalisedLinearRegression", "ResidualDistribution", "ThreeClassOutputs",
+    "bootstrap_continuous_metrics", "bootstrap_three_class_metrics", "conformal_interval",
+    "continuous_point_metrics", "plot_change", "plot_three_class_calibration",
+    "plot_three_class_roc", "three_class_point_metrics",
     "BINARY_METRICS", "ESTIMATORS", "METRICS", "OUTPUT_COLUMNS", "SELECTED", "THREE_CLASSES",
     "Calibrator", "ClosedTest", "ColumnBatch", "ContinuousSampleSize", "Contributions",
     "EnsembleModel", "FittedCandidate", "FittedModel", "MetaAnalysis", "OuterResult",

@@ -81,7 +81,8 @@ def plot_calibration(y: np.ndarray, predictions: dict[str, np.ndarray],
     return _save(fig, path)
 
 
-def plot_decision_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
+def plot_decision_curves(curves: dict[str, pd.DataFrame], path: Path,
+                         event: str = "impaired EIH") -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5))
     first = next(iter(curves.values()))
@@ -93,7 +94,8 @@ def plot_decision_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
     ax.axhline(0, color="black", lw=0.8, label="treat none")
     top = max(float(c["ci_high"].max()) for c in curves.values())
     ax.set(ylim=(-0.05, max(top, 0.05) * 1.1), xlabel="threshold probability",
-           ylabel="net benefit", title="Decision curve (outer CV, 95 % bootstrap band)")
+           ylabel="net benefit",
+           title=f"Decision curve, {event} (outer CV, 95 % bootstrap band)")
     ax.legend(fontsize=8)
     return _save(fig, path)
 

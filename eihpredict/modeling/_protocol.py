@@ -1,12 +1,16 @@
 """The fitted-model protocol: the one interpreter of a fitted model.
 
-Every model kind (a LightGBM or logistic pipeline, an ensemble of them, a selector
+Every model kind (a LightGBM or linear pipeline, an ensemble of them, a selector
 refitted for biomarkers) answers the same questions on a :class:`ColumnBatch`, a mapping
 of column arrays:
 
 ``feature_names``            names of the features its contributions are given for
-``raw_score(batch)``         raw (pre-calibration) score: log-odds of impaired EIH
-``contributions(batch)``     exact SHAP values that add up to the raw score
+``raw_score(batch)``         the estimator's raw output: log-odds of impaired EIH
+                             (binary, shape (n,)), the predicted PPT change in kPa
+                             (continuous, (n,)), or one logit per class (three classes,
+                             (n, K))
+``contributions(batch)``     exact SHAP values that add up to the raw score ((n, p), or
+                             (n, p, K) for K classes)
 ``predict(batch)``           the output columns (calibrated probability, label, ...)
 
 A DataFrame (batch scoring, notebooks, the MLflow pyfunc) and a list of JSON records
@@ -19,7 +23,8 @@ that is shared, so the same participant gets the same bits wherever it is scored
 :class:`~sklearn.pipeline.Pipeline` built by :func:`eihpredict.modeling.make_pipeline`
 (feature union, optional imputation and scaling, estimator). It is the only place that
 looks inside a fitted pipeline; callers never read ``named_steps``, ``coef_`` or
-``booster_``.
+``booster_``. Its heads (:class:`_TreeHead`, :class:`_LinearHead`) have ``k`` outputs:
+1 for a binary classifier or a regressor, K for a multiclass classifier.
 
 Top-K explanations (:meth:`Contributions.top`) have one tie-break: by absolute
 contribution, largest first; equal absolute values keep the order of
@@ -88,6 +93,11 @@ class ColumnBatch:
                                  else np.full(self.n, None, dtype=object))
         return ColumnBatch(columns, self.n)
 
+    def take(self, rows: np.ndarray) -> ColumnBatch:
+        """The rows at positions ``rows`` (an index array or boolean mask)."""
+        rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
+        return ColumnBatch({c: v[rows] for c, v in self.columns.items()}, len(rows))
+
 
 @dataclass
 class Contributions:
@@ -95,27 +105,54 @@ class Contributions:
 
     Attributes
     ----------
-    values : ndarray of shape (n, p)
+    values : ndarray of shape (n, p), or (n, p, K) for a model with K outputs
         Contributions; ``base + values.sum(axis=1)`` is the raw score.
     data : ndarray of shape (n, p)
         The feature values explained, as the model saw them before scaling (imputed
         values and missing-value indicators for linear models; NaN where missing).
-    base : float
-        Expected raw score (the output with no information).
+    base : float, or ndarray
+        Expected raw score (the output with no information): a float; shape (K,) for K
+        outputs; shape (n,) when rows are answered by different fitted models (a
+        continuous model scoring rows with and without its covariate).
     names : list of str
         Feature names (columns of ``values``).
+    outputs : list of str, optional
+        Names of the K outputs (the classes), when ``values`` has three dimensions.
     """
 
     values: np.ndarray
     data: np.ndarray
-    base: float
+    base: float | np.ndarray
     names: list[str]
+    outputs: list[str] | None = None
+
+    def select(self, output: int | np.ndarray) -> Contributions:
+        """The contributions to one output: ``output`` is an index for every row or one
+        index per row (e.g. each row's predicted class).
+
+        Examples
+        --------
+        >>> c = Contributions(np.arange(12.0).reshape(2, 2, 3), np.zeros((2, 2)),
+        ...                   np.array([0.1, 0.2, 0.3]), ["a", "b"], ["x", "y", "z"])
+        >>> c.select(np.array([0, 2])).values.tolist(), c.select(np.array([0, 2])).base.tolist()
+        ([[0.0, 3.0], [8.0, 11.0]], [0.1, 0.3])
+        """
+        if self.values.ndim == 2:
+            return self
+        base = np.asarray(self.base, dtype="float64")
+        if np.ndim(output) == 0:
+            return Contributions(self.values[:, :, int(output)], self.data,
+                                 float(base[int(output)]), self.names)
+        index = np.asarray(output, dtype=int)
+        rows = np.arange(len(index))
+        return Contributions(self.values[rows, :, index], self.data, base[index], self.names)
 
     def top(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Indices, values and contributions of the ``k`` largest contributions per row.
 
         Ordered by absolute contribution, largest first; ties keep the order of
-        ``names`` (a stable sort), whatever the batch.
+        ``names`` (a stable sort), whatever the batch. A model with K outputs first
+        :meth:`select` s the output to explain.
 
         Examples
         --------
@@ -124,6 +161,9 @@ class Contributions:
         >>> c.top(2)[0].tolist()
         [[1, 2]]
         """
+        if self.values.ndim != 2:
+            raise ValueError("Got contributions to several outputs; select one output "
+                             "(Contributions.select) before taking the top K.")
         k = min(max(k, 0), self.values.shape[1])
         order = np.argsort(-np.abs(self.values), axis=1, kind="stable")[:, :k]
         rows = np.arange(len(self.values))[:, None]
@@ -157,6 +197,8 @@ class PipelineScorer:
         estimator = pipeline.steps[-1][1]
         self.head = _TreeHead(estimator) if hasattr(estimator, "booster_") else _LinearHead(
             estimator)
+        self.outputs = [str(c) for c in getattr(estimator, "classes_", [])] \
+            if self.head.k > 1 else None
         self._last: tuple | None = None
         self.feature_names = (list(map(str, self.impute.get_feature_names_out(
             self.feature_names_in))) if self.impute is not None else self.feature_names_in)
@@ -188,17 +230,24 @@ class PipelineScorer:
         self._last = (batch, shown, design)  # one tuple: safe to share between threads
         return shown, design
 
+    @property
+    def n_outputs(self) -> int:
+        """1 (binary classifier, regressor) or K (multiclass classifier)."""
+        return self.head.k
+
     def raw_score(self, batch: ColumnBatch) -> np.ndarray:
         return self.head.raw(self.design(batch)[1])
 
     def contributions(self, batch: ColumnBatch) -> Contributions:
         shown, design = self.design(batch)
         values, base = self.head.contributions(design)
-        return Contributions(values, shown, base, self.feature_names)
+        return Contributions(values, shown, base, self.feature_names, self.outputs)
 
     def interaction_values(self, batch: ColumnBatch) -> tuple[list[str], np.ndarray] | None:
-        """Exact SHAP interaction values ``(names, (n, p, p))`` of a tree model; ``None``
-        for a linear model (no interactions)."""
+        """Exact SHAP interaction values ``(names, (n, p, p))`` of a one-output tree
+        model; ``None`` for a linear model (no interactions) or K outputs."""
+        if self.head.k > 1:
+            return None
         values = self.head.interactions(self.design(batch)[1])
         return None if values is None else (self.feature_names, values)
 
@@ -212,22 +261,29 @@ def estimator_contributions(estimator, design: np.ndarray) -> np.ndarray:
 
 class _TreeHead:
     """LightGBM: raw score and exact TreeSHAP through the booster's own ``pred_contrib``
-    (identical to ``shap.TreeExplainer``'s tree-path-dependent algorithm)."""
+    (identical to ``shap.TreeExplainer``'s tree-path-dependent algorithm). A multiclass
+    booster has ``k`` trees per iteration; ``pred_contrib`` gives, per row, ``k`` blocks
+    of ``p`` contributions and a bias."""
 
     def __init__(self, estimator) -> None:
         self.booster = estimator.booster_
+        self.k = int(self.booster.num_model_per_iteration())
 
     def raw(self, design: np.ndarray) -> np.ndarray:
         if not len(design):
-            return np.empty(0)
+            return np.empty(0) if self.k == 1 else np.empty((0, self.k))
         return self.booster.predict(design, raw_score=True, num_threads=lgbm_threads(
             len(design)))
 
-    def contributions(self, design: np.ndarray) -> tuple[np.ndarray, float]:
+    def contributions(self, design: np.ndarray) -> tuple[np.ndarray, float | np.ndarray]:
         probe = design if len(design) else np.zeros((1, design.shape[1]))
         contrib = self.booster.predict(probe, pred_contrib=True,
                                        num_threads=lgbm_threads(len(probe)))
-        return contrib[: len(design), :-1], float(contrib[0, -1])
+        if self.k == 1:
+            return contrib[: len(design), :-1], float(contrib[0, -1])
+        blocks = contrib.reshape(len(probe), self.k, -1)
+        return (np.ascontiguousarray(blocks[: len(design), :, :-1].transpose(0, 2, 1)),
+                blocks[0, :, -1].copy())
 
     def interactions(self, design: np.ndarray) -> np.ndarray:
         import shap
@@ -239,17 +295,27 @@ class _LinearHead:
     """A linear model on standardised features: the raw score is ``x . coef + b`` summed
     row by row (the same bits for a row whatever the batch; a BLAS product changes the
     last bit with the batch size), and linear SHAP with the training data as background
-    is ``coef_j * x_j`` (the standardised features have background mean 0)."""
+    is ``coef_j * x_j`` (the standardised features have background mean 0). A
+    multinomial model has one coefficient row and intercept per class."""
 
     def __init__(self, estimator) -> None:
-        self.coef = np.asarray(estimator.coef_, dtype="float64").reshape(-1)
-        self.intercept = float(np.ravel(estimator.intercept_)[0])
+        coef = np.asarray(estimator.coef_, dtype="float64")
+        self.coefs = coef.reshape(1, -1) if coef.ndim == 1 else coef
+        self.intercepts = np.ravel(np.asarray(estimator.intercept_, dtype="float64"))
+        self.k = len(self.coefs)
+        self.coef, self.intercept = self.coefs[0], float(self.intercepts[0])
 
     def raw(self, design: np.ndarray) -> np.ndarray:
-        return (np.ascontiguousarray(design) * self.coef).sum(axis=1) + self.intercept
+        design = np.ascontiguousarray(design)
+        if self.k == 1:
+            return (design * self.coef).sum(axis=1) + self.intercept
+        return np.column_stack([(design * c).sum(axis=1) + b
+                                for c, b in zip(self.coefs, self.intercepts, strict=True)])
 
-    def contributions(self, design: np.ndarray) -> tuple[np.ndarray, float]:
-        return design * self.coef, self.intercept
+    def contributions(self, design: np.ndarray) -> tuple[np.ndarray, float | np.ndarray]:
+        if self.k == 1:
+            return design * self.coef, self.intercept
+        return np.stack([design * c for c in self.coefs], axis=2), self.intercepts.copy()
 
     def interactions(self, design: np.ndarray) -> None:
         return None

@@ -23,17 +23,18 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
 
 from ..config import ParamSpec
 from ._metrics import _EPS, _auroc
 from ._protocol import ColumnBatch, PipelineScorer
 
-__all__ = ["TuningResult", "open_storage", "tune"]
+__all__ = ["TuningResult", "cv_splitter", "open_storage", "tune", "tuning_score"]
 
 logger = logging.getLogger(__name__)
 
-_DIRECTION = {"log_loss": "minimize", "brier": "minimize", "roc_auc": "maximize"}
+_DIRECTION = {"log_loss": "minimize", "brier": "minimize", "roc_auc": "maximize",
+              "mse": "minimize", "rmse": "minimize", "mae": "minimize"}
 
 
 @dataclass
@@ -78,8 +79,39 @@ def _suggest(trial, space: dict[str, ParamSpec]) -> dict[str, Any]:
     return params
 
 
-def _score(metric: str, y: np.ndarray, z: np.ndarray) -> float:
-    """Only the tuning metric (this runs for every inner fold of every trial)."""
+def tuning_score(metric: str, y: np.ndarray, z: np.ndarray, task: str = "binary") -> float:
+    """Only the tuning metric of raw scores ``z`` (this runs for every inner fold of every
+    trial).
+
+    Binary: ``z`` are log-odds. Three classes: ``z`` are logits (n, K); ``log_loss`` is
+    the multinomial log loss, ``brier`` sums the squared errors over classes, ``roc_auc``
+    is the mean one-vs-rest AUROC. Continuous: ``z`` is the predicted change; ``mse``,
+    ``rmse``, ``mae`` as named, and ``log_loss`` and ``brier`` give the mean squared
+    error: with one residual variance for every row (the Gaussian log score, the CRPS)
+    both rank models as the mean squared error does.
+
+    Examples
+    --------
+    >>> tuning_score("log_loss", np.array([1.0, -1.0]), np.array([0.0, 1.0]), "continuous")
+    2.5
+    """
+    if task == "continuous":
+        error = np.asarray(y, dtype="float64") - np.asarray(z, dtype="float64")
+        if metric == "mae":
+            return float(np.mean(np.abs(error)))
+        mse = float(np.mean(error**2))
+        return float(np.sqrt(mse)) if metric == "rmse" else mse
+    if task == "three_class":
+        z = np.asarray(z, dtype="float64")
+        z = z - z.max(axis=1, keepdims=True)
+        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        y = np.asarray(y).astype(int)
+        onehot = np.eye(p.shape[1])[y]
+        if metric == "roc_auc":
+            return float(np.nanmean([_auroc(onehot[:, k], p[:, k]) for k in range(p.shape[1])]))
+        if metric == "brier":
+            return float(np.mean(((p - onehot) ** 2).sum(axis=1)))
+        return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], _EPS, 1))))
     p = 1 / (1 + np.exp(-z))
     if metric == "roc_auc":
         return _auroc(y, p)
@@ -89,15 +121,25 @@ def _score(metric: str, y: np.ndarray, z: np.ndarray) -> float:
     return float(-np.mean(y * np.log(pc) + (1 - y) * np.log(1 - pc)))
 
 
+def cv_splitter(task: str, n_folds: int, seed: int):
+    """K-fold splits: stratified by the label for binary and three classes, plain
+    shuffled K-fold for a continuous outcome."""
+    if task == "continuous":
+        return KFold(n_folds, shuffle=True, random_state=seed)
+    return StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+
+
 def tune(make: Callable[[dict[str, Any]], Any], X, y: np.ndarray,
          space: dict[str, ParamSpec], *, n_trials: int, timeout: float | None,
          inner_folds: int, metric: str, seed: int, pruning: bool = True,
          storage: str | None = None, study_name: str | None = None,
-         groups: np.ndarray | None = None) -> TuningResult:
-    """Tune the pipeline ``make(params)`` on ``X, y`` by inner stratified K-fold CV.
+         groups: np.ndarray | None = None, task: str = "binary") -> TuningResult:
+    """Tune the pipeline ``make(params)`` on ``X, y`` by inner K-fold CV (stratified for
+    binary and three classes; grouped by site when ``groups`` are given).
 
-    The objective is the mean inner-fold ``metric`` of the raw (uncalibrated) model;
-    each fold's running mean is reported so the median pruner can stop poor trials.
+    The objective is the mean inner-fold ``metric`` (:func:`tuning_score`) of the raw
+    (uncalibrated) model; each fold's running mean is reported so the median pruner can
+    stop poor trials.
     """
     import optuna
 
@@ -110,7 +152,7 @@ def tune(make: Callable[[dict[str, Any]], Any], X, y: np.ndarray,
         storage=open_storage(storage), study_name=study_name,
         load_if_exists=storage is not None,
     )
-    folds = inner_splits(X, y, inner_folds, seed, groups)
+    folds = inner_splits(X, y, inner_folds, seed, groups, task)
     template = make({})
 
     def objective(trial) -> float:
@@ -119,7 +161,7 @@ def tune(make: Callable[[dict[str, Any]], Any], X, y: np.ndarray,
         for step, (train, val) in enumerate(folds):
             model = clone(template).set_params(**{f"model__{k}": v for k, v in params.items()})
             model.fit(X.iloc[train], y[train])
-            scores.append(_score(metric, y[val], _raw(model, X.iloc[val])))
+            scores.append(tuning_score(metric, y[val], _raw(model, X.iloc[val]), task))
             trial.report(float(np.mean(scores)), step)
             if trial.should_prune():
                 raise optuna.TrialPruned()
@@ -147,17 +189,22 @@ def tune(make: Callable[[dict[str, Any]], Any], X, y: np.ndarray,
 
 
 def _raw(pipeline, X) -> np.ndarray:
-    """Raw log-odds of a fitted fold pipeline (the fitted-model protocol)."""
+    """Raw scores of a fitted fold pipeline (the fitted-model protocol)."""
     scorer = PipelineScorer(pipeline)
     return scorer.raw_score(ColumnBatch.from_frame(X, scorer.input_columns))
 
 
-def inner_splits(X, y: np.ndarray, n_folds: int, seed: int, groups=None) -> list:
-    """Inner folds: stratified, and grouped by site when ``groups`` are given and there
-    are enough of them (a site never sits on both sides, as in leave-site-out)."""
-    from sklearn.model_selection import StratifiedGroupKFold
+def inner_splits(X, y: np.ndarray, n_folds: int, seed: int, groups=None,
+                 task: str = "binary") -> list:
+    """Inner folds: stratified (plain K-fold for a continuous outcome), and grouped by site
+    when ``groups`` are given and there are enough of them (a site never sits on both
+    sides, as in leave-site-out)."""
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
     if groups is not None and len(np.unique(groups)) >= n_folds:
-        splitter = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+        if task == "continuous":
+            splitter = GroupKFold(n_folds, shuffle=True, random_state=seed)
+        else:
+            splitter = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
         return list(splitter.split(X, y, groups))
-    return list(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(X, y))
+    return list(cv_splitter(task, n_folds, seed).split(X, y))

@@ -40,7 +40,10 @@ def build_router(settings: ServiceSettings) -> APIRouter:
         meta = served.loaded.metadata
         return {
             "model_version": served.loaded.version, "contract_version": CONTRACT_VERSION,
-            "candidate": meta["candidate"], "kind": meta["kind"], "features": meta["features"],
+            "candidate": meta["candidate"], "kind": meta["kind"],
+            "task": served.loaded.model.task,
+            "output_columns": list(served.loaded.model.output_columns),
+            "features": meta["features"],
             "input_columns": meta["input_columns"], "threshold": meta["threshold"],
             "label_rule": meta["label_rule"], "validation_metrics": meta["validation"],
             "training_data": {k: v for k, v in meta["training_data"].items() if k != "file"},
@@ -56,7 +59,10 @@ def build_router(settings: ServiceSettings) -> APIRouter:
                                       description="Return the K largest contributions per "
                                       "participant.")] = 0,
     ) -> JSONResponse:
-        """Probability of impaired EIH for each participant (all or nothing).
+        """The model's outputs for each participant (all or nothing): P(impaired EIH) and
+        the label (binary); the predicted change, its interval and P(impaired EIH)
+        (continuous; ``eih_ppt_pre_kpa`` is used when given); the three class
+        probabilities and the most probable class (three classes).
 
         Large requests are scored in the thread pool, so scoring never holds up the
         event loop (``/health`` answers while a large request is scored).

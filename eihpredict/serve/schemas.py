@@ -3,7 +3,7 @@ contract (:func:`eihpredict.schema.participant_model`), never written by hand.""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,13 +31,33 @@ def prediction_request_model(max_participants: int) -> type[BaseModel]:
 class Contribution(BaseModel):
     feature: str
     value: float | None
-    contribution: float = Field(description="Contribution to the raw log-odds.")
+    contribution: float = Field(description="Contribution to the raw score: log-odds of "
+                                "impaired EIH (binary), predicted change in kPa (continuous), "
+                                "or the logit of the predicted class (three classes).")
 
 
 class Prediction(BaseModel):
+    """One participant's outputs; which fields are present depends on the model's task
+    (``GET /model``: ``task``, ``output_columns``)."""
+
     participant_id: str
-    p_impaired_eih: float = Field(ge=0, le=1)
-    eih_prediction: str = Field(description="impaired or responder, at the model's threshold")
+    p_impaired_eih: float | None = Field(
+        None, ge=0, le=1, description="P(impaired EIH) (binary and continuous models).")
+    eih_prediction: Literal["impaired", "responder"] | None = Field(
+        None, description="impaired or responder, at the model's threshold (binary and "
+        "continuous models).")
+    predicted_change_kpa: float | None = Field(
+        None, description="Predicted PPT change post - pre, kPa (continuous models).")
+    change_pi_low: float | None = Field(
+        None, description="Lower end of the prediction interval of the change, kPa "
+        "(continuous models; 80 % unless the model says otherwise).")
+    change_pi_high: float | None = Field(
+        None, description="Upper end of the prediction interval of the change, kPa.")
+    p_hypoalgesia: float | None = Field(None, ge=0, le=1, description="Three-class models.")
+    p_no_change: float | None = Field(None, ge=0, le=1, description="Three-class models.")
+    p_hyperalgesia: float | None = Field(None, ge=0, le=1, description="Three-class models.")
+    eih_class: Literal["hypoalgesia", "no_change", "hyperalgesia"] | None = Field(
+        None, description="The most probable class (three-class models).")
     missing_input_share: float | None = Field(
         None, ge=0, le=1, description="Share of the model's input fields that were missing.")
     contributions: list[Contribution] | None = None
@@ -53,6 +73,8 @@ class ModelInfo(BaseModel):
     contract_version: int
     candidate: str
     kind: str
+    task: Literal["binary", "continuous", "three_class"]
+    output_columns: list[str]
     features: list[str]
     input_columns: list[str]
     threshold: dict[str, Any]
