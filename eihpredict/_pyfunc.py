@@ -10,19 +10,22 @@ import pandas as pd
 __all__ = ["EIHPyfuncModel", "pyfunc_output"]
 
 
-def pyfunc_output(model, frame: pd.DataFrame, mapping=None) -> pd.DataFrame:
+def pyfunc_output(model, frame: pd.DataFrame, mapping=None,
+                  min_observed_share: float = 0.0) -> pd.DataFrame:
     """One output row per input row, in input order (contract section 6).
 
     Valid rows carry the model's outputs (``p_impaired_eih``, ``eih_prediction``);
     an invalid row has empty outputs and its ``reject_reason``, so one bad row never
     fails a batch (or a Spark job). ``participant_id`` is the id as given. ``mapping``
-    is the model's stored study mapping, applied to a frame in the study's names.
+    is the model's stored study mapping, applied to a frame in the study's names;
+    a row with less than ``min_observed_share`` of the inputs observed is a reject.
     """
     from .scoring import score_frame, stored_mapping
 
     frame = frame.reset_index(drop=True)
     mapping = stored_mapping(mapping, frame.columns)
-    result = score_frame(model, frame, passthrough=False, mapping=mapping)
+    result = score_frame(model, frame, passthrough=False, mapping=mapping,
+                         min_observed_share=min_observed_share)
     n = len(frame)
     valid = result.valid
     ids = np.full(n, None, dtype=object)
@@ -57,13 +60,18 @@ class EIHPyfuncModel(mlflow.pyfunc.PythonModel):
 
         import joblib
 
-        from .mapping import StudyMapping
+        from .model_dir import LoadedModel
 
         self.model = joblib.load(context.artifacts["model"])
-        # metadata.json (the stored study mapping) sits two levels above the artifact.
-        metadata = Path(context.artifacts["model"]).parents[1] / "metadata.json"
-        stored = json.loads(metadata.read_text()).get("mapping") if metadata.exists() else None
-        self.mapping = StudyMapping.from_dict(stored) if stored else None  # parsed once
+        # metadata.json (stored study mapping, minimum observed share) sits two levels
+        # above the artifact.
+        directory = Path(context.artifacts["model"]).parents[1]
+        path = directory / "metadata.json"
+        metadata = json.loads(path.read_text()) if path.exists() else {}
+        loaded = LoadedModel(self.model, metadata, directory)
+        self.mapping = loaded.mapping  # parsed once
+        self.min_observed_share = loaded.min_observed_share
 
     def predict(self, context, model_input, params=None):  # no hints: MLflow's signature rules
-        return pyfunc_output(self.model, pd.DataFrame(model_input), self.mapping)
+        return pyfunc_output(self.model, pd.DataFrame(model_input), self.mapping,
+                             getattr(self, "min_observed_share", 0.0))

@@ -388,6 +388,13 @@ def train(
     decimal: Annotated[str, _DECIMAL] = ".",
     sheet: Annotated[str | None, _SHEET] = None,
     mapping: Annotated[Path | None, _MAPPING] = None,
+    drop_invalid: Annotated[bool, typer.Option(
+        "--drop-invalid", help="Train on the valid rows and write the invalid ones with "
+        "their reasons (--dropped) instead of stopping; file-level problems still stop.")
+    ] = False,
+    dropped: Annotated[Path | None, typer.Option(
+        "--dropped", help="Where --drop-invalid writes the dropped rows (default "
+        "OUT.dropped.csv beside the model directory).")] = None,
 ) -> None:
     """Train, validate (nested CV) and save a model; tracked in MLflow."""
     from .config import ConfigError, load_config
@@ -400,7 +407,8 @@ def train(
         _fail(str(exc))
     result = _run(run_training, cfg, data, out=out, tracking_uri=tracking_uri,
                   storage=storage, track=not no_tracking, mapping=_load_mapping(mapping),
-                  read_options=_read_options(sep, decimal, sheet))
+                  read_options=_read_options(sep, decimal, sheet),
+                  drop_invalid=drop_invalid, dropped=dropped)
     typer.echo(format_results(result))
 
 
@@ -435,6 +443,9 @@ def score(
     raw_text: Annotated[bool, typer.Option("--raw-text", help="Write text cells of a CSV as "
                                            "they are (by default a cell starting with =, +, "
                                            "-, @ gets a leading quote).")] = False,
+    min_observed: Annotated[float | None, typer.Option(
+        "--min-observed", min=0, max=0.99, help="Reject rows with a smaller share of the "
+        "model's inputs observed (default: the model's missing.min_observed_share).")] = None,
 ) -> None:
     """Score a cohort file in chunks: probabilities, predictions, explanations, rejects."""
     from ._progress import progress_bar
@@ -447,7 +458,7 @@ def score(
                            engine=engine.value, scheduler=scheduler, on_progress=update,
                            mapping=_load_mapping(mapping),
                            read_options=_read_options(sep, decimal, sheet),
-                           raw_text=raw_text)
+                           raw_text=raw_text, min_observed_share=min_observed)
     except KeyboardInterrupt:
         _fail("interrupted; finished chunks are kept: run the same command with --resume "
               "to continue")

@@ -168,6 +168,16 @@ class ContinuousConfig(_Strict):
         "the change; rows scored without it get a model fitted without it.")
 
 
+class MissingConfig(_Strict):
+    """What a model does with rows that are mostly missing."""
+
+    min_observed_share: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.0, description="Rows (files, HTTP, pyfunc) with a smaller share of the model's "
+        "input columns observed are rejected with a reason instead of scored; 0 scores "
+        "every valid row (each prediction still carries missing_input_share and "
+        "missing_dominated).")
+
+
 class MLflowConfig(_Strict):
     experiment: str = "eihpredict"
     tracking_uri: str | None = None
@@ -187,6 +197,7 @@ class PipelineConfig(_Strict):
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     threshold: ThresholdConfig = Field(default_factory=ThresholdConfig)
     continuous: ContinuousConfig = Field(default_factory=ContinuousConfig)
+    missing: MissingConfig = Field(default_factory=MissingConfig)
     selection_metric: Literal["log_loss", "roc_auc", "brier", "rmse", "mae", "r2"] = Field(
         "log_loss", description="Outer-CV metric that chooses the final candidate (per task: "
         "see the README).")

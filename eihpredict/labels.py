@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["LabelRule", "label_report", "make_labels", "regression_to_the_mean"]
+__all__ = ["LabelRule", "label_report", "make_labels", "regression_to_the_mean", "unlabelled"]
 
 logger = logging.getLogger("eihpredict.labels")
 
@@ -154,29 +154,7 @@ def make_labels(frame: pd.DataFrame, rule: LabelRule | None = None) -> pd.Series
     [0, 1, 2]
     """
     rule = rule or LabelRule()
-    has_pair = PRE in frame and POST in frame
-    allowed = (LABEL in frame and rule.use_label_column is not False and rule.n_classes == 2
-               and rule.rule != "continuous")
-    has_label = allowed and (rule.use_label_column is True or not has_pair)
-    if not has_pair and not has_label:
-        raise ValueError(
-            f"No EIH outcome: the data needs {PRE} and {POST}"
-            + (f", or {LABEL}" if rule.use_label_column is not False else "")
-            + " to train a model."
-        )
-    y = _rule_only(frame, rule)
-    report = label_report(frame, rule, y)
-    if report["disagreements"]:
-        logger.warning("eih_impaired disagrees with the rule (%s) in %d of %d rows; %s",
-                       rule.describe(), report["disagreements"], report["compared"],
-                       "the column is used" if has_label else "the rule is used (set "
-                       "label.use_label_column: true to use the column)")
-    if has_label:
-        given = frame[LABEL].to_numpy(dtype="float64", na_value=np.nan)
-        y = np.where(np.isnan(given), y, given)
-    elif allowed:  # auto: the column answers only where the rule cannot (no pre/post)
-        given = frame[LABEL].to_numpy(dtype="float64", na_value=np.nan)
-        y = np.where(np.isnan(y), given, y)
+    y = _labels_or_nan(frame, rule, warn=True)
     unlabelled = np.flatnonzero(np.isnan(y))
     if len(unlabelled):
         ids = frame["participant_id"].iloc[unlabelled[:5]].tolist() if (
@@ -192,6 +170,48 @@ def make_labels(frame: pd.DataFrame, rule: LabelRule | None = None) -> pd.Series
     if rule.rule == "continuous":
         return pd.Series(y, index=frame.index, name="eih_change_kpa")
     return pd.Series(y.astype("int64"), index=frame.index, name=LABEL)
+
+
+def unlabelled(frame: pd.DataFrame, rule: LabelRule | None = None) -> np.ndarray:
+    """Boolean mask of the rows without an EIH outcome under ``rule`` (neither the pre
+    and post PPT nor, where the rule allows it, ``eih_impaired``).
+
+    Examples
+    --------
+    >>> unlabelled(pd.DataFrame({"eih_ppt_pre_kpa": [400.0, None],
+    ...                          "eih_ppt_post_kpa": [380.0, 390.0]})).tolist()
+    [False, True]
+    """
+    return np.isnan(_labels_or_nan(frame, rule or LabelRule(), warn=False))
+
+
+def _labels_or_nan(frame: pd.DataFrame, rule: LabelRule, *, warn: bool) -> np.ndarray:
+    """Labels (or changes) as float, NaN where a row has no outcome."""
+    has_pair = PRE in frame and POST in frame
+    allowed = (LABEL in frame and rule.use_label_column is not False and rule.n_classes == 2
+               and rule.rule != "continuous")
+    has_label = allowed and (rule.use_label_column is True or not has_pair)
+    if not has_pair and not has_label:
+        raise ValueError(
+            f"No EIH outcome: the data needs {PRE} and {POST}"
+            + (f", or {LABEL}" if rule.use_label_column is not False else "")
+            + " to train a model."
+        )
+    y = _rule_only(frame, rule)
+    if warn:
+        report = label_report(frame, rule, y)
+        if report["disagreements"]:
+            logger.warning("eih_impaired disagrees with the rule (%s) in %d of %d rows; %s",
+                           rule.describe(), report["disagreements"], report["compared"],
+                           "the column is used" if has_label else "the rule is used (set "
+                           "label.use_label_column: true to use the column)")
+    if has_label:
+        given = frame[LABEL].to_numpy(dtype="float64", na_value=np.nan)
+        y = np.where(np.isnan(given), y, given)
+    elif allowed:  # auto: the column answers only where the rule cannot (no pre/post)
+        given = frame[LABEL].to_numpy(dtype="float64", na_value=np.nan)
+        y = np.where(np.isnan(y), given, y)
+    return y
 
 
 def label_report(frame: pd.DataFrame, rule: LabelRule, by_rule: np.ndarray | None = None

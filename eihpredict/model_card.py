@@ -98,6 +98,38 @@ def _subgroup_rows(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _dropped_lines(dropped: dict[str, Any] | None) -> list[str]:
+    """``train --drop-invalid``: how many rows were set aside and for what."""
+    if not dropped:
+        return []
+    if not dropped["n"]:
+        return ["- Trained with --drop-invalid: no row was dropped."]
+    reasons = ", ".join(f"{column} {n}" for column, n in dropped["issues_by_column"].items())
+    return [f"- {dropped['n']} row(s) were invalid or had no outcome and were left out "
+            f"(--drop-invalid; listed with reasons in `{dropped['file']}`, kept outside "
+            f"this directory). Problems by column: {reasons}."]
+
+
+def _missingness_lines(rows: list[dict[str, Any]], missing: dict[str, Any]) -> list[str]:
+    """Missingness by source group of the model's inputs (training rows)."""
+    if not rows:
+        return []
+    lines = ["- Missing inputs by group in the training data (rows with the whole group "
+             "missing; cells missing):",
+             "", "| group | inputs | rows all missing | cells missing |",
+             "| --- | ---: | ---: | ---: |"]
+    lines += [f"| {r['group']} | {r['columns']} | {r['rows_all_missing'] * 100:.1f} % | "
+              f"{r['cells_missing'] * 100:.1f} % |" for r in rows]
+    minimum = float(missing.get("min_observed_share", 0.0))
+    policy = (f"rows with less than {minimum * 100:.0f} % of the inputs observed are "
+              "rejected, not scored." if minimum > 0 else
+              "every valid row is scored (missing.min_observed_share 0).")
+    lines += ["", "- Each prediction carries missing_input_share, missing_explanation_share "
+              "and missing_dominated (more than half of its explanation from missing "
+              f"inputs); {policy}"]
+    return lines
+
+
 def render_model_card(result, metadata: dict[str, Any]) -> str:
     """Markdown model card for a :class:`~eihpredict.modeling.TrainingResult`."""
     config = result.config
@@ -125,6 +157,7 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
         f"- Training file `{data['file']}`, SHA-256 `{data['sha256']}`.",
         f"- {data['n_rows']} participants, {data['n_impaired']} with impaired EIH "
         f"(prevalence {data['prevalence']:.1%}).",
+        *_dropped_lines(data.get("dropped_rows")),
         *([f"- PPT change: mean {data['change_kpa']['mean']:.1f} kPa, SD "
            f"{data['change_kpa']['sd']:.1f} kPa, median {data['change_kpa']['median']:.1f} kPa."]
           if "change_kpa" in data else []),
@@ -171,6 +204,7 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
         "- Missing data: LightGBM routes missing values natively; the logistic model uses "
         "median imputation with missing-indicators; questionnaire totals are pro-rated when "
         "at most 20 % of items are missing.",
+        *_missingness_lines(data.get("missingness", []), metadata.get("missing", {})),
         "",
         "## Sample size (TRIPOD+AI 9)",
         f"- Riley et al. minimum (binary criteria for "

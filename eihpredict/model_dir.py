@@ -69,6 +69,12 @@ class LoadedModel:
     def version(self) -> str:
         return str(self.metadata["model_version"])
 
+    @property
+    def min_observed_share(self) -> float:
+        """Rows with a smaller share of the model's inputs observed are not scored
+        (``missing.min_observed_share`` of the training config; 0 in older models)."""
+        return float(self.metadata.get("missing", {}).get("min_observed_share", 0.0))
+
     @functools.cached_property
     def mapping(self) -> StudyMapping | None:
         """The study mapping stored at training (read once), or ``None``."""

@@ -38,7 +38,7 @@ from .cohort_io import (
     write_table,
 )
 from .explain import top_contributions
-from .fileio import atomic_path
+from .fileio import atomic_path, same_file
 from .mapping import MappingError, StudyMapping
 from .modeling import ColumnBatch, FittedModel
 from .schema import COLUMN_BY_NAME, OUTCOME_COLUMNS, REQUIRED_COLUMNS
@@ -47,13 +47,16 @@ from .validation import (
     as_text,
     format_issue,
     open_study,
+    passthrough_names,
+    reject_table,
     validate_frame,
     validate_mapped_frame,
     validate_records,
 )
 
 __all__ = ["RecordScores", "ScoreResult", "ScoreSummary", "ScoringError",
-           "passthrough_names", "score_file", "score_frame", "score_records", "stored_mapping"]
+           "passthrough_names", "score_file", "score_frame", "score_records", "stored_mapping",
+           "too_few_observed"]
 
 logger = logging.getLogger("eihpredict.score")
 
@@ -75,30 +78,6 @@ class ScoreResult:
     valid: np.ndarray | None = None
 
 
-#: Columns a rejects file starts with.
-REJECT_COLUMNS = ("row", "reasons")
-
-
-def passthrough_names(columns, reserved) -> dict[str, str]:
-    """Pass-through column names that cannot clash with ``reserved`` output names.
-
-    An input column named like an output (a scored file scored again: its old
-    ``p_impaired_eih``) is kept as ``input_<name>``, never in place of the output.
-
-    Examples
-    --------
-    >>> passthrough_names(["p_impaired_eih", "clinic"], ["participant_id", "p_impaired_eih"])
-    {'p_impaired_eih': 'input_p_impaired_eih', 'clinic': 'clinic'}
-    """
-    taken = set(reserved)
-    out = {}
-    for column in columns:
-        name = str(column)
-        while name in taken:
-            name = f"input_{name}"
-        taken.add(name)
-        out[column] = name
-    return out
 
 
 def _outputs_frame(model: FittedModel, batch: ColumnBatch, ids, explain: int
@@ -129,7 +108,8 @@ def stored_mapping(stored: StudyMapping | None, columns,
 def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
                 duplicates: DuplicateTracker | np.ndarray | None = None,
                 model_version: str | None = None, passthrough: bool = True,
-                explain: int = 0, mapping: StudyMapping | None = None) -> ScoreResult:
+                explain: int = 0, mapping: StudyMapping | None = None,
+                min_observed_share: float = 0.0) -> ScoreResult:
     """Validate ``frame`` and score its valid rows.
 
     Parameters
@@ -154,6 +134,11 @@ def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
     mapping : StudyMapping, optional
         Map a study's own names, codes and units onto the contract first (its problems
         make rows rejects, like the validator's).
+    min_observed_share : float
+        A valid row with a smaller share of the model's inputs observed is a reject
+        (reason ``too few inputs observed``) instead of a prediction made mostly from
+        what was learned about missingness (the model's setting:
+        :attr:`eihpredict.model_dir.LoadedModel.min_observed_share`).
 
     Returns
     -------
@@ -174,9 +159,19 @@ def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
     else:
         checked = validate_mapped_frame(inputs, mapping, first_row=first_row,
                                         duplicates=duplicates)[0]
-    valid = checked.valid
+    valid, issues = checked.valid, checked.issues
     typed = checked.frame.loc[valid]
     batch = model.batch(typed)
+    if min_observed_share > 0:
+        few, few_issues = too_few_observed(model, batch, min_observed_share,
+                                           typed["participant_id"].to_numpy(dtype=object),
+                                           first_row + np.flatnonzero(valid))
+        if few.any():
+            valid = valid.copy()
+            valid[np.flatnonzero(valid)[few]] = False
+            issues = (pd.concat([issues, pd.DataFrame(few_issues)], ignore_index=True)
+                      .sort_values("row", kind="stable", ignore_index=True))
+            typed, batch = typed.loc[~few], batch.take(~few)
     scored = _outputs_frame(model, batch, typed["participant_id"].to_numpy(dtype=object),
                             explain)
     if model_version is not None:
@@ -186,18 +181,26 @@ def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
         names = passthrough_names(extra, scored.columns)
         for col in extra:
             scored[names[col]] = frame.loc[valid, col].to_numpy()
-    rejected = ~valid
-    rejects = frame.loc[rejected].copy()
-    rejects.columns = list(passthrough_names(rejects.columns, REJECT_COLUMNS).values())
-    rows = np.arange(first_row, first_row + len(frame))[rejected]
-    reasons = (checked.issues.assign(text=lambda d: d["column"] + ": " + d["rule"]
-                                     + " (value " + d["value"].fillna("empty").astype(str)
-                                     + ")")
-               .groupby("row")["text"].agg("; ".join))
-    rejects.insert(0, "row", rows)
-    rejects.insert(1, "reasons", reasons.reindex(rows).to_numpy())
-    return ScoreResult(scored=scored, rejects=rejects.reset_index(drop=True),
-                       issues=checked.issues, valid=valid)
+    rejects = reject_table(frame, issues, ~valid, first_row)
+    return ScoreResult(scored=scored, rejects=rejects, issues=issues, valid=valid)
+
+
+def too_few_observed(model: FittedModel, batch: ColumnBatch, minimum: float, ids,
+                     rows) -> tuple[np.ndarray, list[dict]]:
+    """Rows with less than ``minimum`` of the model's inputs observed, and an issue for
+    each (columns of :data:`eihpredict.validation.ISSUE_COLUMNS`, ``row`` from ``rows``).
+
+    """
+    observed = 1.0 - model.missing_share(batch)
+    few = observed < minimum
+    n_inputs = len([c for c in model.input_columns if c != "participant_id"])
+    rule = (f"too few inputs observed: the model requires at least {minimum * 100:.0f} % "
+            f"of its {n_inputs} inputs (missing.min_observed_share)")
+    issues = [{"row": int(rows[i]), "participant_id": ids[i], "column": "record",
+               "value": f"{round(observed[i] * n_inputs)} of {n_inputs} inputs "
+                        f"({observed[i] * 100:.0f} %)", "rule": rule}
+              for i in np.flatnonzero(few)]
+    return few, issues
 
 
 @dataclass
@@ -223,14 +226,16 @@ def _map_records(records: list[dict], mapping: StudyMapping) -> tuple[list[dict]
 
 
 def score_records(model: FittedModel, records: list[dict], *, explain: int = 0,
-                  mapping: StudyMapping | None = None) -> RecordScores:
+                  mapping: StudyMapping | None = None,
+                  min_observed_share: float = 0.0) -> RecordScores:
     """Validate and score JSON records (the service), all or nothing.
 
     The records go through :func:`~eihpredict.validation.validate_records` (the table
     validator's rules) and then the same protocol calls as :func:`score_frame`; a field
     a record leaves out is missing. With any invalid record nothing is scored and every
     problem is returned. ``mapping`` first maps records written with a study's own names
-    and codes (the model's stored mapping, see :func:`stored_mapping`).
+    and codes (the model's stored mapping, see :func:`stored_mapping`). A record with
+    less than ``min_observed_share`` of the model's inputs observed is a problem too.
     """
     if mapping is not None:
         records, problems = _map_records(records, mapping)
@@ -241,6 +246,12 @@ def score_records(model: FittedModel, records: list[dict], *, explain: int = 0,
         return RecordScores(checked.issues)
     batch = ColumnBatch.from_columns(checked.columns, len(records)).with_missing(
         [*model.input_columns, *model.optional_columns])
+    if min_observed_share > 0:
+        ids = checked.columns["participant_id"]
+        few, issues = too_few_observed(model, batch, min_observed_share, ids,
+                                       np.arange(1, len(records) + 1))
+        if few.any():
+            return RecordScores([{**issue, "position": issue["row"] - 1} for issue in issues])
     outputs = {"participant_id": checked.columns["participant_id"], **model.predict(batch)}
     explanations = None
     if explain > 0:
@@ -296,16 +307,6 @@ def _chunks(sources: list[CohortSource], chunk_size: int
             raw = raw.reset_index(drop=True)
             yield raw, first, first - 1 + len(raw)
             first += len(raw)
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """The same file, whatever the spelling (resolved paths, symlinks, hard links)."""
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def _lock(output: Path):
@@ -444,10 +445,12 @@ class _WorkDir:
 
 
 def _score_chunk(model: FittedModel, raw: pd.DataFrame, first_row: int,
-                 earlier: np.ndarray, explain: int, version: str, mapping=None):
+                 earlier: np.ndarray, explain: int, version: str, mapping=None,
+                 min_observed_share: float = 0.0):
     """One chunk, as run in this process or on a Dask worker."""
     result = score_frame(model, raw, first_row=first_row, duplicates=earlier,
-                         model_version=version, explain=explain, mapping=mapping)
+                         model_version=version, explain=explain, mapping=mapping,
+                         min_observed_share=min_observed_share)
     first_issue = format_issue(result.issues.iloc[0]) if len(result.issues) else None
     return result.scored, result.rejects, first_issue
 
@@ -468,14 +471,16 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
                on_progress: Callable[[int, int | None], None] | None = None,
                mapping: StudyMapping | None = None,
                read_options: ReadOptions | None = None,
-               raw_text: bool = False) -> ScoreSummary:
+               raw_text: bool = False,
+               min_observed_share: float | None = None) -> ScoreSummary:
     """Score a cohort file (or a directory of parts) in chunks; see the module docstring.
 
     ``mapping`` maps a study's own names, codes and units onto the contract; without
     one, a model trained with a mapping applies its stored mapping to a file that uses
     the study's names. ``read_options`` are the CSV separator, decimal mark and sheet.
     ``raw_text`` writes text cells of a CSV as they are (by default a cell a spreadsheet
-    would run as a formula gets a leading single quote).
+    would run as a formula gets a leading single quote). ``min_observed_share``
+    overrides the model's minimum share of observed inputs (rows below it are rejects).
 
     Raises
     ------
@@ -495,15 +500,20 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
         raise ScoringError("--chunk-size must be positive and --explain at least 0")
     loaded = load_model_dir(model_dir)
     model = loaded.model
+    if min_observed_share is None:
+        min_observed_share = loaded.min_observed_share
+    elif not 0 <= min_observed_share < 1:
+        raise ScoringError(f"--min-observed must be at least 0 and below 1, got "
+                           f"{min_observed_share}")
     input, output = Path(input), Path(output)
     rejects_path = Path(rejects) if rejects is not None else output.with_name(
         output.name.split(".")[0] + ".rejects.csv")
     _check_output(output, "output")
     _check_output(rejects_path, "rejects file")
     for path, what in ((output, "the output"), (rejects_path, "the rejects file")):
-        if _same_file(path, input):
+        if same_file(path, input):
             raise ScoringError(f"{path}: {what} would overwrite the input {input}")
-    if _same_file(rejects_path, output):
+    if same_file(rejects_path, output):
         raise ScoringError(f"{rejects_path}: the rejects file and the output are the same "
                            "file; give --rejects another name")
     lock = _lock(output)
@@ -520,7 +530,7 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
                 "chunk_size": chunk_size, "explain": explain, "on_error": on_error,
                 "output": str(output.resolve()), "rejects": str(rejects_path.resolve()),
                 "mapping": None if mapping is None else mapping.to_dict(),
-                "raw_text": raw_text}
+                "raw_text": raw_text, "min_observed_share": min_observed_share}
     work = _WorkDir(output, rejects_path, settings)
     try:
         return _run_chunks(work, loaded, model, sources, settings, output, rejects,
@@ -560,7 +570,8 @@ def _run_chunks(work, loaded, model, sources, settings, output, rejects, rejects
             if i < state["chunks_done"]:
                 continue  # finished before the interruption; its part is on disk
             earlier = _earlier(tracker, raw, first, mapping)
-            job = (raw, first, earlier, explain, loaded.version, mapping)
+            job = (raw, first, earlier, explain, loaded.version, mapping,
+                   settings["min_observed_share"])
             if runner is None:
                 pending.append((i, rows_read, _score_chunk(model, *job)))
             else:
@@ -622,9 +633,10 @@ class _DaskRunner:
         self.model = self.client.scatter(model, broadcast=True)
         logger.info("dask: %d worker(s) at %s", workers, self.client.scheduler.address)
 
-    def submit(self, raw, first, earlier, explain, version, mapping=None):
+    def submit(self, raw, first, earlier, explain, version, mapping=None,
+               min_observed_share=0.0):
         return self.client.submit(_score_chunk, self.model, raw, first, earlier, explain,
-                                  version, mapping, pure=False)
+                                  version, mapping, min_observed_share, pure=False)
 
     def result(self, future):
         return future.result()

@@ -29,11 +29,11 @@ import numpy as np
 import pandas as pd
 
 from ._manifest import manifest_digest
-from .cohort_io import ReadOptions
+from .cohort_io import ReadOptions, write_table
 from .config import PipelineConfig
 from .features import build_feature_pipeline
-from .fileio import sha256_file
-from .labels import label_report, make_labels, regression_to_the_mean
+from .fileio import same_file, sha256_file
+from .labels import label_report, make_labels, regression_to_the_mean, unlabelled
 from .mapping import StudyMapping
 from .model_card import render_model_card
 from .model_dir import save_model_dir
@@ -63,9 +63,9 @@ from .modeling import (
     site_performance,
     subgroup_metrics,
 )
-from .schema import CONTRACT_VERSION, OUTCOME_COLUMNS
+from .schema import COLUMN_BY_NAME, CONTRACT_VERSION, OUTCOME_COLUMNS
 from .tracking import package_versions, resolve_tracking_uri, training_run
-from .validation import read_valid_cohort
+from .validation import read_cohort, read_valid_cohort
 
 __all__ = ["TrainingResult", "format_results", "train"]
 
@@ -160,7 +160,8 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
           out: str | os.PathLike[str] | None = None, tracking_uri: str | None = None,
           storage: str | None = None, track: bool = True,
           mapping: StudyMapping | None = None,
-          read_options: ReadOptions | None = None) -> TrainingResult:
+          read_options: ReadOptions | None = None, drop_invalid: bool = False,
+          dropped: str | os.PathLike[str] | None = None) -> TrainingResult:
     """Train, validate and save a model as the config describes.
 
     Parameters
@@ -182,6 +183,14 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
         apply it to files and records that use the study's names.
     read_options : ReadOptions, optional
         CSV separator and decimal mark, Excel sheet.
+    drop_invalid : bool
+        Train on the valid, labelled rows and write the others (as given, after ``row``
+        and ``reasons``) to ``dropped`` instead of stopping at the first problem;
+        file-level problems (missing columns, pressures in another unit) still stop.
+        Counts and reasons (no participant data) go to the metadata and model card.
+    dropped : path-like, optional
+        Where ``drop_invalid`` writes the dropped rows (default ``OUT.dropped.csv``
+        beside the model directory, never inside it).
 
     Returns
     -------
@@ -189,7 +198,12 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     """
     start = time.perf_counter()
     logger.info("1/6 validating %s against the cohort contract", data)
-    frame = read_valid_cohort(data, read_options=read_options, mapping=mapping)
+    if drop_invalid:
+        frame, dropped_summary = _valid_labelled_rows(config, data, out, dropped,
+                                                      read_options, mapping)
+    else:
+        frame = read_valid_cohort(data, read_options=read_options, mapping=mapping)
+        dropped_summary = None
     task = config.task
     y = make_labels(frame, config.label).to_numpy()
     if len(np.unique(y)) < 2:
@@ -220,6 +234,8 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     summary = summarise(frame, y, config)
     summary["labels"] = label_report(frame, config.label)
     summary["regression_to_the_mean"] = rtm
+    if dropped_summary is not None:
+        summary["dropped_rows"] = dropped_summary
     logger.info("    %d rows, %d impaired (%.1f %%), label: %s", len(y), event.sum(),
                 100 * event.mean(), config.label.describe())
     if task == "continuous":
@@ -302,6 +318,65 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     return result
 
 
+def _model_dir(config: PipelineConfig, out) -> Path:
+    return Path(out) if out is not None else Path("models") / config.name
+
+
+def _valid_labelled_rows(config: PipelineConfig, data, out, dropped, read_options, mapping
+                         ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``train --drop-invalid``: the valid rows with an outcome; the others written to
+    ``dropped`` with their reasons; a summary without participant data."""
+    target = (Path(dropped) if dropped is not None else
+              _model_dir(config, out).with_name(_model_dir(config, out).name + ".dropped.csv"))
+    if same_file(target, Path(data)):
+        raise ValueError(f"{target}: the dropped-rows file would overwrite the training "
+                         f"data {data}; give --dropped another name")
+    if _model_dir(config, out).resolve() in target.resolve().parents:
+        raise ValueError(f"{target}: the dropped rows hold participant data and may not be "
+                         "written into the model directory")
+    def has_outcome(typed: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+        missing = unlabelled(typed, config.label)
+        return pd.DataFrame({
+            "row": rows[missing], "participant_id": typed["participant_id"].to_numpy()[missing],
+            "column": "outcome", "value": None,
+            "rule": f"no EIH outcome under the label rule ({config.label.describe()})"})
+
+    read = read_cohort(data, read_options=read_options, mapping=mapping,
+                       row_check=has_outcome)
+    frame, rejected = read.frame, read.rejected
+    counts: dict[str, int] = {}
+    for column in read.issues["column"]:
+        counts[str(column)] = counts.get(str(column), 0) + 1
+    summary = {"n": len(rejected), "file": target.name,
+               "issues_by_column": dict(sorted(counts.items(), key=lambda kv: -kv[1]))}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_table(rejected, target)  # atomic; formula-like text neutralised
+    if len(rejected):
+        logger.warning("    %d invalid or unlabelled row(s) set aside -> %s (kept %d)",
+                       len(rejected), target, len(frame))
+    else:
+        logger.info("    every row is valid and labelled (nothing dropped; %s holds the "
+                    "header only)", target)
+    return frame, summary
+
+
+def missingness_by_group(model_inputs: list[str], X: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per source group of the model's input columns: the share of rows with every
+    input of the group missing, and the share of the group's cells missing."""
+    groups: dict[str, list[str]] = {}
+    for column in model_inputs:
+        spec = COLUMN_BY_NAME.get(column)
+        if spec is not None and column != "participant_id" and column in X:
+            groups.setdefault(spec.group, []).append(column)
+    rows = []
+    for group, columns in groups.items():
+        missing = X[columns].isna().to_numpy()
+        rows.append({"group": group, "columns": len(columns),
+                     "rows_all_missing": round(float(missing.all(axis=1).mean()), 4),
+                     "cells_missing": round(float(missing.mean()), 4)})
+    return rows
+
+
 def _threshold(outer: OuterResult, name: str) -> float:
     values = [f["threshold"] for f in outer.folds if f["candidate"] == name
               and f["threshold"] is not None]
@@ -377,7 +452,7 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
     config = result.config
     created = datetime.now(UTC)
     version = f"{config.name}-{created:%Y%m%dT%H%M%SZ}-{fingerprint[:8]}"
-    out_dir = Path(out) if out is not None else Path("models") / config.name
+    out_dir = _model_dir(config, out)
     with tempfile.TemporaryDirectory() as tmp:
         plots = _plots(result, y, Path(tmp))
         iecv = _internal_external(config, X, y, result.outer, Path(tmp), plots)
@@ -405,7 +480,9 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
             "plots": sorted(plots),
             "hyperparameters": result.final.params,
             "training_data": {"file": Path(data).name, "sha256": fingerprint,
-                              **result.data_summary},
+                              **result.data_summary,
+                              "missingness": missingness_by_group(model.input_columns, X)},
+            "missing": config.missing.model_dump(),
             "validation": {
                 "scheme": config.cv.scheme, "outer_folds": config.cv.outer_folds,
                 "repeats": result.outer.n_repeats, "bootstrap": config.cv.bootstrap,
@@ -521,7 +598,7 @@ def _log_run(run, result: TrainingResult, metadata: dict, plots: dict, fingerpri
     run.log_params({
         "config": config.name, "seed": config.seed, "label_rule": config.label.rule,
         "task": result.task,
-        "feature_groups": ",".join(config.features.groups), "cv_scheme": config.cv.scheme,
+        "feature_groups": ",".join(metadata["feature_groups"]), "cv_scheme": config.cv.scheme,
         "outer_folds": config.cv.outer_folds, "cv_repeats": result.outer.n_repeats,
         "n_trials": config.tuning.n_trials, "tuning_metric": config.tuning.metric,
         "calibration": result.final.calibration_method, "threshold_rule": config.threshold.rule,

@@ -44,6 +44,11 @@ if TYPE_CHECKING:  # a mapping arrives already built; `import eihpredict` stays 
 
 __all__ = [
     "ISSUE_COLUMNS",
+    "REJECT_COLUMNS",
+    "CohortRead",
+    "passthrough_names",
+    "read_cohort",
+    "reject_table",
     "ChunkCheck",
     "CohortValidationError",
     "ChunkValidation",
@@ -832,6 +837,48 @@ def validate_file(
     return summary
 
 
+#: Columns a rejects file starts with.
+REJECT_COLUMNS = ("row", "reasons")
+
+
+def passthrough_names(columns, reserved) -> dict[str, str]:
+    """Pass-through column names that cannot clash with ``reserved`` output names.
+
+    An input column named like an output (a scored file scored again: its old
+    ``p_impaired_eih``) is kept as ``input_<name>``, never in place of the output.
+
+    Examples
+    --------
+    >>> passthrough_names(["p_impaired_eih", "clinic"], ["participant_id", "p_impaired_eih"])
+    {'p_impaired_eih': 'input_p_impaired_eih', 'clinic': 'clinic'}
+    """
+    taken = set(reserved)
+    out = {}
+    for column in columns:
+        name = str(column)
+        while name in taken:
+            name = f"input_{name}"
+        taken.add(name)
+        out[column] = name
+    return out
+
+
+def reject_table(raw: pd.DataFrame, issues: pd.DataFrame, rejected: np.ndarray,
+                 first_row: int = 1) -> pd.DataFrame:
+    """The rejected rows of ``raw`` as given, after ``row`` (file row number) and
+    ``reasons`` (every issue of the row: ``column: rule (value ...)``, joined by ``; ``);
+    an input column named ``row`` or ``reasons`` is kept as ``input_<name>``."""
+    rejects = raw.loc[rejected].copy()
+    rejects.columns = list(passthrough_names(rejects.columns, REJECT_COLUMNS).values())
+    rows = np.arange(first_row, first_row + len(raw))[rejected]
+    reasons = (issues.assign(text=lambda d: d["column"] + ": " + d["rule"]
+                             + " (value " + d["value"].fillna("empty").astype(str) + ")")
+               .groupby("row")["text"].agg("; ".join))
+    rejects.insert(0, "row", rows)
+    rejects.insert(1, "reasons", reasons.reindex(rows).to_numpy())
+    return rejects.reset_index(drop=True)
+
+
 def read_valid_cohort(
     path: str | os.PathLike[str], *, required: tuple[str, ...] = REQUIRED_COLUMNS,
     read_options: ReadOptions | None = None, mapping: StudyMapping | None = None,
@@ -839,31 +886,85 @@ def read_valid_cohort(
     """Read a whole cohort file, typed; raise :class:`CohortValidationError` on any bad row.
 
     Used where every row must be valid (training). For scoring, where invalid rows are
-    set aside, use :func:`validate_frame` (or :func:`validate_mapped_frame`) per chunk.
+    set aside, use :func:`validate_frame` (or :func:`validate_mapped_frame`) per chunk;
+    to train on the valid rows and report the others, :func:`read_cohort`.
     ``read_options`` and ``mapping`` are as for :func:`validate_file`; implausible units
     are refused here too.
+    """
+    read = read_cohort(path, required=required, read_options=read_options, mapping=mapping)
+    if len(read.issues):
+        raise CohortValidationError(read.issues, str(path))
+    return read.frame
+
+
+@dataclass
+class CohortRead:
+    """Result of :func:`read_cohort`.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        The valid rows, typed (index 0..n-1).
+    rows : ndarray of int
+        File row number of each valid row (1 = first data row).
+    issues : DataFrame
+        Every problem of the invalid rows (columns :data:`ISSUE_COLUMNS`).
+    rejected : DataFrame
+        The invalid rows as given, after ``row`` and ``reasons`` (:func:`reject_table`).
+    """
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    issues: pd.DataFrame
+    rejected: pd.DataFrame
+
+
+def read_cohort(
+    path: str | os.PathLike[str], *, required: tuple[str, ...] = REQUIRED_COLUMNS,
+    read_options: ReadOptions | None = None, mapping: StudyMapping | None = None,
+    row_check: Callable[[pd.DataFrame, np.ndarray], pd.DataFrame] | None = None,
+) -> CohortRead:
+    """Read a whole cohort file, typed, with its invalid rows set aside (and reported).
+
+    File-level problems (a missing required column, pressures plausibly in another unit)
+    raise :class:`CohortValidationError`: no row can be trusted then. ``row_check`` adds
+    a caller's own rule (training: every row has an outcome): called with the valid typed
+    rows of a chunk and their file row numbers, it returns issues
+    (:data:`ISSUE_COLUMNS`); the rows it names are set aside like invalid ones.
     """
     source = open_study(path, required=required, read_options=read_options, mapping=mapping)
     tracker = DuplicateTracker()
     plausible = PlausibilityCheck(declared=mapping.declared_units if mapping else {})
-    frames, problems, n = [], [], 0
+    frames, rows, problems, rejected, n = [], [], [], [], 0
     for raw, _ in source.chunks(200_000):
+        raw = raw.reset_index(drop=True)
         mapped, result, _ = _check_chunk(raw, mapping, n + 1, tracker, required)
         plausible.update(mapped, result, n + 1)
+        valid, issues = np.asarray(result.valid, dtype=bool).copy(), result.issues
+        if row_check is not None:
+            more = row_check(result.frame.loc[valid], n + 1 + np.flatnonzero(valid))
+            if len(more):
+                valid[more["row"].to_numpy(dtype=np.int64) - (n + 1)] = False
+                issues = _merge_issues([issues, more])
+        frames.append(result.frame.loc[valid])
+        rows.append(n + 1 + np.flatnonzero(valid))
+        if len(issues):
+            problems.append(issues)
+            rejected.append(reject_table(raw, issues, ~valid, n + 1))
         n += len(raw)
-        frames.append(result.frame)
-        if len(result.issues):
-            problems.append(result.issues)
     file_issues = plausible.finish()
-    if file_issues is not None and len(file_issues):
-        problems.append(file_issues)
-    if problems:
-        raise CohortValidationError(pd.concat(problems, ignore_index=True), str(path))
+    if file_issues is not None and len(file_issues):  # with the rows' problems, all at once
+        raise CohortValidationError(pd.concat([*problems, file_issues], ignore_index=True),
+                                    str(path))
     frame = pd.concat(frames, ignore_index=True)
     for spec in COLUMNS:  # concat can lose the categorical dtype when a chunk is all-missing
         if spec.is_category and spec.name in frame:
             frame[spec.name] = pd.Categorical(frame[spec.name], categories=list(spec.categories))
-    return frame
+    issues = (pd.concat(problems, ignore_index=True) if problems
+              else pd.DataFrame({c: pd.Series(dtype=object) for c in ISSUE_COLUMNS}))
+    return CohortRead(frame, np.concatenate(rows) if rows else np.zeros(0, int), issues,
+                      pd.concat(rejected, ignore_index=True) if rejected else
+                      pd.DataFrame(columns=list(REJECT_COLUMNS)))
 
 
 # -- study files: formats and mappings --------------------------------------------------

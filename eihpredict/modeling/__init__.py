@@ -45,6 +45,8 @@ from ._metrics import (
     subgroup_metrics,
 )
 from ._model import (
+    MISSING_DOMINATES,
+    MISSINGNESS_COLUMNS,
     OUTPUT_COLUMNS,
     CovariateAdjustedModel,
     EnsembleModel,
@@ -109,7 +111,8 @@ __all__ = [
     "bootstrap_continuous_metrics", "bootstrap_three_class_metrics", "conformal_interval",
     "continuous_point_metrics", "plot_change", "plot_three_class_calibration",
     "plot_three_class_roc", "three_class_point_metrics",
-    "BINARY_METRICS", "ESTIMATORS", "METRICS", "OUTPUT_COLUMNS", "SELECTED", "THREE_CLASSES",
+    "BINARY_METRICS", "ESTIMATORS", "METRICS", "MISSING_DOMINATES", "MISSINGNESS_COLUMNS",
+    "OUTPUT_COLUMNS", "SELECTED", "THREE_CLASSES",
     "Calibrator", "ClosedTest", "ColumnBatch", "ContinuousSampleSize", "Contributions",
     "EnsembleModel", "FittedCandidate", "FittedModel", "MetaAnalysis", "OuterResult",
     "PipelineScorer", "Recalibration", "SampleSize", "TrainedModel",

@@ -25,12 +25,20 @@ from ._calibration import Calibrator
 from ._outputs import BinaryOutputs, OutputMap
 from ._protocol import ColumnBatch, Contributions, PipelineScorer
 
-__all__ = ["OUTPUT_COLUMNS", "CovariateAdjustedModel", "EnsembleModel", "FittedModel",
-           "TrainedModel"]
+__all__ = ["MISSINGNESS_COLUMNS", "MISSING_DOMINATES", "OUTPUT_COLUMNS", "CovariateAdjustedModel",
+           "EnsembleModel", "FittedModel", "TrainedModel"]
 
-#: Output columns of a binary model, in order (contract sections 3-4, then the share of
-#: the model's inputs that were missing).
-OUTPUT_COLUMNS = (*BinaryOutputs.columns, "missing_input_share")
+#: Columns every model adds after its task's outputs: how much of the row was missing and
+#: how much of its explanation rests on missing inputs.
+MISSINGNESS_COLUMNS = ("missing_input_share", "missing_explanation_share", "missing_dominated")
+
+#: A prediction is ``missing_dominated`` when more than this share of its explanation
+#: (sum of absolute contributions) comes from inputs that were missing.
+MISSING_DOMINATES = 0.5
+
+#: Output columns of a binary model, in order (contract sections 3-4, then
+#: :data:`MISSINGNESS_COLUMNS`).
+OUTPUT_COLUMNS = (*BinaryOutputs.columns, *MISSINGNESS_COLUMNS)
 
 
 class FittedModel(ABC):
@@ -96,13 +104,13 @@ class FittedModel(ABC):
     @property
     def output_columns(self) -> tuple[str, ...]:
         """The output columns, in order (contract sections 3, 4 and 6), then
-        ``missing_input_share``."""
-        return (*self.outputs_map.columns, "missing_input_share")
+        :data:`MISSINGNESS_COLUMNS`."""
+        return (*self.outputs_map.columns, *MISSINGNESS_COLUMNS)
 
     @property
     def output_types(self) -> dict[str, str]:
         """``double`` or ``string`` per output column."""
-        text = self.outputs_map.text_columns
+        text = {*self.outputs_map.text_columns, "missing_dominated"}
         return {c: "string" if c in text else "double" for c in self.output_columns}
 
     def outputs(self, raw: np.ndarray) -> dict[str, np.ndarray]:
@@ -112,12 +120,31 @@ class FittedModel(ABC):
         return self.outputs_map(raw)
 
     def predict(self, batch: ColumnBatch) -> dict[str, np.ndarray]:
-        """The output columns for a batch of validated rows, then
-        ``missing_input_share``: the share of the model's input columns missing in the
-        row (a prediction from mostly missing inputs leans on what was learned about
-        missingness, not on the participant)."""
-        return {**self.outputs(self.raw_score(batch)),
-                "missing_input_share": self.missing_share(batch)}
+        """The output columns for a batch of validated rows, then the missingness columns.
+
+        ``missing_input_share`` is the share of the model's input columns missing in the
+        row; ``missing_explanation_share`` the share of the row's explanation (absolute
+        contributions to the raw score, or to the predicted class's logit) carried by
+        features whose inputs were missing, including learned missing-value indicators;
+        ``missing_dominated`` is ``yes`` when that share is above
+        :data:`MISSING_DOMINATES` (the prediction leans on what was learned about
+        missingness, not on the participant), else ``no``. Contributions are computed
+        only for rows with a missing input (the others have share 0).
+        """
+        outputs = self.outputs(self.raw_score(batch))
+        missing = self.missing_share(batch)
+        explained = np.zeros(batch.n)
+        rows = missing > 0
+        if rows.any():
+            part = batch.take(rows)
+            contributions = self.contributions(part)
+            if contributions.values.ndim == 3:
+                contributions = contributions.select(self.outputs_map.explained(
+                    {name: values[rows] for name, values in outputs.items()}))
+            explained[rows] = contributions.missing_share()
+        dominated = np.where(explained > MISSING_DOMINATES, "yes", "no").astype(object)
+        return {**outputs, "missing_input_share": missing,
+                "missing_explanation_share": explained, "missing_dominated": dominated}
 
     def missing_share(self, batch: ColumnBatch) -> np.ndarray:
         """Per row, the share of :attr:`input_columns` that is missing."""

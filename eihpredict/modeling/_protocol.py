@@ -126,6 +126,38 @@ class Contributions:
     names: list[str]
     outputs: list[str] | None = None
 
+    def missing_share(self) -> np.ndarray:
+        """Per row, the share of the absolute contributions carried by missing inputs.
+
+        A feature counts as missing in a row when its value is NaN, when it is a set
+        ``<name>_missing`` indicator, or when it is the imputed ``<name>`` such an
+        indicator flags. Rows whose contributions are all zero get 0. Contributions to
+        one output only (two-dimensional ``values``).
+
+        Examples
+        --------
+        >>> c = Contributions(np.array([[1.0, 3.0, 0.0]]), np.array([[5.0, 1.0, 2.0]]),
+        ...                   0.0, ["pcs_total", "pcs_total_missing", "age_years"])
+        >>> c.missing_share().tolist()
+        [1.0]
+        """
+        if self.values.ndim != 2:
+            raise ValueError("missing_share needs the contributions to one output "
+                             "(select an output first)")
+        missing = np.isnan(self.data)
+        index = {name: j for j, name in enumerate(self.names)}
+        for j, name in enumerate(self.names):
+            if name.endswith("_missing"):
+                flagged = self.data[:, j] == 1
+                missing[:, j] |= flagged
+                imputed = index.get(name[: -len("_missing")])
+                if imputed is not None:
+                    missing[:, imputed] |= flagged
+        magnitude = np.abs(self.values)
+        total = magnitude.sum(axis=1)
+        carried = (magnitude * missing).sum(axis=1)
+        return np.divide(carried, total, out=np.zeros(len(total)), where=total > 0)
+
     def select(self, output: int | np.ndarray) -> Contributions:
         """The contributions to one output: ``output`` is an index for every row or one
         index per row (e.g. each row's predicted class).

@@ -73,7 +73,8 @@ def build_router(settings: ServiceSettings) -> APIRouter:
         mapping = stored_mapping(served.loaded.mapping,
                                  {k for r in records for k in r})
         score = partial(score_records, served.loaded.model, records, explain=explain,
-                        mapping=mapping)
+                        mapping=mapping,
+                        min_observed_share=served.loaded.min_observed_share)
         # A few participants are scored at once (about a millisecond, less than a thread
         # hop); larger requests go to the thread pool so the event loop (/health) never
         # waits on them.

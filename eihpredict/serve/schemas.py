@@ -60,6 +60,12 @@ class Prediction(BaseModel):
         None, description="The most probable class (three-class models).")
     missing_input_share: float | None = Field(
         None, ge=0, le=1, description="Share of the model's input fields that were missing.")
+    missing_explanation_share: float | None = Field(
+        None, ge=0, le=1, description="Share of the prediction's explanation (absolute "
+        "contributions) carried by inputs that were missing.")
+    missing_dominated: Literal["yes", "no"] | None = Field(
+        None, description="yes when more than half of the explanation comes from missing "
+        "inputs: the prediction rests on what was learned about missingness.")
     contributions: list[Contribution] | None = None
 
 

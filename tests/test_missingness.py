@@ -1,0 +1,192 @@
+"""Missingness made visible: every prediction says how much of it rests on missing inputs,
+a model can refuse mostly-empty rows, the card reports missingness by group, and
+``train --drop-invalid`` trains on the valid rows and writes the others with reasons."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from eihpredict.cli import app
+from eihpredict.config import PipelineConfig
+from eihpredict.model_dir import load_model_dir
+from eihpredict.modeling import MISSING_DOMINATES, ColumnBatch
+from eihpredict.scoring import score_file, score_frame, score_records
+from eihpredict.training import train
+
+
+@pytest.fixture(scope="module")
+def loaded(trained):
+    return load_model_dir(trained.model_dir)
+
+
+def _complete_rows(small_cohort, loaded, n=5):
+    inputs = [c for c in loaded.model.input_columns if c != "participant_id"]
+    complete = small_cohort.frame.dropna(subset=inputs)
+    assert len(complete) >= n, "the simulated cohort has complete rows"
+    return complete.head(n)
+
+
+def test_a_near_empty_record_is_flagged_as_resting_on_missing_inputs(loaded, small_cohort):
+    model = loaded.model
+    near_empty = score_records(model, [{"participant_id": "x", "sex": "female"}]).outputs
+    complete = score_frame(model, _complete_rows(small_cohort, loaded)).scored
+    assert near_empty["missing_explanation_share"][0] > MISSING_DOMINATES
+    assert near_empty["missing_dominated"].tolist() == ["yes"]
+    assert (complete["missing_input_share"] == 0).all()
+    assert (complete["missing_explanation_share"] == 0).all()
+    assert set(complete["missing_dominated"]) == {"no"}
+
+
+def test_the_share_is_the_explanations_own(loaded, small_cohort):
+    """The share in the output is recomputed from the explanation top-K explanations show:
+    absolute contributions of features whose inputs are missing over all of them."""
+    model = loaded.model
+    rows = small_cohort.frame.head(60)
+    scored = score_frame(model, rows).scored
+    batch = model.batch(_typed(rows))
+    contributions = model.explanation(batch)
+    magnitude = np.abs(contributions.values)
+    missing = np.isnan(contributions.data)
+    for j, name in enumerate(contributions.names):
+        if name.endswith("_missing"):
+            flagged = contributions.data[:, j] == 1
+            missing[:, j] |= flagged
+            if name[:-8] in contributions.names:
+                missing[:, contributions.names.index(name[:-8])] |= flagged
+    expected = (magnitude * missing).sum(axis=1) / magnitude.sum(axis=1)
+    expected[scored["missing_input_share"].to_numpy() == 0] = 0.0
+    assert (scored["missing_input_share"] > 0).sum() >= 5, "the cohort has rows with gaps"
+    np.testing.assert_allclose(scored["missing_explanation_share"], expected, atol=1e-12)
+    assert (scored["missing_dominated"] == np.where(expected > MISSING_DOMINATES, "yes",
+                                                    "no")).all()
+
+
+def _typed(rows: pd.DataFrame) -> pd.DataFrame:
+    from eihpredict.validation import validate_frame
+
+    checked = validate_frame(rows.drop(columns=[c for c in rows if c.startswith("eih_")]))
+    return checked.frame.loc[checked.valid]
+
+
+def test_missing_share_by_hand():
+    from eihpredict.modeling import Contributions
+
+    c = Contributions(np.array([[0.5, 1.0, -2.0, 0.5], [1.0, 0.0, 0.0, 3.0]]),
+                      np.array([[np.nan, 0.0, 1.0, 7.0], [2.0, 0.0, 0.0, 1.0]]), 0.0,
+                      ["a", "b", "b_missing", "c"])
+    # row 1: a is NaN (0.5) and b is flagged by its indicator (1.0 + 2.0) of 4.0 in all
+    # row 2: nothing missing
+    np.testing.assert_allclose(c.missing_share(), [3.5 / 4.0, 0.0])
+
+
+def test_min_observed_share_rejects_rows_and_says_why(loaded, small_cohort, tmp_path):
+    model = loaded.model
+    rows = _complete_rows(small_cohort, loaded, 4).drop(
+        columns=[c for c in small_cohort.frame if c.startswith("eih_")])
+    sparse = pd.DataFrame({"participant_id": ["sparse"], "sex": ["male"]})
+    frame = pd.concat([rows, sparse], ignore_index=True)
+    result = score_frame(model, frame, min_observed_share=0.5)
+    assert len(result.scored) + len(result.rejects) == len(frame)
+    assert result.rejects["participant_id"].tolist() == ["sparse"]
+    assert result.rejects["row"].tolist() == [len(frame)]
+    assert "too few inputs observed" in result.rejects["reasons"][0]
+    assert "at least 50 %" in result.rejects["reasons"][0]
+    # records: all or nothing, the record named
+    record = {k: v for k, v in json.loads(rows.iloc[[0]].to_json(orient="records"))[0].items()
+              if v is not None}
+    answer = score_records(model, [record, {"participant_id": "sparse", "sex": "male"}],
+                           min_observed_share=0.5)
+    assert answer.outputs is None
+    assert [i["position"] for i in answer.issues] == [1]
+    # the file engine and the CLI option
+    path = tmp_path / "in.csv"
+    frame.to_csv(path, index=False)
+    summary = score_file(loaded.path, path, tmp_path / "out.csv", min_observed_share=0.5)
+    assert (summary.n_scored, summary.n_rejected) == (len(rows), 1)
+    cli = CliRunner().invoke(app, ["score", "--model", str(loaded.path), "--input", str(path),
+                                   "--output", str(tmp_path / "cli.csv"),
+                                   "--min-observed", "0.5"])
+    assert cli.exit_code == 0, cli.output
+    assert len(pd.read_csv(tmp_path / "cli.rejects.csv")) == 1
+    # the model's own setting (0 unless configured) scores everything
+    assert loaded.min_observed_share == 0.0
+    assert len(score_frame(model, frame).rejects) == 0
+
+
+def test_missingness_by_group_is_in_the_metadata_and_card(trained, small_cohort):
+    metadata = json.loads((trained.model_dir / "metadata.json").read_text())
+    rows = metadata["training_data"]["missingness"]
+    by_group = {r["group"]: r for r in rows}
+    frame = small_cohort.frame
+    for group, row in by_group.items():
+        columns = [c for c in metadata["input_columns"]
+                   if c in frame and _group(c) == group]
+        assert row["columns"] == len(columns)
+        assert row["cells_missing"] == pytest.approx(frame[columns].isna().mean().mean(),
+                                                     abs=1e-4)
+        assert row["rows_all_missing"] == pytest.approx(
+            frame[columns].isna().all(axis=1).mean(), abs=1e-4)
+    card = (trained.model_dir / "model_card.md").read_text()
+    assert "| group | inputs | rows all missing | cells missing |" in card
+    assert metadata["missing"] == {"min_observed_share": 0.0}
+
+
+def _group(column: str) -> str:
+    from eihpredict.schema import COLUMN_BY_NAME
+
+    return COLUMN_BY_NAME[column].group
+
+
+def test_train_drop_invalid_trains_on_the_valid_rows_and_writes_the_others(
+        tmp_path, small_cohort, quick_config):
+    frame = small_cohort.frame.copy()
+    frame["age_years"] = frame["age_years"].astype(object)
+    frame.loc[3, "age_years"] = "500"            # invalid value
+    frame.loc[10, "eih_ppt_post_kpa"] = np.nan   # no outcome
+    frame.loc[20, "sex"] = ""                    # blank required cell
+    data = tmp_path / "cohort.csv"
+    frame.to_csv(data, index=False)
+    config = PipelineConfig.model_validate({
+        **quick_config.model_dump(), "name": "drop",
+        "models": [m.model_dump() for m in quick_config.models if m.name == "elasticnet"],
+        "missing": {"min_observed_share": 0.3}})
+    with pytest.raises(ValueError):
+        train(config, data, out=tmp_path / "strict", track=False)
+    result = train(config, data, out=tmp_path / "model", track=False, drop_invalid=True)
+    dropped = pd.read_csv(tmp_path / "model.dropped.csv")
+    assert dropped["row"].tolist() == [4, 11, 21]
+    assert dropped["participant_id"].tolist() == frame["participant_id"].iloc[[3, 10, 20]].tolist()
+    assert "age_years" in dropped["reasons"][0] and "500" in dropped["reasons"][0]
+    assert "no EIH outcome" in dropped["reasons"][1]
+    assert "sex" in dropped["reasons"][2]
+    summary = result.metadata["training_data"]
+    assert summary["n_rows"] + len(dropped) == len(frame)
+    assert summary["dropped_rows"]["n"] == 3
+    assert sum(summary["dropped_rows"]["issues_by_column"].values()) >= 3
+    assert frame["participant_id"].iloc[3] not in json.dumps(result.metadata)
+    card = (result.model_dir / "model_card.md").read_text()
+    assert "3 row(s) were invalid or had no outcome" in card
+    assert "less than 30 % of the inputs observed are rejected" in card
+    assert load_model_dir(result.model_dir).min_observed_share == 0.3
+    assert not list(result.model_dir.glob("*dropped*"))
+    with pytest.raises(ValueError, match="overwrite the training data"):
+        train(config, data, out=tmp_path / "m2", track=False, drop_invalid=True,
+              dropped=data)
+
+
+def test_contributions_batch_of_one_row_matches_the_batch(loaded, small_cohort):
+    """Contributions are computed only for rows with gaps: a row's flag does not depend on
+    the other rows of its batch."""
+    model = loaded.model
+    typed = _typed(small_cohort.frame.head(40))
+    together = model.predict(model.batch(typed))
+    for i in (0, 7, 21):
+        alone = model.predict(ColumnBatch.from_frame(typed.iloc[[i]],
+                                                     model.input_columns))
+        assert alone["missing_explanation_share"][0] == pytest.approx(
+            together["missing_explanation_share"][i], abs=1e-12)
