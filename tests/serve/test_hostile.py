@@ -134,14 +134,20 @@ def test_half_sent_requests_are_closed(hostile_server):
 
 
 def test_health_stays_fast_while_large_requests_are_scored(hostile_server, records):
+    """/health answers while large requests are scored: its latency is a small fraction
+    of a large request's duration (a blocked event loop would make /health wait about
+    half of one, on average). A ratio within the run, so machine load cancels out."""
     port, _ = hostile_server
     big = json.dumps({"participants": [dict(r, participant_id=f"b{i}")
                                        for i, r in enumerate((records * 4)[:1000])]}).encode()
     stop = threading.Event()
+    durations = []
 
     def load():
         while not stop.is_set():
+            start = time.perf_counter()
             _raw(port, big, path="/predict?explain=20")
+            durations.append(time.perf_counter() - start)
 
     worker = threading.Thread(target=load)
     worker.start()
@@ -156,4 +162,5 @@ def test_health_stays_fast_while_large_requests_are_scored(hostile_server, recor
     finally:
         stop.set()
         worker.join(timeout=120)
-    assert statistics.median(times) < 0.05, times  # machine noise aside, not 0.7 s
+    assert durations, "the large requests were answered"
+    assert statistics.median(times) < 0.2 * statistics.median(durations), (times, durations)
