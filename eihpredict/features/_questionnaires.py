@@ -16,7 +16,9 @@ items, 2 of 11 TSK-11 items, 1 of 7 items of a HADS subscale, and no missing ite
 the short PCS subscales (3-4 items).
 
 When a row has no item of a scale answered, a given total column (``pcs_total``,
-``tsk_total``, ``hads_anxiety``, ``hads_depression``) is used instead. A row whose
+``tsk_total``, ``tsk11_total`` for the TSK-11, ``hads_anxiety``, ``hads_depression``) is
+used instead; a TSK-11 total feeds ``tsk_11_total``, never the TSK-17 ``tsk_total``
+(the two versions are different scales). A row whose
 total disagrees with its items (outside what the answered items allow) is refused with
 a ``ValueError`` naming the row and column.
 """
@@ -37,7 +39,7 @@ SCALES: dict[str, tuple[str, tuple[int, ...], str | None]] = {
     "pcs_magnification": ("pcs", (6, 7, 13), None),
     "pcs_helplessness": ("pcs", (1, 2, 3, 4, 5, 12), None),
     "tsk_total": ("tsk", tuple(range(1, 18)), "tsk_total"),
-    "tsk_11_total": ("tsk", (1, 2, 3, 5, 6, 7, 10, 11, 13, 15, 17), None),
+    "tsk_11_total": ("tsk", (1, 2, 3, 5, 6, 7, 10, 11, 13, 15, 17), "tsk11_total"),
     "hads_anxiety": ("hads", tuple(range(1, 15, 2)), "hads_anxiety"),
     "hads_depression": ("hads", tuple(range(2, 15, 2)), "hads_depression"),
 }

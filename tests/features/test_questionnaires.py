@@ -72,6 +72,20 @@ def test_totals_are_used_when_items_are_absent():
     assert_allclose(scorer.transform(frame), [[20.0, 40.0], [np.nan, 35.0]])
 
 
+def test_a_tsk11_total_feeds_the_tsk11_feature_not_the_tsk17_total():
+    frame = pd.DataFrame({"tsk11_total": [30.0, np.nan, 22.0]})
+    scorer = QuestionnaireScorer(questionnaires=("tsk",)).fit(frame)
+    assert list(scorer.get_feature_names_out()) == ["tsk_11_total"]
+    assert_allclose(scorer.transform(frame)[:, 0], [30.0, np.nan, 22.0])
+    # with the items answered, the TSK-11 total is the items' (reverse-scoring aside)
+    items = {f"tsk_{i:02d}": 3.0 for i in range(1, 18)}
+    both = pd.DataFrame([{**items, "tsk11_total": 33.0}])
+    out = score(both, questionnaires=("tsk",))
+    assert out["tsk_11_total"] == 33.0 and out["tsk_total"] == 3.0 * 13 + 2.0 * 4
+    with pytest.raises(ValueError, match="tsk11_total disagrees with its items"):
+        score(pd.DataFrame([{**items, "tsk11_total": 20.0}]), questionnaires=("tsk",))
+
+
 def test_totals_fill_rows_without_items_next_to_rows_with_items():
     frame = pd.DataFrame([{**{f"pcs_{i:02d}": 1.0 for i in range(1, 14)}, "pcs_total": 13.0},
                           {**{f"pcs_{i:02d}": np.nan for i in range(1, 14)}, "pcs_total": 30.0}])
