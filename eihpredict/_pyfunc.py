@@ -72,6 +72,8 @@ class EIHPyfuncModel(mlflow.pyfunc.PythonModel):
         self.mapping = loaded.mapping  # parsed once
         self.min_observed_share = loaded.min_observed_share
 
-    def predict(self, context, model_input, params=None):  # no hints: MLflow's signature rules
+    def predict(self, context, model_input: pd.DataFrame, params=None):
+        # A DataFrame hint: MLflow infers no schema from it (the signature says Any per
+        # column, so integer ids pass) and does not warn about missing hints.
         return pyfunc_output(self.model, pd.DataFrame(model_input), self.mapping,
                              getattr(self, "min_observed_share", 0.0))
