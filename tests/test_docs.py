@@ -1,4 +1,5 @@
-"""The README and docs/ keep working as written: their Python blocks run, their mapping
+"""The README and docs/ keep working as written: their Python blocks run, their shell
+blocks' ``eihpredict`` lines parse against the real command line, their mapping
 examples load, their links resolve, and they point at nothing outside the repository.
 
 A Python block that is not meant to run here carries the line
@@ -81,3 +82,50 @@ def test_links_resolve_inside_the_repository(page):
         assert (page.parent / target).exists(), f"{page.name}: broken link {target}"
     for outside in ("/work/", "shared/CONTRACT", "shared/DOMAIN", "CONTRACT.md", "DOMAIN.md"):
         assert outside not in text, f"{page.name} points outside the repository: {outside}"
+
+
+def _commands(code: str) -> list[list[str]]:
+    """The ``eihpredict ...`` command lines of a shell block (continuations joined,
+    comments dropped), split as a shell would."""
+    import shlex
+
+    joined = re.sub(r"\\\n\s*", " ", code)
+    out = []
+    for line in joined.splitlines():
+        words = shlex.split(line, comments=True)
+        if words[:1] == ["eihpredict"]:
+            out.append(words[1:])
+    return out
+
+
+SHELL_COMMANDS = [(page.name, line, words) for page in PAGES
+                  for line, code, _ in blocks(page, "bash") for words in _commands(code)]
+
+
+def test_shell_blocks_are_found():
+    assert len(SHELL_COMMANDS) >= 15
+
+
+@pytest.mark.parametrize(("page", "line", "words"), SHELL_COMMANDS,
+                         ids=[f"{p}:{n}:{w[0] if w else ''}" for p, n, w in SHELL_COMMANDS])
+def test_shell_commands_name_real_commands_and_options(page, line, words):
+    """Every ``eihpredict`` line of a shell block parses against the real command line:
+    the command exists and every option it uses is one of that command's (the commands
+    themselves run in the demo, the CLI tests and notebook 04)."""
+    import typer.core
+    import typer.main
+
+    from eihpredict.cli import app
+
+    group = typer.main.get_command(app)
+    if words in (["--version"], ["--help"]):
+        return
+    command = group.commands.get(words[0])  # type: ignore[attr-defined]
+    assert command is not None, f"{page}:{line}: no command {words[0]!r}"
+    known = {opt for param in command.params if isinstance(param, typer.core.TyperOption)
+             for opt in (*param.opts, *param.secondary_opts)} | {"--help"}
+    used = [w.split("=", 1)[0] for w in words[1:] if w.startswith("--")]
+    unknown = [w for w in used if w not in known]
+    assert not unknown, f"{page}:{line}: eihpredict {words[0]} has no option {unknown}"
+    context = command.make_context(words[0], list(words[1:]), resilient_parsing=False)
+    assert context.params is not None
