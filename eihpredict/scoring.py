@@ -82,9 +82,10 @@ class ScoreResult:
 
 def _outputs_frame(model: FittedModel, batch: ColumnBatch, ids, explain: int
                    ) -> pd.DataFrame:
-    scored = pd.DataFrame({"participant_id": ids, **model.predict(batch)})
-    if explain > 0:
-        top = top_contributions(model.explanation(batch), explain)
+    contributions = model.explanation(batch) if explain > 0 else None
+    scored = pd.DataFrame({"participant_id": ids, **model.predict(batch, contributions)})
+    if contributions is not None:
+        top = top_contributions(contributions, explain)
         for i in range(top.shape[1] // 3, explain):  # fewer features than asked: empty
             top[f"feature_{i + 1}"] = pd.Series([None] * batch.n, dtype=object)
             top[f"value_{i + 1}"] = np.nan
@@ -252,10 +253,11 @@ def score_records(model: FittedModel, records: list[dict], *, explain: int = 0,
                                        np.arange(1, len(records) + 1))
         if few.any():
             return RecordScores([{**issue, "position": issue["row"] - 1} for issue in issues])
-    outputs = {"participant_id": checked.columns["participant_id"], **model.predict(batch)}
+    contributions = model.explanation(batch) if explain > 0 else None
+    outputs = {"participant_id": checked.columns["participant_id"],
+               **model.predict(batch, contributions)}
     explanations = None
-    if explain > 0:
-        contributions = model.explanation(batch)
+    if contributions is not None:
         idx, data, values = contributions.top(explain)
         names = contributions.names
         explanations = [[{"feature": names[j], "value": None if np.isnan(v) else float(v),

@@ -195,3 +195,15 @@ def test_contributions_batch_of_one_row_matches_the_batch(loaded, small_cohort):
                                                      model.input_columns))
         assert alone["missing_explanation_share"][0] == pytest.approx(
             together["missing_explanation_share"][i], abs=1e-12)
+
+
+def test_explained_scoring_reuses_its_contributions_for_the_same_share(loaded, small_cohort):
+    """With --explain the share comes from the explanation already computed; without it
+    from contributions of the rows with gaps only: the same numbers either way."""
+    model = loaded.model
+    rows = small_cohort.frame.head(80)
+    plain = score_frame(model, rows).scored
+    explained = score_frame(model, rows, explain=3).scored
+    np.testing.assert_array_equal(plain["missing_explanation_share"],
+                                  explained["missing_explanation_share"])
+    assert (plain["missing_dominated"] == explained["missing_dominated"]).all()

@@ -119,7 +119,8 @@ class FittedModel(ABC):
         model's threshold (``impaired`` at or above, else ``responder``)."""
         return self.outputs_map(raw)
 
-    def predict(self, batch: ColumnBatch) -> dict[str, np.ndarray]:
+    def predict(self, batch: ColumnBatch, explanation: Contributions | None = None
+                ) -> dict[str, np.ndarray]:
         """The output columns for a batch of validated rows, then the missingness columns.
 
         ``missing_input_share`` is the share of the model's input columns missing in the
@@ -129,13 +130,16 @@ class FittedModel(ABC):
         ``missing_dominated`` is ``yes`` when that share is above
         :data:`MISSING_DOMINATES` (the prediction leans on what was learned about
         missingness, not on the participant), else ``no``. Contributions are computed
-        only for rows with a missing input (the others have share 0).
+        only for rows with a missing input (the others have share 0), or taken from
+        ``explanation`` (:meth:`explanation` of the same batch) when the caller has it.
         """
         outputs = self.outputs(self.raw_score(batch))
         missing = self.missing_share(batch)
         explained = np.zeros(batch.n)
         rows = missing > 0
-        if rows.any():
+        if explanation is not None:
+            explained[rows] = explanation.missing_share()[rows]
+        elif rows.any():
             part = batch.take(rows)
             contributions = self.contributions(part)
             if contributions.values.ndim == 3:
@@ -164,7 +168,8 @@ class FittedModel(ABC):
         contributions = self.contributions(batch)
         if contributions.values.ndim == 2:
             return contributions
-        return contributions.select(self.outputs_map.explained(self.predict(batch)))
+        return contributions.select(self.outputs_map.explained(
+            self.outputs(self.raw_score(batch))))
 
     # -- DataFrame adapters ---------------------------------------------------------------
     def batch(self, frame: pd.DataFrame) -> ColumnBatch:
@@ -390,7 +395,9 @@ class CovariateAdjustedModel(FittedModel):
     def raw_score(self, batch: ColumnBatch) -> np.ndarray:
         return self._merge(batch, lambda m, b: m.raw_score(b))
 
-    def predict(self, batch: ColumnBatch) -> dict[str, np.ndarray]:
+    def predict(self, batch: ColumnBatch, explanation: Contributions | None = None
+                ) -> dict[str, np.ndarray]:
+        # Each row's missingness columns come from its own model (``explanation`` unused).
         answers: dict[int, dict[str, np.ndarray]] = {}  # each model predicts its rows once
 
         def column(name):
