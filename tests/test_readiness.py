@@ -45,13 +45,15 @@ def test_candidate_groups_count_too(small_cohort):
     assert [g.group for g in unfed_groups(columns, config)] == ["cpm"]
 
 
-def test_tsk11_total_alone_does_not_feed_the_tsk_group_and_says_so():
-    problems = unfed_groups(["participant_id", "sex", "tsk11_total"],
+def test_a_tsk11_total_alone_feeds_the_tsk_group_and_a_stray_column_does_not():
+    # The TSK-11 total feeds its own feature (tsk_11_total), never the TSK-17 total.
+    assert unfed_groups(["participant_id", "sex", "tsk11_total"],
+                        config_of(features={"groups": ["tsk"]})) == []
+    problems = unfed_groups(["participant_id", "sex", "pcs_total"],
                             config_of(features={"groups": ["tsk"]}))
     (problem,) = problems
     assert "needs one of the columns tsk_01" in problem.message
-    assert "the file has tsk11_total, which this group's features do not read" in \
-        problem.message
+    assert "tsk11_total" in problem.message
 
 
 @pytest.mark.parametrize("rule", [LabelRule(), LabelRule(use_label_column=False),
