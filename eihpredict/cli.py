@@ -446,6 +446,11 @@ def score(
     min_observed: Annotated[float | None, typer.Option(
         "--min-observed", min=0, max=0.99, help="Reject rows with a smaller share of the "
         "model's inputs observed (default: the model's missing.min_observed_share).")] = None,
+    missing_explanation: Annotated[bool, typer.Option(
+        "--missing-explanation/--no-missing-explanation", help="Compute "
+        "missing_explanation_share and missing_dominated (contributions of every row with "
+        "a missing input; the slow part of scoring with a tree model). --no-... leaves "
+        "them empty.")] = True,
 ) -> None:
     """Score a cohort file in chunks: probabilities, predictions, explanations, rejects."""
     from ._progress import progress_bar
@@ -458,7 +463,8 @@ def score(
                            engine=engine.value, scheduler=scheduler, on_progress=update,
                            mapping=_load_mapping(mapping),
                            read_options=_read_options(sep, decimal, sheet),
-                           raw_text=raw_text, min_observed_share=min_observed)
+                           raw_text=raw_text, min_observed_share=min_observed,
+                           missing_explanation=missing_explanation)
     except KeyboardInterrupt:
         _fail("interrupted; finished chunks are kept: run the same command with --resume "
               "to continue")

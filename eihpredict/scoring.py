@@ -80,10 +80,11 @@ class ScoreResult:
 
 
 
-def _outputs_frame(model: FittedModel, batch: ColumnBatch, ids, explain: int
-                   ) -> pd.DataFrame:
+def _outputs_frame(model: FittedModel, batch: ColumnBatch, ids, explain: int,
+                   missing_explanation: bool = True) -> pd.DataFrame:
     contributions = model.explanation(batch) if explain > 0 else None
-    scored = pd.DataFrame({"participant_id": ids, **model.predict(batch, contributions)})
+    scored = pd.DataFrame({"participant_id": ids, **model.predict(
+        batch, contributions, missing_explanation=missing_explanation)})
     if contributions is not None:
         top = top_contributions(contributions, explain)
         for i in range(top.shape[1] // 3, explain):  # fewer features than asked: empty
@@ -110,7 +111,8 @@ def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
                 duplicates: DuplicateTracker | np.ndarray | None = None,
                 model_version: str | None = None, passthrough: bool = True,
                 explain: int = 0, mapping: StudyMapping | None = None,
-                min_observed_share: float = 0.0) -> ScoreResult:
+                min_observed_share: float = 0.0,
+                missing_explanation: bool = True) -> ScoreResult:
     """Validate ``frame`` and score its valid rows.
 
     Parameters
@@ -140,6 +142,10 @@ def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
         (reason ``too few inputs observed``) instead of a prediction made mostly from
         what was learned about missingness (the model's setting:
         :attr:`eihpredict.model_dir.LoadedModel.min_observed_share`).
+    missing_explanation : bool
+        Compute ``missing_explanation_share`` and ``missing_dominated`` (contributions
+        of every row with a missing input; with ``explain`` they come free). ``False``
+        leaves them empty: a tree model then scores at its plain-prediction speed.
 
     Returns
     -------
@@ -174,7 +180,7 @@ def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
                       .sort_values("row", kind="stable", ignore_index=True))
             typed, batch = typed.loc[~few], batch.take(~few)
     scored = _outputs_frame(model, batch, typed["participant_id"].to_numpy(dtype=object),
-                            explain)
+                            explain, missing_explanation)
     if model_version is not None:
         scored.insert(1 + len(model.output_columns), "model_version", model_version)
     if passthrough:
@@ -448,11 +454,12 @@ class _WorkDir:
 
 def _score_chunk(model: FittedModel, raw: pd.DataFrame, first_row: int,
                  earlier: np.ndarray, explain: int, version: str, mapping=None,
-                 min_observed_share: float = 0.0):
+                 min_observed_share: float = 0.0, missing_explanation: bool = True):
     """One chunk, as run in this process or on a Dask worker."""
     result = score_frame(model, raw, first_row=first_row, duplicates=earlier,
                          model_version=version, explain=explain, mapping=mapping,
-                         min_observed_share=min_observed_share)
+                         min_observed_share=min_observed_share,
+                         missing_explanation=missing_explanation)
     first_issue = format_issue(result.issues.iloc[0]) if len(result.issues) else None
     return result.scored, result.rejects, first_issue
 
@@ -474,7 +481,8 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
                mapping: StudyMapping | None = None,
                read_options: ReadOptions | None = None,
                raw_text: bool = False,
-               min_observed_share: float | None = None) -> ScoreSummary:
+               min_observed_share: float | None = None,
+               missing_explanation: bool = True) -> ScoreSummary:
     """Score a cohort file (or a directory of parts) in chunks; see the module docstring.
 
     ``mapping`` maps a study's own names, codes and units onto the contract; without
@@ -483,6 +491,8 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
     ``raw_text`` writes text cells of a CSV as they are (by default a cell a spreadsheet
     would run as a formula gets a leading single quote). ``min_observed_share``
     overrides the model's minimum share of observed inputs (rows below it are rejects).
+    ``missing_explanation=False`` leaves ``missing_explanation_share`` and
+    ``missing_dominated`` empty (see :func:`score_frame`), for throughput.
 
     Raises
     ------
@@ -532,7 +542,8 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
                 "chunk_size": chunk_size, "explain": explain, "on_error": on_error,
                 "output": str(output.resolve()), "rejects": str(rejects_path.resolve()),
                 "mapping": None if mapping is None else mapping.to_dict(),
-                "raw_text": raw_text, "min_observed_share": min_observed_share}
+                "raw_text": raw_text, "min_observed_share": min_observed_share,
+                "missing_explanation": missing_explanation}
     work = _WorkDir(output, rejects_path, settings)
     try:
         return _run_chunks(work, loaded, model, sources, settings, output, rejects,
@@ -573,7 +584,7 @@ def _run_chunks(work, loaded, model, sources, settings, output, rejects, rejects
                 continue  # finished before the interruption; its part is on disk
             earlier = _earlier(tracker, raw, first, mapping)
             job = (raw, first, earlier, explain, loaded.version, mapping,
-                   settings["min_observed_share"])
+                   settings["min_observed_share"], settings["missing_explanation"])
             if runner is None:
                 pending.append((i, rows_read, _score_chunk(model, *job)))
             else:
@@ -636,9 +647,10 @@ class _DaskRunner:
         logger.info("dask: %d worker(s) at %s", workers, self.client.scheduler.address)
 
     def submit(self, raw, first, earlier, explain, version, mapping=None,
-               min_observed_share=0.0):
+               min_observed_share=0.0, missing_explanation=True):
         return self.client.submit(_score_chunk, self.model, raw, first, earlier, explain,
-                                  version, mapping, min_observed_share, pure=False)
+                                  version, mapping, min_observed_share, missing_explanation,
+                                  pure=False)
 
     def result(self, future):
         return future.result()

@@ -207,3 +207,24 @@ def test_explained_scoring_reuses_its_contributions_for_the_same_share(loaded, s
     np.testing.assert_array_equal(plain["missing_explanation_share"],
                                   explained["missing_explanation_share"])
     assert (plain["missing_dominated"] == explained["missing_dominated"]).all()
+
+
+def test_no_missing_explanation_leaves_the_two_columns_empty_and_the_rest_equal(
+        loaded, small_cohort, tmp_path):
+    model = loaded.model
+    rows = small_cohort.frame.head(50)
+    full = score_frame(model, rows).scored
+    plain = score_frame(model, rows, missing_explanation=False).scored
+    assert list(plain.columns) == list(full.columns)
+    assert plain["missing_explanation_share"].isna().all()
+    assert plain["missing_dominated"].isna().all()
+    same = [c for c in full.columns if c not in ("missing_explanation_share",
+                                                 "missing_dominated")]
+    pd.testing.assert_frame_equal(plain[same], full[same])
+    path = tmp_path / "in.csv"
+    rows.to_csv(path, index=False)
+    cli = CliRunner().invoke(app, ["score", "--model", str(loaded.path), "--input", str(path),
+                                   "--output", str(tmp_path / "o.csv"),
+                                   "--no-missing-explanation"])
+    assert cli.exit_code == 0, cli.output
+    assert pd.read_csv(tmp_path / "o.csv")["missing_dominated"].isna().all()

@@ -119,8 +119,8 @@ class FittedModel(ABC):
         model's threshold (``impaired`` at or above, else ``responder``)."""
         return self.outputs_map(raw)
 
-    def predict(self, batch: ColumnBatch, explanation: Contributions | None = None
-                ) -> dict[str, np.ndarray]:
+    def predict(self, batch: ColumnBatch, explanation: Contributions | None = None, *,
+                missing_explanation: bool = True) -> dict[str, np.ndarray]:
         """The output columns for a batch of validated rows, then the missingness columns.
 
         ``missing_input_share`` is the share of the model's input columns missing in the
@@ -132,6 +132,9 @@ class FittedModel(ABC):
         missingness, not on the participant), else ``no``. Contributions are computed
         only for rows with a missing input (the others have share 0), or taken from
         ``explanation`` (:meth:`explanation` of the same batch) when the caller has it.
+        ``missing_explanation=False`` skips those contributions (a tree model's TreeSHAP
+        pass on every row with a gap: most of a large batch's scoring time); the two
+        columns are then empty.
         """
         outputs = self.outputs(self.raw_score(batch))
         missing = self.missing_share(batch)
@@ -139,6 +142,10 @@ class FittedModel(ABC):
         rows = missing > 0
         if explanation is not None:
             explained[rows] = explanation.missing_share()[rows]
+        elif not missing_explanation:
+            return {**outputs, "missing_input_share": missing,
+                    "missing_explanation_share": np.full(batch.n, np.nan),
+                    "missing_dominated": np.full(batch.n, None, dtype=object)}
         elif rows.any():
             part = batch.take(rows)
             contributions = self.contributions(part)
@@ -395,8 +402,8 @@ class CovariateAdjustedModel(FittedModel):
     def raw_score(self, batch: ColumnBatch) -> np.ndarray:
         return self._merge(batch, lambda m, b: m.raw_score(b))
 
-    def predict(self, batch: ColumnBatch, explanation: Contributions | None = None
-                ) -> dict[str, np.ndarray]:
+    def predict(self, batch: ColumnBatch, explanation: Contributions | None = None, *,
+                missing_explanation: bool = True) -> dict[str, np.ndarray]:
         # Each row's missingness columns come from its own model (``explanation`` unused).
         answers: dict[int, dict[str, np.ndarray]] = {}  # each model predicts its rows once
 
@@ -404,7 +411,8 @@ class CovariateAdjustedModel(FittedModel):
             def answer(model, rows):
                 key = id(model)
                 if key not in answers:
-                    answers[key] = model.predict(rows)
+                    answers[key] = model.predict(
+                        rows, missing_explanation=missing_explanation)
                 return answers[key][name]
             return answer
 

@@ -24,6 +24,18 @@ def _pyplot():
     return plt
 
 
+def roc_with_band(ax, y: np.ndarray, p: np.ndarray, grid: np.ndarray, label: str, rng,
+                  n_boot: int, alpha: float) -> None:
+    """An ROC curve on ``grid`` with its 95 % bootstrap band (rows resampled)."""
+    ax.plot(grid, _roc_points(y, p, grid), label=label)
+    boots = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(y), len(y))
+        boots.append(_roc_points(y[idx], p[idx], grid))
+    lo, hi = np.quantile(boots, [0.025, 0.975], axis=0)
+    ax.fill_between(grid, lo, hi, alpha=alpha)
+
+
 def _roc_points(y: np.ndarray, p: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """True-positive rate at each false-positive rate of ``grid`` (step interpolation)."""
     order = np.argsort(-p, kind="mergesort")
@@ -41,13 +53,7 @@ def plot_roc(y: np.ndarray, predictions: dict[str, np.ndarray], auroc: dict[str,
     fig, ax = plt.subplots(figsize=(5.5, 5))
     for name, preds in predictions.items():
         p = np.nanmean(np.atleast_2d(preds), axis=0)
-        ax.plot(grid, _roc_points(y, p, grid), label=f"{name}  AUROC {auroc[name]}")
-        boots = []
-        for _ in range(n_boot):
-            idx = rng.integers(0, len(y), len(y))
-            boots.append(_roc_points(y[idx], p[idx], grid))
-        lo, hi = np.quantile(boots, [0.025, 0.975], axis=0)
-        ax.fill_between(grid, lo, hi, alpha=0.15)
+        roc_with_band(ax, y, p, grid, f"{name}  AUROC {auroc[name]}", rng, n_boot, 0.15)
     ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1)
     ax.set(xlabel="1 - specificity", ylabel="sensitivity",
            title="ROC (outer-CV predictions, 95 % bootstrap band)")

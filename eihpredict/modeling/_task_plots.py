@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ._outputs import THREE_CLASSES
-from ._plots import _pyplot, _roc_points, _save
+from ._plots import _pyplot, _save, roc_with_band
 
 __all__ = ["plot_change", "plot_three_class_calibration", "plot_three_class_roc"]
 
@@ -84,14 +84,8 @@ def plot_three_class_roc(y: np.ndarray, probabilities: dict[str, np.ndarray],
         for candidate, preds in probabilities.items():
             p = np.nanmean(np.asarray(preds).reshape(-1, len(y), len(THREE_CLASSES)),
                            axis=0)[:, j]
-            ax.plot(grid, _roc_points(yj, p, grid),
-                    label=f"{candidate}  {aurocs[candidate][name]}")
-            boots = []
-            for _ in range(n_boot):
-                idx = rng.integers(0, len(y), len(y))
-                boots.append(_roc_points(yj[idx], p[idx], grid))
-            lo, hi = np.quantile(boots, [0.025, 0.975], axis=0)
-            ax.fill_between(grid, lo, hi, alpha=0.12)
+            roc_with_band(ax, yj, p, grid, f"{candidate}  {aurocs[candidate][name]}", rng,
+                          n_boot, 0.12)
         ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1)
         ax.set(xlabel="1 - specificity", ylabel="sensitivity",
                title=f"{name} vs rest (AUROC, 95 % CI)")
