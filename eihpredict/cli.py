@@ -477,6 +477,11 @@ def score(
                    err=summary.n_rejected > 0)
 
 
+class Control(StrEnum):
+    fwer = "fwer"
+    fdr = "fdr"
+
+
 @app.command()
 def explain(
     model: Annotated[Path, typer.Option("--model", help="Model directory.")],
@@ -484,30 +489,53 @@ def explain(
                                        "outcome).")],
     out: Annotated[Path, typer.Option("--out", help="Report directory.")],
     resamples: Annotated[int, typer.Option("--resamples", min=10, help="Bootstrap refits "
-                                           "with shadow features.")] = 30,
+                                           "describing importance (the decision does not "
+                                           "depend on them).")] = 30,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     selector: Annotated[Selector, typer.Option("--selector", help="Which model's refits "
-                                               "decide.")] = Selector.auto,
+                                               "describe importance.")] = Selector.auto,
+    alpha: Annotated[float, typer.Option("--alpha", min=0.0001, max=0.5,
+                                         help="Error rate of the decisions.")] = 0.05,
+    control: Annotated[Control, typer.Option("--control", help="fwer: family-wise error "
+                                             "(Holm); fdr: false discovery rate "
+                                             "(Benjamini-Hochberg).")] = Control.fwer,
+    replicate: Annotated[Path | None, typer.Option(
+        "--replicate", help="Second labelled cohort: are the declared groups and "
+        "variables confirmed there?")] = None,
     n_jobs: Annotated[int, typer.Option("--n-jobs", help="Processes for the resampling "
                                         "(-1 = all cores).")] = 2,
+    sep: Annotated[str | None, _SEP] = None,
+    decimal: Annotated[str, _DECIMAL] = ".",
+    sheet: Annotated[str | None, _SHEET] = None,
+    mapping: Annotated[Path | None, _MAPPING] = None,
 ) -> None:
-    """Biomarker report: SHAP importance with intervals, stability against a null."""
+    """Biomarker report: conditional tests, adjusted odds ratios, SHAP importance."""
     from ._progress import progress_bar
     from .explain import explain_model
     from .model_dir import load_model_dir
-    from .validation import read_valid_cohort
 
+    if replicate is not None and replicate.resolve() == data.resolve():
+        _fail("--replicate names the discovery cohort (--data) itself; give a cohort "
+              "the discovery never saw", 2)
     loaded = _run(load_model_dir, model)
-    frame = _run(read_valid_cohort, data)
+    frame = _labelled_cohort(data, sep, decimal, sheet, mapping)
+    second = (None if replicate is None
+              else _labelled_cohort(replicate, sep, decimal, sheet, mapping))
     with progress_bar("resampling", unit="refits") as update:
         result = _run(explain_model, loaded, frame, out, resamples=resamples, seed=seed,
-                      selector=selector.value, n_jobs=n_jobs, on_progress=update)
+                      selector=selector.value, n_jobs=n_jobs, alpha=alpha,
+                      control=control.value, replicate_data=second, on_progress=update)
     groups = result.biomarkers.groups
-    typer.echo("group                 importance (95 % CI)       selection  biomarker")
+    typer.echo("group                 role        p (adjusted)  biomarker  importance (95 % CI)")
     for row in groups.itertuples():
         verdict = "yes" if row.is_biomarker else "no"
-        typer.echo(f"{row.group:<21} {row.importance:.3f} ({row.ci_low:.3f}-{row.ci_high:.3f})"
-                   f"      {row.selection_frequency:>5.0%}     {verdict}")
+        p = "" if row.p_adjusted != row.p_adjusted else f"{row.p_adjusted:.3g}"
+        typer.echo(f"{row.group:<21} {row.role:<11} {p:>12}  {verdict:<9}  "
+                   f"{row.importance:.3f} ({row.ci_low:.3f}-{row.ci_high:.3f})")
+    if result.replication is not None:
+        rep = result.replication
+        typer.echo(f"replicated in {replicate}: {int(rep['replicated'].sum())} of {len(rep)} "
+                   "declared groups and variables")
     typer.echo(f"report: {result.files['report.html']}")
 
 

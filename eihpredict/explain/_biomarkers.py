@@ -1,37 +1,34 @@
-"""Biomarker discovery with stability and a null reference.
+"""Biomarker discovery: a conditional test decides, resampling describes.
 
-For ``B`` bootstrap resamples of the cohort, a *selector* model is refitted on the
-resample with a **shadow** copy of every feature added: the same values, permuted
-across rows, so they carry no signal but keep each feature's distribution (Boruta;
-Kursa & Rudnicki 2010). Importance is the mean absolute SHAP value on the out-of-bag
-rows, per feature and per source group (the absolute value of the group's summed
-contributions), reported with a 95 % interval across resamples.
+**Decision** (:mod:`._discovery`): each candidate group is tested given all the other
+groups (likelihood-ratio tests of a generalised linear model on the model's features,
+calibrated, Holm over groups); a measured variable is a biomarker when its group is and
+its own test survives Holm over all variables. The error rate is a property of the test,
+not of the number of resamples: under the conditional null (this group carries no
+information given the others) a group is declared in at most ``alpha`` of analyses, as
+measured by ``python -m benchmarks.discovery`` (README table). ``population`` and
+``site`` are stratifiers: kept in every model, reported, never declared. Next to it, the
+adjusted odds ratio of each variable per SD (per category against the most frequent
+one) with its 95 % interval, and its direction.
+
+**Description** (this module): for ``B`` bootstrap resamples a *selector* model is
+refitted with a **shadow** copy of every feature (the same values permuted across
+rows), and importance is the mean absolute SHAP value on the out-of-bag rows per
+variable (one-hot siblings and missing indicators summed into their variable) and per
+source group, with a 95 % interval across resamples. ``selection_frequency`` is the
+share of resamples in which a group (variable) beats the best shadow group (variable).
+A shadow is permuted on its own, so it breaks the correlation with the other features:
+the shadow band is a *marginal* null reference (what a feature unrelated to everything
+reaches), shown for orientation; it does not decide, and a proxy of a true biomarker
+beats it without being one.
 
 Selector: the chosen model itself when it is a (penalised) logistic regression; when
 it is LightGBM, an elastic-net logistic regression whose penalty is chosen once by
-10-fold CV on the whole cohort (``selector="auto"``). Trees share credit between
-correlated measurements, so a proxy (pain duration standing in for the pain
-population, kinesiophobia for catastrophizing) would be called a biomarker; the
-penalised linear model attributes conditional effects and shrinks proxies (stability
-selection, Meinshausen & Buhlmann 2010). ``selector="model"`` forces the chosen model.
-The chosen model's own SHAP values are reported beside (the model report).
-
-Decision rule (controls the family-wise error rate): in each resample a group *hits*
-when its importance beats the largest importance of any shadow group.
-``selection_frequency`` = hits / B. Under the null a group beats the shadow maximum no
-more often than half the time (Boruta's conservative null), so a group is a biomarker
-when ``P(Binomial(B, 0.5) >= hits) < alpha / n_groups`` (Bonferroni, alpha = 0.05):
-with B = 30 and 14 groups, at least 23 hits (selection frequency >= 0.77). Features
-are tested the same way against the largest shadow feature, within declared groups
-only, so a feature is never a biomarker when its group is not.
-
-Other tasks: for a continuous model the selector is an elastic-net linear regression of
-the PPT change (penalty by 10-fold CV; importance in kPa), and a higher value "raises
-risk" when it lowers the predicted change. For a three-class model it is a multinomial
-elastic-net logistic regression; importance is the mean over the three classes of the
-mean absolute SHAP value of each class's logit, and the direction is that of the
-hyperalgesia logit. A covariate-adjusted model's selector uses the predictor groups
-only (the pre-exercise PPT is an adjustment, not a candidate biomarker).
+10-fold CV on the whole cohort (``selector="auto"``); ``selector="model"`` forces the
+chosen model. For a continuous model it is an elastic-net linear regression of the PPT
+change (importance in kPa); for three classes a multinomial elastic-net logistic
+regression, importance averaged over the three class logits. A covariate-adjusted
+model's pre-exercise PPT is an adjustment in the tests and no candidate.
 """
 
 from __future__ import annotations
@@ -42,7 +39,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom, spearmanr
 from sklearn.base import clone
 
 from ..modeling import (
@@ -55,9 +51,18 @@ from ..modeling import (
     TrainedModel,
     estimator_contributions,
 )
-from ._shap import explain_frame, feature_group
+from ..schema import OUTCOME_COLUMNS
+from ._discovery import (
+    ConditionalTests,
+    adjusted_effects,
+    conditional_tests,
+    multiplicity,
+    test_design,
+    variable_of,
+)
+from ._shap import feature_group
 
-__all__ = ["BiomarkerReport", "discover_biomarkers", "interaction_strengths"]
+__all__ = ["BiomarkerReport", "discover_biomarkers", "interaction_strengths", "replicate"]
 
 logger = logging.getLogger("eihpredict.explain")
 
@@ -68,7 +73,10 @@ class BiomarkerReport:
 
     ``table`` has the contract's columns (``feature``, ``group``, ``importance``,
     ``ci_low``, ``ci_high``, ``selection_frequency``, ``is_biomarker``) plus ``level``
-    (feature or group), ``hits``, ``p_value`` and ``direction`` (features).
+    (``group`` or ``feature``; a feature row is one measured variable), ``role``
+    (candidate or stratifier), ``df``, ``p_value``, ``p_adjusted``, ``hits``,
+    ``direction`` and, for a variable with one term, its adjusted ``effect`` with
+    ``effect_ci_low``, ``effect_ci_high`` and ``effect_per``.
     """
 
     table: pd.DataFrame
@@ -77,6 +85,9 @@ class BiomarkerReport:
     feature_draws: pd.DataFrame
     group_draws: pd.DataFrame
     selector: str
+    tests: ConditionalTests | None = None
+    effects: pd.DataFrame | None = None
+    control: str = "fwer"
 
     @property
     def groups(self) -> pd.DataFrame:
@@ -85,6 +96,11 @@ class BiomarkerReport:
     @property
     def declared_groups(self) -> list[str]:
         return self.groups.loc[self.groups["is_biomarker"], "group"].tolist()
+
+    @property
+    def declared_features(self) -> list[str]:
+        rows = self.table[(self.table["level"] == "feature") & self.table["is_biomarker"]]
+        return rows["feature"].tolist()
 
 
 def _matrix(model: TrainedModel, fitted_steps, X: pd.DataFrame) -> pd.DataFrame:
@@ -139,27 +155,29 @@ def _one_resample(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, seed: int
     if contrib.ndim == 2:  # one output; K classes: (n, p, K), averaged over the classes
         contrib = contrib[:, :, None]
     names = list(train.columns)
-    per_feature = pd.Series(np.abs(contrib).mean(axis=(0, 2)), index=names)
-    groups = [feature_group(c.removeprefix("shadow__")) for c in names]
     shadow = np.array([c.startswith("shadow__") for c in names])
-    keys = np.array([f"shadow__{g}" if s_ else g for g, s_ in zip(groups, shadow, strict=True)])
-    per_group = {key: float(np.abs(contrib[:, keys == key, :].sum(axis=1)).mean())
-                 for key in dict.fromkeys(keys)}
-    return per_feature, pd.Series(per_group)
+    bare = [c.removeprefix("shadow__") for c in names]
+
+    def merged(key_of) -> pd.Series:
+        # |sum of a unit's contributions| per row: one-hot siblings of a category cancel
+        # as they should (a row is one level), and a missing indicator joins its value
+        keys = np.array([("shadow__" if s_ else "") + key_of(c)
+                         for c, s_ in zip(bare, shadow, strict=True)])
+        return pd.Series({key: float(np.abs(contrib[:, keys == key, :].sum(axis=1)).mean())
+                          for key in dict.fromkeys(keys)})
+
+    return merged(variable_of), merged(feature_group)
 
 
-def _decide(draws: pd.DataFrame, real: list[str], alpha: float, n_tests: int):
+def _hits(draws: pd.DataFrame, real: list[str]) -> pd.Series:
+    """Resamples in which each unit beats the best shadow unit (descriptive)."""
     shadow_cols = [c for c in draws.columns if c.startswith("shadow__")]
-    shadow_max = draws[shadow_cols].max(axis=1)
-    hits = draws[real].gt(shadow_max, axis=0).sum()
-    b = len(draws)
-    p = pd.Series(binom.sf(hits - 1, b, 0.5), index=real)
-    return hits, p, p < alpha / max(n_tests, 1)
+    return draws[real].gt(draws[shadow_cols].max(axis=1), axis=0).sum()
 
 
 def make_selector(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, selector: str = "auto",
                   seed: int = 0) -> TrainedModel:
-    """The model whose refits decide biomarkers (see the module docstring)."""
+    """The model whose refits describe importance (see the module docstring)."""
     if selector not in ("auto", "model", "sparse_logistic"):
         raise ValueError(
             f"Got selector={selector!r}; expected 'auto', 'model' or 'sparse_logistic'."
@@ -214,30 +232,42 @@ def make_selector(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, selector:
 
 def discover_biomarkers(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, *,
                         resamples: int = 30, selector: str = "auto", alpha: float = 0.05,
-                        seed: int = 0, n_jobs: int = 1,
+                        control: str = "fwer", seed: int = 0, n_jobs: int = 1,
+                        calibration_draws: int = 40,
                         on_progress: Callable[[int, int], None] | None = None
                         ) -> BiomarkerReport:
-    """Run the resampling with shadow features and apply the decision rule.
+    """Test every group given the others, then describe importance by resampling.
 
     Parameters
     ----------
     model : TrainedModel
-        The chosen model (its hyperparameters are reused in every refit).
+        The chosen model (its groups; its hyperparameters are reused in every refit).
     X : DataFrame
         Validated cohort rows (outcome columns are ignored by the features).
-    y : array of int
-        Labels under the model's label rule.
+    y : array
+        Labels under the model's label rule (the PPT change for a continuous model).
     resamples : int
-        Number of bootstrap refits ``B``.
+        Number of bootstrap refits ``B`` for importance and its interval. The decision
+        does not depend on it.
     selector : {"auto", "model", "sparse_logistic"}
-        Which model's refits decide (see the module docstring).
+        Which model's refits describe importance (see the module docstring).
     alpha : float
-        Family-wise error rate of the group and feature decisions.
+        Family-wise error rate (``control="fwer"``, Holm) or false discovery rate
+        (``control="fdr"``, Benjamini-Hochberg) of the group and variable decisions.
+    calibration_draws : int
+        Parametric bootstrap draws per group calibrating the likelihood-ratio tests.
     """
     if resamples < 10:
         raise ValueError(f"Got resamples={resamples!r}; expected at least 10.")
     from joblib import Parallel, delayed
 
+    adjust = tuple(c for c in getattr(model, "optional_columns", ()) if c in OUTCOME_COLUMNS)
+    design = test_design(list(model.groups), X, adjust)
+    tests = conditional_tests(design, np.asarray(y), model.task, alpha=alpha, control=control,
+                              calibration_draws=calibration_draws, seed=seed)
+    effects = adjusted_effects(design, np.asarray(y), model.task)
+    logger.info("conditional tests: declared %s (calibration factor %.3f)",
+                ", ".join(tests.declared) or "none", tests.calibration)
     selector = make_selector(model, X, y, selector, seed)
     seeds = np.random.SeedSequence(seed).generate_state(resamples)
     feature_rows, group_rows = [], []
@@ -250,54 +280,149 @@ def discover_biomarkers(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, *,
         if on_progress is not None:
             on_progress(i, resamples)
         logger.debug("resample %d/%d done", i, resamples)
-    features = pd.DataFrame(feature_rows).reset_index(drop=True)
-    groups = pd.DataFrame(group_rows).reset_index(drop=True)
+    features = pd.DataFrame(feature_rows).reset_index(drop=True).fillna(0.0)
+    groups = pd.DataFrame(group_rows).reset_index(drop=True).fillna(0.0)
     real_features = [c for c in features.columns if not c.startswith("shadow__")]
     real_groups = [c for c in groups.columns if not c.startswith("shadow__")]
-    g_hits, g_p, g_ok = _decide(groups, real_groups, alpha, len(real_groups))
-    f_hits, f_p, f_ok = _decide(features, real_features, alpha, len(real_features))
-    direction = _directions(selector, X, model.task)
+    g_hits, f_hits = _hits(groups, real_groups), _hits(features, real_features)
+    group_tests = tests.groups.set_index("group")
+    variable_tests = tests.variables.set_index("variable")
+    direction = _directions(effects, model.task)
     rows = []
     for g in real_groups:
-        rows.append({"feature": g, "group": g, "level": "group",
-                     **_summary(groups[g]), "selection_frequency": g_hits[g] / resamples,
-                     "hits": int(g_hits[g]), "p_value": float(g_p[g]),
-                     "is_biomarker": bool(g_ok[g]), "direction": ""})
+        test = group_tests.loc[g] if g in group_tests.index else None
+        rows.append({"feature": g, "group": g, "level": "group", **_summary(groups[g]),
+                     "selection_frequency": g_hits[g] / resamples, "hits": int(g_hits[g]),
+                     **_test_columns(test, "stratifier" if g in ("population", "site")
+                                     else "candidate"),
+                     "direction": ""})
     for f in real_features:
         g = feature_group(f)
-        rows.append({"feature": f, "group": g, "level": "feature",
-                     **_summary(features[f]), "selection_frequency": f_hits[f] / resamples,
-                     "hits": int(f_hits[f]), "p_value": float(f_p[f]),
-                     "is_biomarker": bool(f_ok[f] and g_ok.get(g, False)),
-                     "direction": direction.get(f, "")})
-    table = pd.DataFrame(rows).sort_values(["level", "importance"], ascending=[False, False])
+        test = variable_tests.loc[f] if f in variable_tests.index else None
+        rows.append({"feature": f, "group": g, "level": "feature", **_summary(features[f]),
+                     "selection_frequency": f_hits[f] / resamples, "hits": int(f_hits[f]),
+                     **_test_columns(test, group_tests["role"].get(g, "candidate")),
+                     "direction": direction.get(f, ""), **_effect_columns(effects, f)})
+    table = pd.DataFrame(rows)
+    table["level_order"] = (table["level"] == "feature").astype(int)
+    table = table.sort_values(["level_order", "importance"], ascending=[True, False])
     columns = ["feature", "group", "importance", "ci_low", "ci_high", "selection_frequency",
-               "is_biomarker", "level", "hits", "p_value", "direction"]
+               "is_biomarker", "level", "role", "df", "p_value", "p_adjusted", "hits",
+               "direction", "effect", "effect_ci_low", "effect_ci_high", "effect_per"]
     return BiomarkerReport(table[columns].reset_index(drop=True), resamples, alpha,
-                           features, groups, selector.candidate)
+                           features, groups, selector.candidate, tests, effects, control)
+
+
+def _test_columns(test: pd.Series | None, role: str) -> dict:
+    if test is None:  # not in the test design (constant in this cohort)
+        return {"role": role, "df": 0, "p_value": np.nan, "p_adjusted": np.nan,
+                "is_biomarker": False}
+    return {"role": role, "df": int(test["df"]), "p_value": float(test["p_value"]),
+            "p_adjusted": float(test["p_adjusted"]),
+            "is_biomarker": bool(test["is_biomarker"])}
+
+
+def _effect_columns(effects: pd.DataFrame, variable: str) -> dict:
+    terms = effects[effects["variable"] == variable]
+    if len(terms) != 1:  # a category with several levels: see adjusted_effects
+        return {"effect": np.nan, "effect_ci_low": np.nan, "effect_ci_high": np.nan,
+                "effect_per": "by category" if len(terms) else ""}
+    term = terms.iloc[0]
+    return {"effect": term["estimate"], "effect_ci_low": term["ci_low"],
+            "effect_ci_high": term["ci_high"], "effect_per": term["per"]}
+
+
+def _directions(effects: pd.DataFrame, task: str) -> dict[str, str]:
+    """Does a higher value (this category) raise or lower the risk? From the adjusted
+    effect's 95 % interval: "unclear" when it holds the null value. Risk is of impaired
+    EIH, of hyperalgesia for three classes; for a continuous model a smaller predicted
+    change (less hypoalgesia) is the higher risk."""
+    null = 0.0 if task == "continuous" else 1.0
+    sign = -1.0 if task == "continuous" else 1.0
+    out = {}
+    for variable, terms in effects.groupby("variable", sort=False):
+        verdicts = set()
+        for term in terms.itertuples():
+            if term.ci_low > null:
+                verdicts.add("raises risk" if sign > 0 else "lowers risk")
+            elif term.ci_high < null:
+                verdicts.add("lowers risk" if sign > 0 else "raises risk")
+            else:
+                verdicts.add("unclear")
+        if len(terms) > 1:
+            out[variable] = "by category" if verdicts - {"unclear"} else "unclear"
+        else:
+            out[variable] = verdicts.pop()
+    return out
+
+
+def replicate(report: BiomarkerReport, model: TrainedModel, X: pd.DataFrame,
+              y: np.ndarray, *, seed: int = 0, calibration_draws: int = 40) -> pd.DataFrame:
+    """Confirm the declared groups and variables on another cohort.
+
+    The declared groups are the family (Holm, or Benjamini-Hochberg when the discovery
+    used ``control="fdr"``, at the discovery's ``alpha``), each tested given all the
+    model's other groups in the new cohort; a declared variable is confirmed when its
+    test there survives the same rule among the declared variables and its adjusted
+    effect points the same way (same side of the null value).
+
+    Returns
+    -------
+    DataFrame
+        One row per declared group and variable: ``level``, ``feature``, ``group``,
+        ``discovery_p_adjusted``, ``replication_p_value``, ``replication_p_adjusted``,
+        ``discovery_effect``, ``replication_effect``, ``same_direction``, ``replicated``.
+    """
+    columns = ["level", "feature", "group", "discovery_p_adjusted", "replication_p_value",
+               "replication_p_adjusted", "discovery_effect", "replication_effect",
+               "same_direction", "replicated"]
+    declared = report.declared_groups
+    if not declared:
+        return pd.DataFrame(columns=columns)
+    adjust = tuple(c for c in getattr(model, "optional_columns", ()) if c in OUTCOME_COLUMNS)
+    design = test_design(list(model.groups), X, adjust)
+    present = [g for g in declared if g in set(design.groups)]
+    tests = conditional_tests(design, np.asarray(y), model.task, alpha=report.alpha,
+                              control=report.control, calibration_draws=calibration_draws,
+                              seed=seed, groups=present)
+    effects = adjusted_effects(design, np.asarray(y), model.task)
+    null = 0.0 if model.task == "continuous" else 1.0
+    found = tests.groups.set_index("group")
+    table = report.table.set_index(["level", "feature"])
+    rows = []
+    for g in declared:
+        p = float(found.loc[g, "p_value"]) if g in found.index else np.nan
+        p_adj = float(found.loc[g, "p_adjusted"]) if g in found.index else np.nan
+        rows.append({"level": "group", "feature": g, "group": g,
+                     "discovery_p_adjusted": float(table.loc[("group", g), "p_adjusted"]),
+                     "replication_p_value": p, "replication_p_adjusted": p_adj,
+                     "discovery_effect": np.nan, "replication_effect": np.nan,
+                     "same_direction": np.nan, "replicated": bool(p_adj < report.alpha)})
+    variables = tests.variables.set_index("variable")
+    wanted = [v for v in report.declared_features if v in variables.index]
+    p_vars = variables.loc[wanted, "p_value"].to_numpy(dtype="float64")
+    adjusted = dict(zip(wanted, multiplicity(p_vars, report.alpha, report.control),
+                        strict=True))
+    for v in report.declared_features:
+        before = table.loc[("feature", v), "effect"]
+        after = _effect_columns(effects, v)["effect"]
+        same = bool(np.sign(np.log(before) if null else before)
+                    == np.sign(np.log(after) if null else after)) if np.isfinite(
+                        before) and np.isfinite(after) else True
+        p_adj = adjusted.get(v, np.nan)
+        rows.append({"level": "feature", "feature": v, "group": feature_group(v),
+                     "discovery_p_adjusted": float(table.loc[("feature", v), "p_adjusted"]),
+                     "replication_p_value": float(variables.loc[v, "p_value"])
+                     if v in variables.index else np.nan,
+                     "replication_p_adjusted": p_adj, "discovery_effect": before,
+                     "replication_effect": after, "same_direction": same,
+                     "replicated": bool(p_adj < report.alpha and same)})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _summary(values: pd.Series) -> dict[str, float]:
     return {"importance": float(values.mean()), "ci_low": float(values.quantile(0.025)),
             "ci_high": float(values.quantile(0.975))}
-
-
-def _directions(model: TrainedModel, X: pd.DataFrame, task: str = "binary") -> dict[str, str]:
-    """Does a higher value raise or lower the risk? Spearman of value vs its SHAP value
-    (of impaired EIH's log-odds; of the predicted change, sign reversed, for a continuous
-    model; of the hyperalgesia logit for three classes)."""
-    explanation = explain_frame(model, X, output=2 if task == "three_class" else None)
-    sign = -1.0 if task == "continuous" else 1.0
-    out = {}
-    for name in explanation.values.columns:
-        v, s = explanation.data[name].to_numpy(), explanation.values[name].to_numpy()
-        ok = ~np.isnan(v)
-        if ok.sum() < 10 or np.ptp(v[ok]) == 0 or np.ptp(s[ok]) == 0:
-            out[name] = "none"
-            continue
-        rho = sign * spearmanr(v[ok], s[ok]).statistic
-        out[name] = "raises risk" if rho > 0.1 else "lowers risk" if rho < -0.1 else "mixed"
-    return out
 
 
 def interaction_strengths(model: FittedModel, X: pd.DataFrame, *, max_rows: int = 500,

@@ -1,10 +1,12 @@
 """The biomarker report: ``eihpredict explain --model DIR --data FILE --out DIR``.
 
-Writes ``biomarkers.csv`` (contract section 3 columns first), ``interactions.csv``,
-``subgroup_importance.csv``, ``subgroup_performance.csv``, the plots (beeswarm,
-importance with intervals, dependence plots of the top features, interaction heat
-map) and one self-contained ``report.html`` (images embedded), and logs them to the
-model's MLflow run when its tracking store is reachable.
+Writes ``biomarkers.csv`` (contract section 3 columns first), ``adjusted_effects.csv``
+(odds ratios per SD or category with 95 % intervals), ``interactions.csv``,
+``subgroup_importance.csv``, ``subgroup_performance.csv``, with ``--replicate`` also
+``replication.csv``; the plots (importance with intervals, adjusted effects, beeswarm,
+dependence plots of the top measured variables, interaction heat map) and one
+self-contained ``report.html`` (images embedded), and logs them to the model's MLflow
+run when its tracking store is reachable.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from ..labels import LabelRule, make_labels
 from ..model_dir import LoadedModel
 from ..modeling import THREE_CLASSES
 from ..schema import OUTCOME_COLUMNS
-from ._biomarkers import BiomarkerReport, discover_biomarkers, interaction_strengths
+from ._biomarkers import BiomarkerReport, discover_biomarkers, interaction_strengths, replicate
+from ._discovery import variable_of
 from ._shap import explain_frame, group_contributions
 
 __all__ = ["ExplainResult", "explain_model"]
@@ -41,6 +44,7 @@ class ExplainResult:
     subgroup_importance: pd.DataFrame
     out: Path
     files: dict[str, Path]
+    replication: pd.DataFrame | None = None
 
 
 def _pyplot():
@@ -70,8 +74,10 @@ def plot_importance(report: BiomarkerReport, path: Path, unit: str = UNITS["bina
     groups = report.groups.sort_values("importance")
     shadow_cols = [c for c in report.group_draws.columns if c.startswith("shadow__")]
     shadow_max = report.group_draws[shadow_cols].max(axis=1)
-    fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(groups) + 1.5))
-    colors = ["tab:green" if b else "tab:grey" for b in groups["is_biomarker"]]
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(groups) + 1.8))
+    roles = groups["role"] if "role" in groups else pd.Series("candidate", index=groups.index)
+    colors = ["tab:green" if b else "tab:blue" if r == "stratifier" else "tab:grey"
+              for b, r in zip(groups["is_biomarker"], roles, strict=True)]
     ax.barh(groups["group"], groups["importance"], color=colors, alpha=0.8)
     ax.errorbar(groups["importance"], groups["group"],
                 # A mean can lie outside its percentile interval (skewed draws, e.g. a
@@ -79,15 +85,44 @@ def plot_importance(report: BiomarkerReport, path: Path, unit: str = UNITS["bina
                 xerr=[(groups["importance"] - groups["ci_low"]).clip(lower=0),
                       (groups["ci_high"] - groups["importance"]).clip(lower=0)],
                 fmt="none", ecolor="black", capsize=3, lw=1)
-    ax.axvspan(shadow_max.quantile(0.025), shadow_max.quantile(0.975), color="tab:red",
-               alpha=0.15, label="null: best shadow group (95 % range)")
-    for y, (imp, freq) in enumerate(zip(groups["ci_high"], groups["selection_frequency"],
-                                        strict=True)):
-        ax.text(imp, y, f"  {freq:.0%}", va="center", fontsize=8)
-    ax.set(xlabel=f"mean |SHAP| ({unit}), 95 % interval over resamples",
-           title=f"Biomarker groups (green = declared; % = selection frequency, "
-                 f"B = {report.resamples})")
-    ax.legend(loc="lower right", fontsize=8)
+    if len(shadow_cols):
+        ax.axvspan(shadow_max.quantile(0.025), shadow_max.quantile(0.975), color="tab:red",
+                   alpha=0.15, label="marginal null reference: best permuted copy "
+                   "(95 % range; not the decision)")
+    p_adjusted = groups["p_adjusted"] if "p_adjusted" in groups else groups["ci_high"] * np.nan
+    for y, (right, p, role) in enumerate(zip(groups["ci_high"], p_adjusted, roles,
+                                             strict=True)):
+        label = "stratifier" if role == "stratifier" else (
+            f"p_adj {p:.2g}" if np.isfinite(p) else "")
+        ax.text(right, y, f"  {label}", va="center", fontsize=8)
+    ax.set(xlabel=f"mean |SHAP| ({unit}), 95 % interval over {report.resamples} resamples",
+           title="Biomarker groups (green = declared by the conditional test, "
+                 f"{'Holm' if report.control == 'fwer' else 'BH'} at {report.alpha:g})")
+    ax.title.set_fontsize(10)
+    if len(shadow_cols):
+        ax.legend(loc="lower right", fontsize=7)
+    return _save(fig, path)
+
+
+def plot_effects(effects: pd.DataFrame, path: Path, continuous: bool = False) -> Path:
+    """Forest plot of the adjusted effects (log scale for odds ratios)."""
+    plt = _pyplot()
+    frame = effects.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.3 * max(len(frame), 1) + 1.5))
+    y = np.arange(len(frame))
+    ax.errorbar(frame["estimate"], y, xerr=[frame["estimate"] - frame["ci_low"],
+                                            frame["ci_high"] - frame["estimate"]],
+                fmt="o", color="black", ecolor="grey", capsize=2, ms=4)
+    ax.axvline(0.0 if continuous else 1.0, color="tab:red", lw=0.8)
+    labels = [f"{v}: {p}" if t != v else f"{v}, per {p}"
+              for t, v, p in zip(frame["term"], frame["variable"], frame["per"], strict=True)]
+    ax.set_yticks(y, labels, fontsize=7)
+    if not continuous:
+        ax.set_xscale("log")
+    measure = frame["measure"].iloc[0] if len(frame) else ""
+    ax.set(xlabel=f"adjusted {measure} (95 % interval)",
+           title="Adjusted effects, each given all the other groups")
+    ax.title.set_fontsize(10)
     return _save(fig, path)
 
 
@@ -141,15 +176,22 @@ def _table(frame: pd.DataFrame, digits: int = 3) -> str:
 
 
 def _html(loaded: LoadedModel, report: BiomarkerReport, interactions: pd.DataFrame,
-          subgroup_importance: pd.DataFrame, plots: dict[str, Path], n_rows: int) -> str:
+          subgroup_importance: pd.DataFrame, plots: dict[str, Path], n_rows: int,
+          replication: pd.DataFrame | None = None) -> str:
     meta = loaded.metadata
-    groups = report.groups[["group", "importance", "ci_low", "ci_high", "selection_frequency",
-                            "is_biomarker", "p_value"]]
-    features = report.table[(report.table["level"] == "feature")].head(20)[
-        ["feature", "group", "importance", "ci_low", "ci_high", "selection_frequency",
-         "is_biomarker", "direction"]]
+    groups = report.groups[["group", "role", "df", "p_value", "p_adjusted", "is_biomarker",
+                            "importance", "ci_low", "ci_high", "selection_frequency"]]
+    features = report.table[(report.table["level"] == "feature")].head(25)[
+        ["feature", "group", "is_biomarker", "p_adjusted", "direction", "effect",
+         "effect_ci_low", "effect_ci_high", "effect_per", "importance", "ci_low", "ci_high"]]
     subgroups = pd.DataFrame(meta.get("validation", {}).get("subgroups", []))
     declared = ", ".join(report.declared_groups) or "none"
+    tests = report.tests
+    factor = f"{tests.calibration:.3f}" if tests is not None else "1"
+    rule = ("Holm's step-down procedure (family-wise error"
+            if report.control == "fwer" else "Benjamini-Hochberg (false discovery rate")
+    risk = "hyperalgesia" if meta.get("task") == "three_class" else "impaired EIH"
+    stratifiers = report.groups.loc[report.groups["role"] == "stratifier", "group"].tolist()
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>Biomarker report: {html.escape(loaded.version)}</title>",
@@ -161,21 +203,48 @@ def _html(loaded: LoadedModel, report: BiomarkerReport, interactions: pd.DataFra
         f"</b> ({html.escape(meta['candidate'])}, {html.escape(meta['kind'])}); "
         f"{n_rows} participants; label: {html.escape(meta['label_rule']['description'])}.</p>",
         f"<h2>Declared biomarker groups: {html.escape(declared)}</h2>",
-        f"<p class='note'>Selector: {html.escape(report.selector)}. {report.resamples} "
-        "bootstrap refits, each with a permuted (shadow) copy of every feature. A group is "
-        "declared when it beats the best shadow group in significantly more than half of the "
-        f"refits (binomial test, Bonferroni over groups, family-wise error {report.alpha}). "
-        "What would change the conclusion: a smaller cohort, fewer resamples, or a "
-        "measurement that only proxies another one (it is shrunk, not declared).</p>",
+        "<p class='note'><b>How a group is declared.</b> Each group is tested given all the "
+        "other groups: likelihood-ratio tests of a generalised linear model on the model's "
+        "features (the group's columns together, and each of its variables), combined by "
+        "Bonferroni within the group, calibrated for the number of columns by a parametric "
+        f"bootstrap under the group's null (factor {factor}), then {rule} "
+        f"{report.alpha:g}) over the groups. The error rate is that of the test, whatever "
+        "the number of resamples. A variable is declared when its group is and its own "
+        "test survives the same rule over all variables. A group that only proxies a "
+        "declared one adds nothing given it and is not declared."
+        + (f" <b>Stratifiers</b> ({html.escape(', '.join(stratifiers))}) stay in every "
+           "model as adjustments and are reported, never declared: a diagnosis is a "
+           "stratum, not a biomarker." if stratifiers else "") + "</p>",
         _table(groups), _img(plots["importance"]),
-        "<h2>Features (top 20 by importance)</h2>",
-        "<p class='note'>direction: does a higher value raise or lower the risk of "
-        f"{'hyperalgesia' if meta.get('task') == 'three_class' else 'impaired EIH'} "
-        "(Spearman sign of value vs SHAP).</p>", _table(features),
+        f"<p class='note'><b>Importance</b> (bars): mean |SHAP| of the selector "
+        f"({html.escape(report.selector)}) on out-of-bag rows over {report.resamples} "
+        "bootstrap refits, with its 95 % interval. The red band is a marginal null "
+        "reference: the importance that the best of the permuted copies of the features "
+        "reaches. It shows what noise looks like; it does not decide (a proxy beats it). "
+        "selection_frequency: share of refits in which the group beats that best "
+        "copy.</p>",
+        "<h2>Variables and adjusted effects</h2>",
+        f"<p class='note'>effect: adjusted {html.escape(_measure(report))} given all the "
+        "other groups, per SD of the observed values (per category against the most "
+        f"frequent one), with its 95 % interval; direction: does a higher value raise or "
+        f"lower the risk of {risk} (unclear when the interval holds the null value). "
+        "One-hot categories and missing indicators are merged into their variable. All "
+        "terms: adjusted_effects.csv.</p>", _table(features), _img(plots["effects"]),
+    ]
+    if replication is not None:
+        confirmed = int(replication["replicated"].sum()) if len(replication) else 0
+        parts += ["<h2>Replication</h2>",
+                  f"<p class='note'>The declared groups and variables tested again on the "
+                  f"replication cohort, given the other groups ({rule} {report.alpha:g}) "
+                  "among them); a variable is confirmed when it survives and its effect "
+                  f"points the same way. Confirmed: {confirmed} of {len(replication)}.</p>",
+                  _table(replication)]
+    parts += [
         "<h2>What the model uses</h2>",
         f"<p class='note'>SHAP values in {UNITS[meta.get('task', 'binary')]}"
         + (" (one beeswarm per class below)" if meta.get("task") == "three_class" else "")
-        + ".</p>", _img(plots["beeswarm"]), _img(plots["dependence"]),
+        + "; dependence plots of the top measured variables.</p>",
+        _img(plots["beeswarm"]), _img(plots["dependence"]),
         *[_img(path) for name, path in plots.items() if name.startswith("beeswarm_")],
     ]
     if "interactions" in plots:
@@ -198,29 +267,64 @@ def _html(loaded: LoadedModel, report: BiomarkerReport, interactions: pd.DataFra
     return "\n".join(parts)
 
 
+def _measure(report: BiomarkerReport) -> str:
+    if report.effects is None or report.effects.empty:
+        return "effect"
+    return str(report.effects["measure"].iloc[0])
+
+
+def measured_variables(names, data: pd.DataFrame) -> list[str]:
+    """Features that are a measured value (no one-hot level, no missing indicator, not
+    a 0/1 flag): the ones a dependence plot can show."""
+    out = []
+    for name in names:
+        values = data[name].dropna()
+        if (name.endswith("_missing") or variable_of(name) != name
+                or values.nunique() <= 2):
+            continue
+        out.append(name)
+    return out
+
+
 def explain_model(loaded: LoadedModel, data: pd.DataFrame, out: str | os.PathLike[str], *,
                   resamples: int = 30, seed: int = 0, selector: str = "auto", n_jobs: int = 2,
+                  alpha: float = 0.05, control: str = "fwer",
+                  replicate_data: pd.DataFrame | None = None,
                   on_progress=None, log_to_mlflow: bool = True) -> ExplainResult:
-    """Write the biomarker report for a model and a labelled, validated cohort."""
+    """Write the biomarker report for a model and a labelled, validated cohort.
+
+    ``replicate_data``: a second labelled cohort on which the declared groups and
+    variables are tested again (``replication.csv``; ``replication_p`` and
+    ``replicated`` in ``biomarkers.csv``).
+    """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     model = loaded.model
-    missing = [c for c in model.input_columns if c not in data.columns]
-    if missing:
-        raise ValueError(f"the data lacks column(s) the model needs: {', '.join(missing)}")
     rule = LabelRule(**{k: v for k, v in loaded.metadata["label_rule"].items()
                         if k != "description"})
-    y = make_labels(data, rule).to_numpy()
-    # Outcome columns are dropped, except a covariate the model reads (the pre-exercise
-    # PPT of a covariate-adjusted continuous model: its SHAP values are the adjusted's).
-    X = data.drop(columns=[c for c in OUTCOME_COLUMNS
-                           if c in data and c not in model.optional_columns])
+    X, y = _cohort(model, data, rule, "the data")
+    second = None
+    if replicate_data is not None:
+        second = _cohort(model, replicate_data, rule, "the replication data")
+    out.mkdir(parents=True, exist_ok=True)
     task = model.task
     unit = UNITS[task]
-    logger.info("resampling: %d bootstrap refits with shadow features", resamples)
+    logger.info("conditional tests, then %d bootstrap refits with shadow features",
+                resamples)
     report = discover_biomarkers(model, X, y, resamples=resamples, seed=seed,
-                                 selector=selector, n_jobs=n_jobs, on_progress=on_progress)
+                                 selector=selector, alpha=alpha, control=control,
+                                 n_jobs=n_jobs, on_progress=on_progress)
     logger.info("declared groups: %s", ", ".join(report.declared_groups) or "none")
+    replication = None
+    table = report.table
+    if second is not None:
+        replication = replicate(report, model, *second, seed=seed)
+        found = replication.set_index(["level", "feature"])
+        keys = list(zip(table["level"], table["feature"], strict=True))
+        table = table.assign(
+            replication_p=[found["replication_p_adjusted"].get(k, np.nan) for k in keys],
+            replicated=[found["replicated"].get(k, pd.NA) for k in keys])
+        logger.info("replicated: %d of %d declared", int(replication["replicated"].sum()),
+                    len(replication))
     # Three classes: the report shows the hyperalgesia logit (the flare clinicians most
     # want to foresee), and one beeswarm per class.
     explanation = explain_frame(model, X, output=2 if task == "three_class" else None)
@@ -236,18 +340,24 @@ def explain_model(loaded: LoadedModel, data: pd.DataFrame, out: str | os.PathLik
                              "n": int((levels == level).sum()), **row.round(4).to_dict()})
     subgroup_importance = pd.DataFrame(rows)
     files = {}
-    table = report.table[CONTRACT_COLUMNS + [c for c in report.table.columns
-                                             if c not in CONTRACT_COLUMNS]]
-    for name, frame in (("biomarkers.csv", table), ("interactions.csv", interactions),
-                        ("subgroup_importance.csv", subgroup_importance)):
+    table = table[CONTRACT_COLUMNS + [c for c in table.columns if c not in CONTRACT_COLUMNS]]
+    outputs = [("biomarkers.csv", table), ("adjusted_effects.csv", report.effects),
+               ("interactions.csv", interactions),
+               ("subgroup_importance.csv", subgroup_importance)]
+    if replication is not None:
+        outputs.append(("replication.csv", replication))
+    for name, frame in outputs:
         frame.to_csv(out / name, index=False)
         files[name] = out / name
     subgroups = pd.DataFrame(loaded.metadata.get("validation", {}).get("subgroups", []))
     subgroups.to_csv(out / "subgroup_performance.csv", index=False)
     files["subgroup_performance.csv"] = out / "subgroup_performance.csv"
-    top = (explanation.values.abs().mean().sort_values(ascending=False).index[:4].tolist())
+    ranked = explanation.values.abs().mean().sort_values(ascending=False).index
+    top = measured_variables(ranked, explanation.data)[:4] or list(ranked[:1])
     plots = {
         "importance": plot_importance(report, out / "importance.png", unit),
+        "effects": plot_effects(report.effects, out / "adjusted_effects.png",
+                                continuous=task == "continuous"),
         "beeswarm": plot_beeswarm(explanation.values, explanation.data,
                                   explanation.base_value, out / "beeswarm.png", unit),
         "dependence": plot_dependence(explanation.values, explanation.data, top,
@@ -264,11 +374,23 @@ def explain_model(loaded: LoadedModel, data: pd.DataFrame, out: str | os.PathLik
     files.update({p.name: p for p in plots.values()})
     report_path = out / "report.html"
     report_path.write_text(_html(loaded, report, interactions, subgroup_importance, plots,
-                                 len(X)), encoding="utf-8")
+                                 len(X), replication), encoding="utf-8")
     files["report.html"] = report_path
     if log_to_mlflow:
         _log(loaded.metadata, out)
-    return ExplainResult(report, interactions, subgroup_importance, out, files)
+    return ExplainResult(report, interactions, subgroup_importance, out, files, replication)
+
+
+def _cohort(model, data: pd.DataFrame, rule: LabelRule, what: str):
+    missing = [c for c in model.input_columns if c not in data.columns]
+    if missing:
+        raise ValueError(f"{what} lacks column(s) the model needs: {', '.join(missing)}")
+    y = make_labels(data, rule).to_numpy()
+    # Outcome columns are dropped, except a covariate the model reads (the pre-exercise
+    # PPT of a covariate-adjusted continuous model: its SHAP values are the adjusted's).
+    X = data.drop(columns=[c for c in OUTCOME_COLUMNS
+                           if c in data and c not in model.optional_columns])
+    return X, y
 
 
 def _log(metadata: dict[str, Any], out: Path) -> None:

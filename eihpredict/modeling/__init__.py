@@ -94,6 +94,7 @@ from ._samplesize import (
     minimum_sample_size_continuous,
     validation_sample_size,
 )
+from ._stats import LogisticFit, fit_logistic
 from ._task_metrics import (
     CONTINUOUS_METRICS,
     THREE_CLASS_METRICS,
@@ -105,6 +106,8 @@ from ._task_metrics import (
 from ._task_plots import plot_change, plot_three_class_calibration, plot_three_class_roc
 
 __all__ = [
+    "LogisticFit",
+    "fit_logistic",
     "CONTINUOUS_METRICS", "PRE_COVARIATE", "THREE_CLASS_METRICS", "BinaryOutputs",
     "ContinuousOutputs", "CovariateAdjustedModel", "MulticlassCalibrator", "OutputMap",
     "PenalisedLinearRegression", "ResidualDistribution", "ThreeClassOutputs",

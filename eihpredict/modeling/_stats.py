@@ -137,13 +137,16 @@ def _loglik(y, eta, w):
 
 def fit_logistic(X: np.ndarray | None, y: np.ndarray, *, offset: np.ndarray | None = None,
                  weights: np.ndarray | None = None, max_iter: int = 100,
-                 tol: float = 1e-11) -> LogisticFit:
+                 tol: float = 1e-11, ridge: float = 0.0) -> LogisticFit:
     """Logistic regression ``logit P(y) = X b + offset`` by Newton-Raphson.
 
     ``X`` has no implicit intercept column (pass one); ``X=None`` fits nothing and
     returns the log-likelihood of the offset alone. Step halving keeps the
     log-likelihood rising; convergence is a step below ``tol`` in every coefficient.
     The covariance is the inverse observed information (what R's ``glm`` reports).
+    ``ridge`` > 0 adds ``ridge / 2 * sum(b[1:] ** 2)`` to the objective (every
+    coefficient but the first, the intercept column), so a separated sample has a finite
+    maximum; ``loglik`` is then the unpenalised log-likelihood at that maximum.
     """
     y = np.asarray(y, dtype="float64")
     n = len(y)
@@ -153,14 +156,20 @@ def fit_logistic(X: np.ndarray | None, y: np.ndarray, *, offset: np.ndarray | No
         return LogisticFit(np.zeros(0), np.zeros((0, 0)), _loglik(y, off, w), True, 0)
     X = np.asarray(X, dtype="float64").reshape(n, -1)
     beta = np.zeros(X.shape[1])
-    ll = _loglik(y, off, w)
+    pen = np.full(X.shape[1], float(ridge))
+    pen[0] = 0.0
+
+    def objective(b: np.ndarray) -> float:
+        return _loglik(y, X @ b + off, w) - 0.5 * float(pen @ (b * b))
+
+    ll = objective(beta)
     converged = False
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 (n_iter is reported)
         eta = X @ beta + off
         mu = expit(eta)
-        grad = X.T @ (w * (y - mu))
-        info = (X * (w * mu * (1 - mu))[:, None]).T @ X
+        grad = X.T @ (w * (y - mu)) - pen * beta
+        info = (X * (w * mu * (1 - mu))[:, None]).T @ X + np.diag(pen)
         try:
             step = np.linalg.solve(info, grad)
         except np.linalg.LinAlgError:
@@ -168,7 +177,7 @@ def fit_logistic(X: np.ndarray | None, y: np.ndarray, *, offset: np.ndarray | No
         t = 1.0
         while True:
             candidate = beta + t * step
-            ll_new = _loglik(y, X @ candidate + off, w)
+            ll_new = objective(candidate)
             if ll_new >= ll - 1e-12 * abs(ll) or t < 1e-8:
                 break
             t /= 2
@@ -177,11 +186,13 @@ def fit_logistic(X: np.ndarray | None, y: np.ndarray, *, offset: np.ndarray | No
             converged = True
             break
     mu = expit(X @ beta + off)
-    info = (X * (w * mu * (1 - mu))[:, None]).T @ X
+    info = (X * (w * mu * (1 - mu))[:, None]).T @ X + np.diag(pen)
     try:
         cov = np.linalg.inv(info)
     except np.linalg.LinAlgError:
         cov = np.full((X.shape[1], X.shape[1]), np.nan)
+    if ridge:
+        ll = _loglik(y, X @ beta + off, w)
     return LogisticFit(beta, cov, ll, converged and bool(np.all(np.isfinite(cov))), it)
 
 

@@ -28,8 +28,13 @@ def test_default_scenario_recovers_true_groups_and_few_null_ones(kind, quick_con
     report = discover_biomarkers(model, X, y, resamples=20, seed=1, n_jobs=2)
     declared = set(report.declared_groups)
     true, null = set(cohort.truth["true_groups"]), set(cohort.truth["null_groups"])
-    assert len(declared & true) >= 6, report.groups
+    # population is a stratifier: tested and reported, never declared a biomarker
+    candidates = true - {"population"}
+    assert len(declared & candidates) >= 5, report.groups
     assert len(declared & null) <= 1, report.groups
+    population = report.groups.set_index("group").loc["population"]
+    assert population["role"] == "stratifier" and not population["is_biomarker"]
+    assert population["p_value"] < 0.05  # the diagnosis does predict EIH here
 
 
 def test_null_scenario_declares_nothing(quick_config):
@@ -46,6 +51,11 @@ def test_features_are_biomarkers_only_within_declared_groups(quick_config):
     declared = set(table.loc[(table["level"] == "group") & table["is_biomarker"], "group"])
     features = table[(table["level"] == "feature") & table["is_biomarker"]]
     assert set(features["group"]) <= declared
+    assert (features["p_adjusted"] < 0.05).all() and len(features) > 0
+    # one row per measured variable: one-hot levels and missing indicators merged
+    names = set(table.loc[table["level"] == "feature", "feature"])
+    assert "exercise_modality" in names and "cpm_conditioning" in names
+    assert not {n for n in names if n.endswith("_missing") or n.startswith("population_")}
     assert ((table["ci_low"] <= table["importance"]) &
             (table["importance"] <= table["ci_high"])).all()
 
@@ -61,6 +71,7 @@ def test_explain_cli_writes_the_contract_report(trained, cohort_csv, tmp_path):
                                        "selection_frequency", "is_biomarker"]
     assert table["selection_frequency"].between(0, 1).all()
     for name in ("report.html", "importance.png", "beeswarm.png", "dependence.png",
+                 "adjusted_effects.png", "adjusted_effects.csv",
                  "subgroup_importance.csv", "subgroup_performance.csv"):
         assert (out / name).exists(), name
     html = (out / "report.html").read_text()
