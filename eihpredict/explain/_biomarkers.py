@@ -56,8 +56,8 @@ from ._discovery import (
     ConditionalTests,
     adjusted_effects,
     conditional_tests,
+    discovery_design,
     multiplicity,
-    test_design,
     variable_of,
 )
 from ._shap import feature_group
@@ -262,7 +262,7 @@ def discover_biomarkers(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, *,
     from joblib import Parallel, delayed
 
     adjust = tuple(c for c in getattr(model, "optional_columns", ()) if c in OUTCOME_COLUMNS)
-    design = test_design(list(model.groups), X, adjust)
+    design = discovery_design(list(model.groups), X, adjust)
     tests = conditional_tests(design, np.asarray(y), model.task, alpha=alpha, control=control,
                               calibration_draws=calibration_draws, seed=seed)
     effects = adjusted_effects(design, np.asarray(y), model.task)
@@ -380,7 +380,7 @@ def replicate(report: BiomarkerReport, model: TrainedModel, X: pd.DataFrame,
     if not declared:
         return pd.DataFrame(columns=columns)
     adjust = tuple(c for c in getattr(model, "optional_columns", ()) if c in OUTCOME_COLUMNS)
-    design = test_design(list(model.groups), X, adjust)
+    design = discovery_design(list(model.groups), X, adjust)
     present = [g for g in declared if g in set(design.groups)]
     tests = conditional_tests(design, np.asarray(y), model.task, alpha=report.alpha,
                               control=report.control, calibration_draws=calibration_draws,

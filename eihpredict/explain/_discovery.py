@@ -54,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logsumexp
-from scipy.stats import chi2
+from scipy.stats import chi2, norm
 from scipy.stats import f as f_dist
 from scipy.stats import t as student_t
 
@@ -64,7 +64,7 @@ from ..schema import COLUMNS
 from ._shap import feature_group
 
 __all__ = ["STRATIFIERS", "ConditionalTests", "DiscoveryDesign", "adjusted_effects",
-           "conditional_tests", "multiplicity", "test_design", "variable_of"]
+           "conditional_tests", "multiplicity", "discovery_design", "variable_of"]
 
 #: Groups kept as adjustments but never declared biomarkers.
 STRATIFIERS = ("population", "site")
@@ -107,6 +107,26 @@ class DiscoveryDesign:
     reference: dict[str, str]
     kept: np.ndarray
 
+    @classmethod
+    def from_matrix(cls, values: np.ndarray, columns: list[str],
+                    groups: list[str]) -> DiscoveryDesign:
+        """A design from a complete numeric matrix, one group name per column (for
+        simulation studies and for data already coded by hand)."""
+        values = np.asarray(values, dtype="float64")
+        if values.ndim != 2 or values.shape[1] != len(columns) or len(groups) != len(columns):
+            raise ValueError(f"Got a {values.shape} matrix for {len(columns)} columns and "
+                             f"{len(groups)} groups; expected one name and group per column.")
+        if not np.isfinite(values).all():
+            raise ValueError("the matrix has missing or infinite values; impute them first")
+        keep = np.ptp(values, axis=0) > 0
+        sd = values[:, keep].std(axis=0)
+        matrix = (values[:, keep] - values[:, keep].mean(axis=0)) / sd
+        names = [c for c, k in zip(columns, keep, strict=True) if k]
+        kept = _extend(matrix, np.zeros(0, dtype=int), np.arange(len(names)))
+        return cls(matrix, names, np.array([g for g, k in zip(groups, keep, strict=True) if k]),
+                   np.array(names), dict(zip(names, sd, strict=True)),
+                   dict(zip(names, sd, strict=True)), {}, kept)
+
     @property
     def candidates(self) -> list[str]:
         """Groups tested as biomarkers, in design order."""
@@ -114,7 +134,7 @@ class DiscoveryDesign:
                 if g not in STRATIFIERS and g != _ADJUST]
 
 
-def test_design(groups: list[str], X: pd.DataFrame,
+def discovery_design(groups: list[str], X: pd.DataFrame,
                 adjust: tuple[str, ...] = ()) -> DiscoveryDesign:
     """Build the design of :func:`group_tests` from the model's groups and the cohort."""
     pipeline = build_feature_pipeline(groups, model_kind="linear",
@@ -339,7 +359,7 @@ def conditional_tests(design: DiscoveryDesign, y: np.ndarray, task: str = "binar
     Parameters
     ----------
     design : DiscoveryDesign
-        From :func:`test_design`.
+        From :func:`discovery_design`.
     y : array
         Labels (0/1; class codes 0-2 for three classes) or the PPT change (continuous).
     task : {"binary", "continuous", "three_class"}
@@ -456,7 +476,10 @@ def adjusted_effects(design: DiscoveryDesign, y: np.ndarray, task: str = "binary
     target = (np.asarray(y) == 2).astype("float64") if task == "three_class" else np.asarray(y)
     family = _Family("continuous" if task == "continuous" else "binary", target)
     everything = np.arange(len(design.columns))
-    z = student_t.ppf(0.5 + level / 2, max(family.n - 2, 1))
+    # Wald intervals: normal quantile for the logistic models (R's confint.default),
+    # Student's t for the linear model (R's confint.lm)
+    z = (student_t.ppf(0.5 + level / 2, max(family.n - len(design.kept) - 1, 1))
+         if family.task == "continuous" else norm.ppf(0.5 + level / 2))
     measure = {"binary": "odds ratio of impaired EIH", "continuous": "kPa of PPT change",
                "three_class": "odds ratio of hyperalgesia"}[task]
     rows = []
