@@ -40,6 +40,11 @@ class Scenario(StrEnum):
     null = "null"
 
 
+class Design(StrEnum):
+    v1 = "v1"
+    full = "full"
+
+
 class OnError(StrEnum):
     skip = "skip"
     fail = "fail"
@@ -150,6 +155,12 @@ def simulate(
                         ] = Scenario.default,
     truth: Annotated[Path | None, typer.Option("--truth", help="Write the ground truth "
                                                "(JSON) here.")] = None,
+    design: Annotated[Design, typer.Option(
+        "--design", help="v1: the v1 outcome columns; full: sites, trials, two post time "
+        "points, a quiet-rest session, heat and ratings (contract v2).")] = Design.v1,
+    for_config: Annotated[Path | None, typer.Option(
+        "--for", help="Pipeline config whose label (outcome and rule) the truth's "
+        "P(impaired) is for (with --design full).")] = None,
 ) -> None:
     """Simulate a literature-calibrated cohort with known ground truth."""
     from .cohort_io import write_table
@@ -157,7 +168,16 @@ def simulate(
 
     if scenario.value not in SCENARIOS:  # pragma: no cover - the enum lists them
         _fail(f"unknown scenario {scenario.value!r}", 2)
-    cohort = _run(simulate_cohort, n, seed=seed, scenario=scenario.value)
+    outcome = None
+    if for_config is not None:
+        from .config import ConfigError, load_config
+
+        try:
+            outcome = load_config(for_config).label
+        except ConfigError as exc:
+            _fail(str(exc))
+    cohort = _run(simulate_cohort, n, seed=seed, scenario=scenario.value,
+                  design=design.value, outcome=outcome)
     _run(write_table, cohort.frame, out)
     if truth is not None:
         _run(write_truth, cohort, truth)
