@@ -282,8 +282,8 @@ def test_training_on_a_rest_controlled_design_states_the_outcome(trained_design)
     root, result = trained_design
     metadata = json.loads((root / "model" / "metadata.json").read_text())
     assert metadata["label_rule"]["control"] == "rest"
-    assert "minus the same change in the quiet-rest session" in metadata["label_rule"][
-        "outcome"]
+    assert "minus the same change in the quiet-rest session" in metadata[
+        "outcome_definition"]
     assert "mean of the available trials" in (root / "model" / "model_card.md").read_text()
     features = metadata["features"]
     assert not [c for c in features if c.startswith(("eih_", "rest_"))]  # outcome only
