@@ -238,6 +238,13 @@ class PipelineConfig(_Strict):
                 raise ValueError(f"{key} roc_auc needs a binary or three-class outcome; use "
                                  "mse, rmse or mae (tuning) or rmse, mae or r2 (selection) "
                                  "for label rule continuous")
+        label = self.label
+        if task == "continuous" and self.continuous.adjust_for_pre and (
+                label.measure != "ppt" or label.site != "local"):
+            raise ValueError(f"continuous.adjust_for_pre adjusts for eih_ppt_pre_kpa, the "
+                             f"local pre-exercise PPT; the outcome here is "
+                             f"{label.outcome_definition()}: set continuous.adjust_for_pre "
+                             "false")
         if task == "three_class" and self.calibration.method == "isotonic":
             raise ValueError("calibration.method isotonic is for binary outcomes; three "
                              "classes use auto or sigmoid (vector scaling), temperature or "

@@ -186,6 +186,9 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
            f"{data['labels']['disagreements']} of {data['labels']['compared']} rows"
            if data.get("labels", {}).get("compared") else "") + ".",
         f"- {metadata['label_rule']['description']}.",
+        *([f"- Outcome measurement: {metadata['outcome_definition']}."]
+          if metadata.get("outcome_definition", "") not in
+          metadata["label_rule"]["description"] else []),
         "- EIH is only moderately repeatable between sessions (ICC 0.40-0.57; Vaegter 2018), "
         "which caps any predictor's accuracy.",
         "",

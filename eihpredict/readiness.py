@@ -34,7 +34,7 @@ import pandas as pd
 from .cohort_io import ReadOptions
 from .config import PipelineConfig
 from .features import build_feature_pipeline
-from .labels import LABEL, POST, PRE, LabelRule, make_labels
+from .labels import LABEL, LabelRule, make_labels, outcome_inputs
 from .mapping import StudyMapping
 from .schema import COLUMN_BY_NAME, COLUMNS
 from .validation import (
@@ -152,29 +152,32 @@ class _OutcomeCheck:
         frame = result.frame
         n = len(frame)
         rule = self.rule
-        has_pair = PRE in frame and POST in frame
+        inputs = outcome_inputs(rule)
+        has_pair = all(i.present(frame) for i in inputs)
         use_label = (LABEL in frame and rule.use_label_column is not False
                      and rule.n_classes == 2)
         if not has_pair and not use_label:
             return None  # a file-level problem, named once by check_training_file
-        pre = _values(frame, PRE)
-        post = _values(frame, POST)
+        values = [(i, i.values(frame, rule.trials) if has_pair else np.full(n, np.nan))
+                  for i in inputs]
         label = _values(frame, LABEL) if use_label else np.full(n, np.nan)
-        labelled = (~np.isnan(pre) & ~np.isnan(post)) | ~np.isnan(label)
+        labelled = np.logical_and.reduce([~np.isnan(v) for _, v in values]) | ~np.isnan(label)
         rows = np.arange(first_row, first_row + n)
         issues = result.issues
+        outcome_columns = [c for i in inputs for c in i.columns] + [LABEL]
         invalid_outcome = np.isin(rows, issues["row"][issues["column"].isin(
-            [PRE, POST, LABEL])].to_numpy())  # already reported by the validator
+            outcome_columns)].to_numpy())  # already reported by the validator
         parts = []
-        needs = (f"{PRE} and {POST}" if has_pair else "") + (
+        needs = (" and ".join(i.display() for i in inputs) if has_pair else "") + (
             (" or " if has_pair else "") + LABEL if use_label else "")
         message = (f"an outcome is needed to train pipeline {self.config.name!r} "
                    f"(label rule {rule.rule}): {needs}")
-        inputs = [(c, v) for c, v in ((PRE, pre), (POST, post), (LABEL, label))
-                  if c in frame and (c != LABEL or use_label)]
         blank_column = np.full(n, None, dtype=object)
-        for column, values in reversed(inputs):  # name each row's first blank input
-            blank_column[np.isnan(values)] = column
+        named = ([(LABEL, label)] if use_label else []) + [
+            (next(c for c in i.columns if c in frame), v) for i, v in reversed(values)
+            if has_pair]
+        for column, v in named:  # name each row's first blank input
+            blank_column[np.isnan(v)] = column
         flag = ~labelled & ~invalid_outcome
         if flag.any():
             parts.append(pd.DataFrame({
@@ -208,12 +211,16 @@ class _OutcomeCheck:
         out = []
         use_label = (LABEL in columns and rule.use_label_column is not False
                      and rule.n_classes == 2)
-        if not (PRE in columns and POST in columns) and not use_label:
-            missing = [c for c in (PRE, POST) if c not in columns]
+        inputs = outcome_inputs(rule)
+        if not all(i.present(columns) for i in inputs) and not use_label:
+            missing = [i.display() for i in inputs if not i.present(columns)]
             alternative = (f", or {LABEL}" if rule.use_label_column is not False
                            and rule.n_classes == 2
                            else "")
-            out.append(f"no EIH outcome: the label rule {rule.rule!r} needs {PRE} and {POST}"
+            outcome = "" if rule.is_v1_outcome else (
+                f" for its outcome ({rule.outcome_definition()})")
+            out.append(f"no EIH outcome: the label rule {rule.rule!r}{outcome} needs "
+                       f"{' and '.join(i.display() for i in inputs)}"
                        f"{alternative}; the file lacks {', '.join(missing)}"
                        + (f" and {LABEL}" if alternative else ""))
             return out
@@ -296,8 +303,10 @@ def check_training_file(
             f"features: {', '.join(summary.unknown_columns)}")
     if summary.mapping is not None:
         readiness.warnings += summary.mapping.warning_lines(unmapped_columns=False)
+    needed = _needed_groups(config)
     unused = [c.name for c in COLUMNS if c.name in columns and not c.training_only
-              and c.group not in _needed_groups(config) and c.group not in ("id", "site")]
+              and c.group not in needed and c.group not in ("id", "site")
+              and not (c.name == "exercise_muscle" and "ppt" in needed)]  # local PPT norms
     if unused:
         readiness.warnings.append(f"{len(unused)} contract column(s) of groups the pipeline "
                                   f"does not use: {', '.join(unused)}")

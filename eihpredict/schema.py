@@ -22,13 +22,19 @@ __all__ = [
     "CONTRACT_VERSION",
     "COLUMNS",
     "COLUMN_BY_NAME",
+    "DESIGN_SITES",
+    "DESIGN_TIMES",
+    "EXERCISE_MUSCLES",
+    "MAX_TRIALS",
     "QUESTIONNAIRES",
     "TOTAL_RULES",
     "OUTCOME_COLUMNS",
     "ColumnSpec",
     "Questionnaire",
     "TotalRule",
+    "DESIGN_NAMING",
     "contract_markdown",
+    "design_column",
     "participant_model",
 ]
 
@@ -308,6 +314,120 @@ _TSK11_TOTAL = ColumnSpec("tsk11_total", "number", "tsk",
 COLUMNS = tuple(spec for column in COLUMNS for spec in (
     (column, _TSK11_TOTAL) if column.name == "tsk_total" else (column,)))
 TOTAL_RULES = (*TOTAL_RULES, TotalRule("tsk11_total", "tsk", TSK11_ITEMS))
+
+# -- Study designs (contract v2) -------------------------------------------------------
+# Real EIH studies measure several PPT sites, 1-3 trials per site and time point, more
+# than one time after the bout, often a quiet-rest control session, and sometimes heat
+# pain thresholds or suprathreshold pain ratings instead of (or next to) PPT. The design
+# columns follow one regular scheme (docs/public-contract.md section 6):
+#
+#   {session}_ppt_{site}_{time}_t{k}_kpa   PPT, one trial
+#   {session}_hpt_{time}_c                 heat pain threshold (deg C; higher = less pain)
+#   {session}_spr_{time}_nrs               suprathreshold pain rating 0-100 (lower = less)
+#
+# session "eih" (the exercise bout) or "rest" (quiet rest, same protocol), site local
+# (the exercising muscle, exercise_muscle), remote or semilocal, time pre, post (first
+# test after the bout), post15 or post30 (minutes after the bout), k 1-3. The v1 columns
+# eih_ppt_pre_kpa / eih_ppt_post_kpa keep their meaning: the local site, pre and the
+# first post time point, one value. All design columns are outcome (training-only).
+#: PPT sites of a design: local (the exercising muscle), remote, semilocal.
+DESIGN_SITES: tuple[str, ...] = ("local", "remote", "semilocal")
+#: Time points of a design: before the bout, then the post-exercise tests.
+DESIGN_TIMES: tuple[str, ...] = ("pre", "post", "post15", "post30")
+#: Trials per site and time point.
+MAX_TRIALS = 3
+#: The exercising muscle, which is the local PPT site (its norms: features/_ppt.py).
+EXERCISE_MUSCLES: tuple[str, ...] = ("quadriceps", "forearm", "biceps", "trapezius",
+                                     "calf", "other")
+_MEASURE_TAGS = {"ppt": ("ppt", "kpa"), "heat": ("hpt", "c"), "suprathreshold": ("spr", "nrs")}
+_WHEN = {"pre": "before the bout", "post": "first test after the bout",
+         "post15": "15 min after the bout", "post30": "30 min after the bout"}
+
+
+def design_column(measure: str, session: str, time: str, site: str = "local",
+                  trial: int = 1) -> str:
+    """Name of one design column of the contract (v2).
+
+    Parameters
+    ----------
+    measure : {"ppt", "heat", "suprathreshold"}
+    session : {"eih", "rest"}
+        The exercise session or the quiet-rest control session.
+    time : {"pre", "post", "post15", "post30"}
+    site : {"local", "remote", "semilocal"}
+        PPT only.
+    trial : int
+        PPT only, 1 to :data:`MAX_TRIALS`.
+
+    Examples
+    --------
+    >>> design_column("ppt", "rest", "post15", "remote", 2)
+    'rest_ppt_remote_post15_t2_kpa'
+    >>> design_column("suprathreshold", "eih", "pre")
+    'eih_spr_pre_nrs'
+    """
+    tag, unit = _MEASURE_TAGS[measure]
+    if measure == "ppt":
+        return f"{session}_{tag}_{site}_{time}_t{trial}_{unit}"
+    return f"{session}_{tag}_{time}_{unit}"
+
+
+#: The naming scheme of the design columns in words (printed under the contract table).
+DESIGN_NAMING = f"""\
+## Study design columns (contract v2)
+
+A study with several PPT sites, trials, post-exercise time points, a quiet-rest control
+session or other pain measures gives its outcome in design columns named by one scheme:
+
+- `{{session}}_ppt_{{site}}_{{time}}_t{{k}}_kpa`: PPT (kPa), one trial;
+- `{{session}}_hpt_{{time}}_c`: heat pain threshold (deg C, 30-52; higher = less sensitive);
+- `{{session}}_spr_{{time}}_nrs`: suprathreshold pain rating (0-100; lower = less pain);
+
+with `session` = `eih` (the exercise session) or `rest` (quiet rest, same protocol),
+`site` = {", ".join(f"`{s}`" for s in DESIGN_SITES)} (local = the exercising muscle,
+`exercise_muscle`), `time` = {", ".join(f"`{t}`" for t in DESIGN_TIMES)} (before the
+bout; the first test after it; 15 and 30 min after it) and `k` = 1 to {MAX_TRIALS}.
+Examples: `eih_ppt_local_pre_t1_kpa`, `rest_ppt_remote_post15_t2_kpa`, `eih_spr_post_nrs`.
+All design columns are outcome columns (training only, never features). The version 1
+columns keep their meaning: `eih_ppt_pre_kpa` and `eih_ppt_post_kpa` are the local site
+before the bout and at the first post time point, one value; where the trial columns of
+the local site are given, they are used and the version 1 value only fills rows
+without any trial. Which measure, site, time point, trial rule and control a model's
+outcome uses is set under `label:` in the pipeline config (README, "Study designs").
+`exercise_muscle` is a predictor column: it selects the local PPT norms of the `ppt`
+z-scores.
+"""
+
+
+def _design_columns() -> list[ColumnSpec]:
+    out = []
+    for session, label in (("eih", "exercise session"), ("rest", "quiet-rest session")):
+        for site in DESIGN_SITES:
+            for time in DESIGN_TIMES:
+                for k in range(1, MAX_TRIALS + 1):
+                    out.append(ColumnSpec(
+                        design_column("ppt", session, time, site, k), "number", "eih",
+                        f"PPT, {site} site, {_WHEN[time]}, trial {k} ({label})",
+                        training_only=True, **KPA))
+        for time in DESIGN_TIMES:
+            out.append(ColumnSpec(
+                design_column("heat", session, time), "number", "eih",
+                f"Heat pain threshold, {_WHEN[time]} ({label}; higher = less sensitive)",
+                unit="deg C", min=30, max=52, training_only=True))
+        for time in DESIGN_TIMES:
+            out.append(ColumnSpec(
+                design_column("suprathreshold", session, time), "number", "eih",
+                f"Suprathreshold pain rating, {_WHEN[time]} ({label}; lower = less pain)",
+                unit="NRS 0-100", min=0, max=100, training_only=True))
+    return out
+
+
+_MUSCLE = ColumnSpec("exercise_muscle", "category", "exercise",
+                     "Exercising muscle, the local PPT site (sets the local PPT norms)",
+                     categories=EXERCISE_MUSCLES)
+COLUMNS = tuple(spec for column in COLUMNS for spec in (
+    (column, _MUSCLE) if column.name == "exercise_duration_min" else (column,)))
+COLUMNS = (*COLUMNS, *_design_columns())
 
 COLUMN_BY_NAME: Mapping[str, ColumnSpec] = {c.name: c for c in COLUMNS}
 

@@ -33,7 +33,13 @@ from .cohort_io import ReadOptions, write_table
 from .config import PipelineConfig
 from .features import build_feature_pipeline
 from .fileio import same_file, sha256_file
-from .labels import label_report, make_labels, regression_to_the_mean, unlabelled
+from .labels import (
+    hypoalgesic_change,
+    label_report,
+    make_labels,
+    regression_to_the_mean,
+    unlabelled,
+)
 from .mapping import StudyMapping
 from .model_card import render_model_card
 from .model_dir import save_model_dir
@@ -214,6 +220,11 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
                          f"({config.label.describe()}); three classes need all three")
     covariate = (PRE_COVARIATE,) if task == "continuous" and config.continuous.adjust_for_pre \
         else ()
+    if covariate and PRE_COVARIATE not in frame:
+        # A design file (local PPT trials, no v1 column): the covariate is the outcome's
+        # pre-exercise local PPT, combined by the trial rule (the config allows only a
+        # local PPT outcome with adjust_for_pre).
+        frame = frame.assign(**{PRE_COVARIATE: hypoalgesic_change(frame, config.label)[1]})
     X = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame and c not in covariate])
     rtm = regression_to_the_mean(frame, config.label)
     if rtm["fires"] and rtm["column"] in X:
@@ -468,6 +479,7 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
             "input_columns": model.input_columns,
             "features": model.feature_names,
             "label_rule": {**config.label.model_dump(), "description": config.label.describe()},
+            "outcome_definition": config.label.outcome_definition(),
             "task": result.task,
             "output_columns": list(model.output_columns),
             "optional_columns": list(model.optional_columns),

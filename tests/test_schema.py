@@ -11,6 +11,7 @@ import pytest
 from eihpredict.schema import (
     COLUMN_BY_NAME,
     COLUMNS,
+    DESIGN_NAMING,
     QUESTIONNAIRES,
     contract_markdown,
     participant_model,
@@ -33,6 +34,13 @@ CONTRACT_COLUMNS = (
        "exercise_intensity_pct", "exercise_duration_min", "eih_ppt_pre_kpa",
        "eih_ppt_post_kpa", "eih_impaired"]
     + ["tsk11_total"]  # contract v2 (section 6): TSK-11 totals
+    + ["exercise_muscle"]  # contract v2: study designs (the local PPT site)
+    + [f"{session}_ppt_{site}_{time}_t{k}_kpa" for session in ("eih", "rest")
+       for site in ("local", "remote", "semilocal")
+       for time in ("pre", "post", "post15", "post30") for k in (1, 2, 3)]
+    + [f"{session}_{measure}_{time}_{unit}" for session in ("eih", "rest")
+       for measure, unit in (("hpt", "c"), ("spr", "nrs"))
+       for time in ("pre", "post", "post15", "post30")]
 )
 
 
@@ -61,6 +69,27 @@ def test_schema_tsk_reverse_items_are_4_8_12_16():
 def test_contract_docs_are_generated_from_the_schema():
     doc = (ROOT / "docs" / "contract.md").read_text()
     assert contract_markdown() in doc, "regenerate docs/contract.md: eihpredict contract"
+    assert DESIGN_NAMING in doc, "regenerate docs/contract.md: eihpredict contract"
+
+
+def test_design_columns_are_outcome_columns_except_the_muscle():
+    """Contract v2 design columns never reach a model as features."""
+    design = [c for c in COLUMNS if c.name.startswith(("eih_", "rest_"))]
+    assert len(design) == 2 * (3 * 4 * 3 + 4 + 4) + 3  # + the three v1 outcome columns
+    assert all(c.training_only for c in design)
+    assert not COLUMN_BY_NAME["exercise_muscle"].training_only
+    assert "exercise_muscle" in participant_model().model_json_schema()["properties"]
+    assert "rest_ppt_local_pre_t1_kpa" not in participant_model().model_json_schema()[
+        "properties"]
+
+
+def test_design_columns_are_range_checked_with_their_names():
+    frame = pd.DataFrame({"participant_id": ["a", "b"], "sex": ["male", "female"],
+                          "eih_hpt_post_c": [44.0, 60.0], "eih_spr_pre_nrs": [-1.0, 50.0],
+                          "exercise_muscle": ["forearm", "elbow"]})
+    issues = validate_frame(frame).issues
+    assert sorted(zip(issues["row"], issues["column"], strict=True)) == [
+        (1, "eih_spr_pre_nrs"), (2, "eih_hpt_post_c"), (2, "exercise_muscle")]
 
 
 RECORDS = [

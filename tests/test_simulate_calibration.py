@@ -20,7 +20,8 @@ def table():
 def test_calibration_covers_ppt_eih_cpm_and_signal(table):
     text = " ".join(table["quantity"])
     for topic in ("PPT local", "PPT remote", "effect size d", "no PPT rise", "CPM effect size",
-                  "variance explained", "oracle AUROC"):
+                  "variance explained", "oracle AUROC", "remote site", "rest-controlled",
+                  "measurement error"):
         assert topic in text
 
 
@@ -31,3 +32,21 @@ def test_calibration_meets_every_published_figure(table):
 
 def test_calibration_holds_for_another_seed():
     assert calibration_table(100_000, seed=123)["ok"].all()
+
+
+def test_calibration_says_which_figures_were_fitted_and_which_checked(table):
+    """A fitted figure proves little (a parameter was set to it); a checked one emerges."""
+    assert set(table["basis"]) == {"fitted", "checked"}
+    basis = dict(zip(table["quantity"], table["basis"], strict=True))
+    assert basis["EIH effect size d (pre/post), healthy, aerobic"] == "fitted"
+    assert basis["oracle AUROC of impaired EIH"] == "checked"
+    assert basis["EIH mean change, healthy, aerobic, remote site (kPa)"] == "fitted"
+
+
+def test_calibration_table_in_the_readme_is_the_generated_one(table):
+    from pathlib import Path
+
+    from eihpredict.simulate import markdown_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert markdown_table(table) in readme, "paste `eihpredict calibration` into the README"

@@ -11,13 +11,14 @@ from ._cpm import CPMFeatures
 from ._exercise import ExerciseDoseFeatures
 from ._missing import ImputeWithIndicators
 from ._pipeline import FEATURE_GROUPS, build_feature_pipeline
-from ._ppt import PPT_REFERENCE_KPA, PainSensitivityFeatures
+from ._ppt import LOCAL_PPT_NORMS_KPA, PPT_REFERENCE_KPA, PainSensitivityFeatures
 from ._questionnaires import SCALES, QuestionnaireScorer
 from ._ts import TemporalSummationFeatures
 
 __all__ = [
     "CLINICAL_GROUPS",
     "FEATURE_GROUPS",
+    "LOCAL_PPT_NORMS_KPA",
     "PPT_REFERENCE_KPA",
     "SCALES",
     "CPMFeatures",

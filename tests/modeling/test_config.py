@@ -12,7 +12,7 @@ PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 
 
 @pytest.mark.parametrize("name", ["default.yaml", "quick.yaml", "continuous.yaml",
-                                  "three_class.yaml"])
+                                  "three_class.yaml", "rest_controlled.yaml"])
 def test_shipped_configs_load(name):
     config = load_config(PIPELINES / name)
     assert any(not c.baseline for c in config.models)
