@@ -1,10 +1,12 @@
 """Reading cohort files in chunks, and writing outputs atomically.
 
-Input formats, chosen by the file name: CSV (``,`` by default; another separator and a
-decimal comma through :class:`ReadOptions`), Parquet, Excel ``.xlsx`` (first sheet
-unless one is named) and SPSS ``.sav`` (value labels applied to every column that is
-not a numeric contract column). All stream in chunks: CSV and Parquet through Arrow,
-``.xlsx`` through openpyxl's read-only mode, ``.sav`` through pyreadstat's row ranges.
+Input formats, chosen by the file name: CSV (``,`` by default; a header separated by
+semicolons, tabs or ``|`` is read with that separator, and with a decimal comma when the
+first lines hold one; :class:`ReadOptions` chooses them explicitly), Parquet, Excel
+``.xlsx`` (first sheet unless one is named) and SPSS ``.sav`` (value labels applied to
+every column that is not a numeric contract column). All stream in chunks: CSV and
+Parquet through Arrow, ``.xlsx`` through openpyxl's read-only mode, ``.sav`` through
+pyreadstat's row ranges.
 
 File-level problems (empty file, wrong separator, not UTF-8, binary data, duplicated
 or missing required columns, ragged lines, an unknown sheet) raise
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import logging
 import os
 import re
 from collections.abc import Collection, Iterator
@@ -50,6 +53,8 @@ NUMERIC_COLUMNS: frozenset[str] = frozenset(c.name for c in COLUMNS if c.is_nume
 #: Contract columns holding free text (ids): never touched by a decimal-comma reading,
 #: and written without a spurious ``.0`` when a spreadsheet stored them as numbers.
 TEXT_COLUMNS: frozenset[str] = frozenset(c.name for c in COLUMNS if c.is_text)
+logger = logging.getLogger("eihpredict")
+
 _SEPARATOR_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "'|'"}
 _COMMA_NUMBER = r"\s*[+-]?(?:\d+,\d*|,\d+)(?:[eE][+-]?\d+)?\s*"
 
@@ -112,7 +117,10 @@ class ReadOptions:
     Parameters
     ----------
     sep : str, optional
-        CSV field separator (default ``","``), e.g. ``";"`` for European exports.
+        CSV field separator, e.g. ``";"`` for European exports. Not given: the header's
+        own separator (comma, semicolon, tab or ``|``), with a decimal comma when the
+        first 50 data lines show one and ``decimal`` was left at ``"."``; given, it is
+        used as it is and a header it does not split is refused with a hint.
     decimal : str
         CSV decimal mark, ``"."`` or ``","``. With ``","``, cells written as numbers
         with a decimal comma (``"3,5"``) are read as ``"3.5"`` in every column but the
@@ -517,6 +525,9 @@ def open_cohort(
         source = CohortSource(path, fmt, columns, None, total_rows, value_labels=labels, **extra)
     else:
         compressed = not path.name.lower().endswith((".csv", ".txt"))
+        if options.sep is None:
+            options = _guess_separator(path, options, compressed)
+            extra["options"] = options
         columns = (_csv_header(path, options) if not compressed
                    else _compressed_csv_header(path, options))
         source = CohortSource(path, fmt, columns, None if compressed else size, None, **extra)
@@ -562,22 +573,69 @@ def _parse_header(path: Path, text: str, options: ReadOptions) -> list[str]:
     if len(header) == 1:
         for other, name in _SEPARATOR_NAMES.items():
             if other != sep and other in first_line:
-                raise CohortFileError(f"{path}: {_separator_hint(other, name, sep, lines)}")
+                raise CohortFileError(
+                    f"{path}: {_separator_hint(other, name, options.sep, lines)}")
     if any(not any(ch.isprintable() for ch in name) and name for name in header):
         raise CohortFileError(f"{path}: the header holds unprintable characters; not a CSV")
     return [name.strip() for name in header]
 
 
-def _separator_hint(found: str, name: str, sep: str, lines: list[str]) -> str:
+def _guess_separator(path: Path, options: ReadOptions, compressed: bool) -> ReadOptions:
+    """``options`` with the separator (and decimal mark) the file's own lines show.
+
+    Only called when no separator was given. A header that is one field when split on
+    commas but several when split on semicolons, tabs or ``|`` is read with that
+    separator; with a separator other than the comma, a decimal comma is taken when
+    the first 50 data lines hold numbers written with one (``350,5``) and the decimal
+    mark was left at its default. What was chosen is logged (never a value). A file
+    that cannot be sniffed is left to the header check, which names the problem.
+    """
+    try:
+        if compressed:
+            head = pd.read_csv(path, header=None, nrows=51, sep="\x1f", dtype=str,
+                               encoding="utf-8-sig", keep_default_na=False,
+                               skip_blank_lines=False)
+            lines = head[0].tolist()
+        else:
+            with open(path, "rb") as handle:
+                raw = handle.read(_SNIFF_BYTES)
+            if b"\x00" in raw:
+                return options
+            text = codecs.getincrementaldecoder("utf-8-sig")().decode(
+                raw, final=len(raw) < _SNIFF_BYTES)
+            lines = text.splitlines()
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError,
+            EOFError, ValueError):
+        return options
+    first = next(iter(lines), "")
+    if not first.strip() or len(next(csv.reader([first]))) > 1:
+        return options
+    for sep, name in _SEPARATOR_NAMES.items():
+        if sep == "," or len(next(csv.reader([first], delimiter=sep))) < 2:
+            continue
+        decimal = options.decimal
+        if decimal == "." and _comma_numbers(sep, lines[1:51]):
+            decimal = ","
+        logger.info("%s: the header is separated by %s; reading it with sep=%r, "
+                    "decimal=%r (give --sep/--decimal to choose)", path, name, sep, decimal)
+        return ReadOptions(sep=sep, decimal=decimal, sheet=options.sheet)
+    return options
+
+
+def _comma_numbers(sep: str, lines: list[str]) -> bool:
+    """Whether any field of these lines is a number written with a decimal comma."""
+    body = "\n".join(lines)
+    return re.search(r"(^|" + re.escape(sep) + r")\s*-?\d+,\d+\s*($|" + re.escape(sep)
+                     + r")", body, flags=re.MULTILINE) is not None
+
+
+def _separator_hint(found: str, name: str, sep: str | None, lines: list[str]) -> str:
     """The separator the header uses, and the options that would read it."""
     shown = "'\\t'" if found == "\t" else repr(found)
-    given = "the default ','" if sep == "," else repr(sep)
+    given = "the default ','" if sep is None else repr(sep)
     hint = f"--sep {shown}"
-    if found != ",":
-        body = "\n".join(lines[1:50])
-        if re.search(r"(^|" + re.escape(found) + r")\s*-?\d+,\d+\s*($|" + re.escape(found)
-                     + r")", body, flags=re.MULTILINE):
-            hint += " --decimal ','"
+    if found != "," and _comma_numbers(found, lines[1:50]):
+        hint += " --decimal ','"
     return (f"the header is separated by {name}, not {given}; read it with {hint} "
             f"(in Python: ReadOptions(sep={found!r}"
             + (", decimal=','" if "--decimal" in hint else "") + "))")

@@ -232,19 +232,28 @@ def test_sav_numeric_ids_read_without_a_decimal_point(tmp_path):
 
 # -- CSV separators and decimal commas ----------------------------------------------------
 
-def test_semicolon_file_without_sep_names_both_options(files):
-    with pytest.raises(CohortFileError, match=r"separated by semicolons, not the default ','; "
-                                              r"read it with --sep ';' --decimal ','"):
-        open_cohort(files["clean", "semicolon"])
+def test_semicolon_decimal_comma_file_is_read_without_options(files, clean, tmp_path, caplog):
+    with caplog.at_level("INFO", logger="eihpredict"):
+        got = read_valid_cohort(files["clean", "semicolon"])
+    pd.testing.assert_frame_equal(got, read_valid_cohort(_csv(tmp_path, clean)))
+    assert "separated by semicolons; reading it with sep=';', decimal=','" in caplog.text
+    ids = clean["participant_id"].astype(str)
+    assert not any(pid in caplog.text for pid in ids)  # the log names options, no values
 
 
-def test_semicolon_file_with_decimal_points_is_hinted_without_decimal(tmp_path):
+def test_semicolon_file_with_decimal_points_keeps_its_points(tmp_path):
     path = tmp_path / "s.csv"
-    path.write_text("participant_id;sex;ppt_local_kpa\np1;male;350.5\n")
-    with pytest.raises(CohortFileError, match=r"--sep ';' \(in Python"):
-        open_cohort(path)
-    assert read_valid_cohort(path, read_options=ReadOptions(sep=";"))[
-        "ppt_local_kpa"].tolist() == [350.5]
+    path.write_text("participant_id;sex;ppt_local_kpa;note\np1;male;350.5;1,5 h\n")
+    got = read_valid_cohort(path)
+    assert got["ppt_local_kpa"].tolist() == [350.5]
+
+
+def test_semicolon_file_read_with_an_explicit_comma_is_hinted(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("participant_id;sex;ppt_local_kpa\np1;male;350,5\n")
+    with pytest.raises(CohortFileError, match=r"separated by semicolons, not ','; read it "
+                                              r"with --sep ';' --decimal ','"):
+        open_cohort(path, options=ReadOptions(sep=","))
 
 
 def test_comma_file_read_with_a_wrong_sep_is_hinted(tmp_path):
@@ -278,9 +287,10 @@ def test_tab_separated_file_reads_with_sep_tab(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("participant_id\tsex\tage_years\np1\tmale\t40\n")
     with pytest.raises(CohortFileError, match=r"separated by tabs.*--sep '\\t'"):
-        open_cohort(path)
-    frame = read_valid_cohort(path, read_options=ReadOptions(sep="\t"))
-    assert frame["age_years"].tolist() == [40.0]
+        open_cohort(path, options=ReadOptions(sep=","))
+    for options in (None, ReadOptions(sep="\t")):
+        frame = read_valid_cohort(path, read_options=options)
+        assert frame["age_years"].tolist() == [40.0]
 
 
 def test_ragged_line_names_the_separator(tmp_path):
@@ -305,13 +315,15 @@ def test_score_file_reads_excel_and_spss_like_the_csv(trained, files, tmp_path):
                                        outputs["csv"]["p_impaired_eih"], check_exact=True)
 
 
-def test_compressed_semicolon_csv_is_hinted_and_read_with_sep(tmp_path, clean):
+def test_compressed_semicolon_csv_is_read_with_or_without_sep(tmp_path, clean):
     path = tmp_path / "eu.csv.gz"
     clean.to_csv(path, index=False, sep=";", decimal=",")
     with pytest.raises(CohortFileError, match="separated by semicolons"):
-        open_cohort(path)
-    got = read_valid_cohort(path, read_options=ReadOptions(sep=";", decimal=","))
-    pd.testing.assert_frame_equal(got, read_valid_cohort(_csv(tmp_path, clean)))
+        open_cohort(path, options=ReadOptions(sep=","))
+    plain = read_valid_cohort(_csv(tmp_path, clean))
+    for options in (None, ReadOptions(sep=";", decimal=",")):
+        got = read_valid_cohort(path, read_options=options)
+        pd.testing.assert_frame_equal(got, plain)
 
 
 def _csv(tmp_path, frame):
