@@ -31,7 +31,9 @@ scenarios (true and null groups declared).
 
 Every figure is printed as a Markdown table; the README's table is this output.
 ``--datasets`` sets the null study's size (200 by default, as the figures quoted in the
-README); the power and proxy studies use half of it.
+README) and of the simulator's null study (the outcome shuffled); the power and proxy
+studies and the simulator's true scenarios use a half and a fifth of it. ``--only``
+reruns one study.
 """
 
 from __future__ import annotations
@@ -247,7 +249,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--only", choices=["null", "power", "proxy", "simulator"],
+                        action="append", help="run only these studies (repeatable)")
     args = parser.parse_args()
+    only = set(args.only or ["null", "power", "proxy", "simulator"])
     half = max(args.datasets // 2, 10)
     # the studies' functions come from the imported module, so that worker processes
     # find them by name (a function of __main__ would be sent by value)
@@ -255,15 +260,17 @@ def main() -> None:
 
     null_study, power_study = study_module.null_study, study_module.power_study
     proxy_study, simulator_study = study_module.proxy_study, study_module.simulator_study
-    for title, study in (
-            ("Null: share of analyses declaring any of 10 null features (95 % CI)",
+    for key, title, study in (
+            ("null", "Null: share of analyses declaring any of 10 null features (95 % CI)",
              lambda: null_study(args.datasets, args.jobs)),
-            ("Power: share of the 3 true features declared / share of analyses declaring "
+            ("power", "Power: share of the 3 true features declared / share of analyses declaring "
              "a null one", lambda: power_study(half, args.jobs)),
-            ("Proxy: a null feature correlated 0.6 with the true one (n = 1000)",
+            ("proxy", "Proxy: a null feature correlated 0.6 with the true one (n = 1000)",
              lambda: proxy_study(half, args.jobs)),
-            ("The project's simulator, quick pipeline groups (n = 1000)",
-             lambda: simulator_study(half, args.jobs))):
+            ("simulator", "The project's simulator, quick pipeline groups (n = 1000)",
+             lambda: simulator_study(args.datasets, args.jobs))):
+        if key not in only:
+            continue
         start = time.perf_counter()
         table = markdown(study())
         print(f"\n### {title}\n\n{table}\n\n({time.perf_counter() - start:.0f} s)", flush=True)
