@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-MODULES = ["validate", "features", "training", "biomarkers", "scoring", "service"]
+MODULES = ["validate", "features", "training", "biomarkers", "discovery", "scoring", "service"]
 
 for name in MODULES:
     print(f"\n## benchmarks.{name}\n", flush=True)

@@ -5,7 +5,7 @@
 Three rules decide which of ten candidate features (one group each) is informative:
 
 ``shadow (old)``
-    The rule of eihpredict 0.x: ``B`` bootstrap refits of a ridge logistic regression
+    The rule of the previous release: ``B`` bootstrap refits of a ridge logistic regression
     (L2 penalty 1 per standardised coefficient) with a permuted *shadow* copy of every
     feature; a feature *hits* in a refit when its out-of-bag importance (mean absolute
     linear SHAP value) beats the best shadow; declared when ``P(Binomial(B, 0.5) >=
