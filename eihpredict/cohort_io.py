@@ -59,6 +59,8 @@ _SEPARATOR_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "'|'"}
 _COMMA_NUMBER = r"\s*[+-]?(?:\d+,\d*|,\d+)(?:[eE][+-]?\d+)?\s*"
 
 _SNIFF_BYTES = 1 << 16
+#: Data lines a decimal comma is looked for in, when no separator was given.
+_SNIFF_LINES = 50
 
 
 class CohortFileError(ValueError):
@@ -525,17 +527,16 @@ def open_cohort(
         source = CohortSource(path, fmt, columns, None, total_rows, value_labels=labels, **extra)
     else:
         compressed = not path.name.lower().endswith((".csv", ".txt"))
-        if options.sep is None:
-            options = _guess_separator(path, options, compressed)
-            extra["options"] = options
-        columns = (_csv_header(path, options) if not compressed
-                   else _compressed_csv_header(path, options))
+        lines = _csv_head(path) if not compressed else _compressed_csv_head(path)
+        columns, options = _parse_header(path, lines, options)
+        extra["options"] = options
         source = CohortSource(path, fmt, columns, None if compressed else size, None, **extra)
     check_columns(path, source.columns, required)
     return source
 
 
-def _csv_header(path: Path, options: ReadOptions) -> list[str]:
+def _csv_head(path: Path) -> list[str]:
+    """The first lines of a plain CSV file (its first 64 KiB), decoded."""
     with open(path, "rb") as handle:
         head = handle.read(_SNIFF_BYTES)
     if b"\x00" in head:
@@ -548,23 +549,33 @@ def _csv_header(path: Path, options: ReadOptions) -> list[str]:
             f"{path}: not UTF-8 text (byte {head[exc.start:exc.start + 1]!r} at offset "
             f"{exc.start}); save the file as UTF-8"
         ) from None
-    return _parse_header(path, text, options)
+    return text.splitlines()
 
 
-def _compressed_csv_header(path: Path, options: ReadOptions) -> list[str]:
+def _compressed_csv_head(path: Path) -> list[str]:
+    """The first lines of a compressed CSV file, as written (pandas decompresses)."""
     try:
-        frame = pd.read_csv(path, nrows=0, sep=options.separator, encoding="utf-8-sig",
-                            dtype=str)
+        head = pd.read_csv(path, header=None, nrows=_SNIFF_LINES + 1, sep="\x1f", dtype=str,
+                           encoding="utf-8-sig", keep_default_na=False,
+                           skip_blank_lines=False, quoting=csv.QUOTE_NONE)
     except (UnicodeDecodeError, pd.errors.ParserError, OSError, EOFError) as exc:
         raise CohortFileError(f"{path}: cannot be read as compressed CSV: {exc}") from None
     except pd.errors.EmptyDataError:
         raise CohortFileError(f"{path}: the file is empty") from None
-    sep = options.separator
-    return _parse_header(path, sep.join(f'"{c}"' for c in frame.columns), options)
+    return head[0].tolist()
 
 
-def _parse_header(path: Path, text: str, options: ReadOptions) -> list[str]:
-    lines = text.splitlines()
+def _parse_header(path: Path, lines: list[str],
+                  options: ReadOptions) -> tuple[list[str], ReadOptions]:
+    """The header's column names, and the options that read the file.
+
+    With no separator given, a header that is one field when split on commas but
+    several when split on semicolons, tabs or ``|`` is read with that separator, and
+    with a decimal comma when the first data lines hold numbers written with one
+    (``350,5``) and the decimal mark was left at ``"."``; the choice is logged (never a
+    value). A header the given (or default) separator does not split, but another would,
+    is refused with the options that would read it.
+    """
     first_line = next(iter(lines), "")
     if not first_line.strip():
         raise CohortFileError(f"{path}: the first line is empty; expected a header row")
@@ -572,54 +583,24 @@ def _parse_header(path: Path, text: str, options: ReadOptions) -> list[str]:
     header = next(csv.reader([first_line], delimiter=sep))
     if len(header) == 1:
         for other, name in _SEPARATOR_NAMES.items():
-            if other != sep and other in first_line:
+            if other == sep or other not in first_line:
+                continue
+            split = next(csv.reader([first_line], delimiter=other))
+            if options.sep is not None or len(split) < 2:
                 raise CohortFileError(
                     f"{path}: {_separator_hint(other, name, options.sep, lines)}")
+            decimal = options.decimal
+            if decimal == "." and _comma_numbers(other, lines[1:_SNIFF_LINES + 1]):
+                decimal = ","
+            logger.info("%s: the header is separated by %s; reading it with sep=%r, "
+                        "decimal=%r (give --sep/--decimal to choose)", path, name, other,
+                        decimal)
+            header, options = split, ReadOptions(sep=other, decimal=decimal,
+                                                 sheet=options.sheet)
+            break
     if any(not any(ch.isprintable() for ch in name) and name for name in header):
         raise CohortFileError(f"{path}: the header holds unprintable characters; not a CSV")
-    return [name.strip() for name in header]
-
-
-def _guess_separator(path: Path, options: ReadOptions, compressed: bool) -> ReadOptions:
-    """``options`` with the separator (and decimal mark) the file's own lines show.
-
-    Only called when no separator was given. A header that is one field when split on
-    commas but several when split on semicolons, tabs or ``|`` is read with that
-    separator; with a separator other than the comma, a decimal comma is taken when
-    the first 50 data lines hold numbers written with one (``350,5``) and the decimal
-    mark was left at its default. What was chosen is logged (never a value). A file
-    that cannot be sniffed is left to the header check, which names the problem.
-    """
-    try:
-        if compressed:
-            head = pd.read_csv(path, header=None, nrows=51, sep="\x1f", dtype=str,
-                               encoding="utf-8-sig", keep_default_na=False,
-                               skip_blank_lines=False)
-            lines = head[0].tolist()
-        else:
-            with open(path, "rb") as handle:
-                raw = handle.read(_SNIFF_BYTES)
-            if b"\x00" in raw:
-                return options
-            text = codecs.getincrementaldecoder("utf-8-sig")().decode(
-                raw, final=len(raw) < _SNIFF_BYTES)
-            lines = text.splitlines()
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError,
-            EOFError, ValueError):
-        return options
-    first = next(iter(lines), "")
-    if not first.strip() or len(next(csv.reader([first]))) > 1:
-        return options
-    for sep, name in _SEPARATOR_NAMES.items():
-        if sep == "," or len(next(csv.reader([first], delimiter=sep))) < 2:
-            continue
-        decimal = options.decimal
-        if decimal == "." and _comma_numbers(sep, lines[1:51]):
-            decimal = ","
-        logger.info("%s: the header is separated by %s; reading it with sep=%r, "
-                    "decimal=%r (give --sep/--decimal to choose)", path, name, sep, decimal)
-        return ReadOptions(sep=sep, decimal=decimal, sheet=options.sheet)
-    return options
+    return [name.strip() for name in header], options
 
 
 def _comma_numbers(sep: str, lines: list[str]) -> bool:
@@ -634,7 +615,7 @@ def _separator_hint(found: str, name: str, sep: str | None, lines: list[str]) ->
     shown = "'\\t'" if found == "\t" else repr(found)
     given = "the default ','" if sep is None else repr(sep)
     hint = f"--sep {shown}"
-    if found != "," and _comma_numbers(found, lines[1:50]):
+    if found != "," and _comma_numbers(found, lines[1:_SNIFF_LINES + 1]):
         hint += " --decimal ','"
     return (f"the header is separated by {name}, not {given}; read it with {hint} "
             f"(in Python: ReadOptions(sep={found!r}"

@@ -248,20 +248,18 @@ def test_semicolon_file_with_decimal_points_keeps_its_points(tmp_path):
     assert got["ppt_local_kpa"].tolist() == [350.5]
 
 
-def test_semicolon_file_read_with_an_explicit_comma_is_hinted(tmp_path):
+@pytest.mark.parametrize(("text", "sep", "message"), [
+    ("participant_id;sex;ppt_local_kpa\np1;male;350,5\n", ",",
+     r"separated by semicolons, not ','; read it with --sep ';' --decimal ','"),
+    ("participant_id,sex\np1,male\n", ";",
+     r"separated by commas, not ';'; read it with --sep ','"),
+])
+def test_an_explicit_sep_that_does_not_split_the_header_is_hinted(tmp_path, text, sep,
+                                                                   message):
     path = tmp_path / "s.csv"
-    path.write_text("participant_id;sex;ppt_local_kpa\np1;male;350,5\n")
-    with pytest.raises(CohortFileError, match=r"separated by semicolons, not ','; read it "
-                                              r"with --sep ';' --decimal ','"):
-        open_cohort(path, options=ReadOptions(sep=","))
-
-
-def test_comma_file_read_with_a_wrong_sep_is_hinted(tmp_path):
-    path = tmp_path / "c.csv"
-    path.write_text("participant_id,sex\np1,male\n")
-    with pytest.raises(CohortFileError, match=r"separated by commas, not ';'; read it with "
-                                              r"--sep ','"):
-        open_cohort(path, options=ReadOptions(sep=";"))
+    path.write_text(text)
+    with pytest.raises(CohortFileError, match=message):
+        open_cohort(path, options=ReadOptions(sep=sep))
 
 
 def test_decimal_comma_leaves_ids_and_text_alone(tmp_path):
