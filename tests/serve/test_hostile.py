@@ -1,6 +1,6 @@
 """Hostile input over raw HTTP against a real uvicorn process: never a 5xx, no
 participant data in the log, the key checked before the body is parsed, /health
-answering while a large request is scored."""
+answered while a large request is scored."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import http.client
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -133,34 +132,39 @@ def test_half_sent_requests_are_closed(hostile_server):
     assert time.monotonic() - start < 25  # the server gave up on the sender
 
 
-def test_health_stays_fast_while_large_requests_are_scored(hostile_server, records):
-    """/health answers while large requests are scored: its latency is a small fraction
-    of a large request's duration (a blocked event loop would make /health wait about
-    half of one, on average). A ratio within the run, so machine load cancels out."""
+def test_health_answers_while_large_requests_are_scored(hostile_server, records):
+    """/health is answered *during* the scoring of a large request, not after it.
+
+    An ordering check, not a speed threshold: a /health call counts when it starts and
+    ends inside the span of one large request. A blocked event loop answers /health only
+    after the large response has been written, so (almost) none would count; a free loop
+    answers most of them inside the span, whatever the machine's load."""
     port, _ = hostile_server
     big = json.dumps({"participants": [dict(r, participant_id=f"b{i}")
                                        for i, r in enumerate((records * 4)[:1000])]}).encode()
     stop = threading.Event()
-    durations = []
+    spans: list[tuple[float, float]] = []
 
     def load():
         while not stop.is_set():
             start = time.perf_counter()
-            _raw(port, big, path="/predict?explain=20")
-            durations.append(time.perf_counter() - start)
+            status = _raw(port, big, path="/predict?explain=20")[0]
+            spans.append((start, time.perf_counter()))
+            assert status == 200
 
     worker = threading.Thread(target=load)
     worker.start()
     try:
         time.sleep(1.0)
-        times = []
-        for _ in range(30):
+        calls = []
+        for _ in range(40):
             start = time.perf_counter()
             assert _raw(port, b"", key=None, path="/health", method="GET")[0] == 200
-            times.append(time.perf_counter() - start)
-            time.sleep(0.05)
+            calls.append((start, time.perf_counter()))
+            time.sleep(0.02)
     finally:
         stop.set()
         worker.join(timeout=120)
-    assert durations, "the large requests were answered"
-    assert statistics.median(times) < 0.2 * statistics.median(durations), (times, durations)
+    assert len(spans) >= 2, "the large requests were answered"
+    inside = sum(any(a <= start and end <= b for a, b in spans) for start, end in calls)
+    assert inside >= len(calls) // 3, (inside, len(calls), spans[:5], calls[:5])
