@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import signal
 import socket
@@ -77,24 +78,35 @@ def test_real_server_gives_batch_probabilities(server, records, loaded, cohort_c
 
 def test_requests_in_flight_finish_when_the_server_shuts_down(server, records):
     base, proc = server
-    results: list[int] = []
+    results: list[tuple[int, float]] = []
     # 1,000 participants per request with explanations: long enough to be in flight.
     many = [{**r, "participant_id": f"{r['participant_id']}-{k}"} for k in range(4)
             for r in records][:1000]
-    payload = {"participants": many}
+    body = json.dumps({"participants": many}).encode()
+    host, port = base.removeprefix("http://").split(":")
+    sent = threading.Semaphore(0)
 
     def call():
-        status, _ = _post(base + "/predict?explain=5", payload)
-        results.append(status)
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        conn.request("POST", "/predict?explain=20", body=body,
+                     headers={"Content-Type": "application/json"})
+        sent.release()  # the whole request is on the wire
+        status = conn.getresponse().status
+        results.append((status, time.monotonic()))
+        conn.close()
 
     threads = [threading.Thread(target=call) for _ in range(6)]
     for t in threads:
         t.start()
-    time.sleep(0.5)  # requests are in flight
+    for _ in threads:
+        assert sent.acquire(timeout=60)
+    time.sleep(0.2)  # the server has read the requests it was sent
+    signalled = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     for t in threads:
         t.join(timeout=60)
-    assert results == [200] * 6
+    assert [status for status, _ in results] == [200] * 6
+    assert max(done for _, done in results) > signalled, "a request was still in flight"
     # uvicorn finishes the requests, then re-raises SIGTERM to exit with its code.
     assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
     log = proc.log_path.read_text()
