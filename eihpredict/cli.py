@@ -89,6 +89,26 @@ def _run(func, *args, **kwargs):
         _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
 
 
+def _refuse_overwrite(outputs: dict, inputs: dict, replaced: tuple[str, ...] = ()) -> None:
+    """Exit 2 before any work when an output would overwrite or remove an input."""
+    from .fileio import OutputPathError, check_outputs
+
+    try:
+        check_outputs(outputs, inputs, replaced_directories=replaced)
+    except OutputPathError as exc:
+        _fail(str(exc), 2)
+
+
+def _report_outputs(out: Path, names) -> dict:
+    return {f"--out ({name})": out / name for name in names}
+
+
+def _outside_model(path: Path | None, what: str, model: Path) -> None:
+    if path is not None and model.resolve() in path.resolve().parents:
+        _fail(f"{path}: {what} may not be written inside the model directory {model} (its "
+              "checksums would no longer match)", 2)
+
+
 def _print_version(value: bool) -> None:
     if value:
         from .schema import CONTRACT_VERSION
@@ -130,7 +150,6 @@ def contract(
     out: Annotated[Path | None, typer.Option("--out", help="Write the docs page here.")] = None,
 ) -> None:
     """Print the cohort contract table (generated from the schema)."""
-    from .fileio import atomic_path
     from .schema import CONTRACT_VERSION, DESIGN_NAMING, contract_markdown
 
     text = (
@@ -142,8 +161,14 @@ def contract(
     if out is None:
         typer.echo(text, nl=False)
         return
-    with atomic_path(out) as tmp:
-        tmp.write_text(text)
+    _run(_write_text, out, text)
+
+
+def _write_text(path: Path, text: str) -> None:
+    from .fileio import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 @app.command()
@@ -168,6 +193,7 @@ def simulate(
 
     if scenario.value not in SCENARIOS:  # pragma: no cover - the enum lists them
         _fail(f"unknown scenario {scenario.value!r}", 2)
+    _refuse_overwrite({"--out": out, "--truth": truth}, {"the config (--for)": for_config})
     outcome = None
     if for_config is not None:
         from .config import ConfigError, load_config
@@ -254,6 +280,8 @@ def validate(
     from .cohort_io import input_format
     from .validation import format_issue, validate_file
 
+    _refuse_overwrite({"--report": report}, {"the cohort": file, "the mapping": mapping,
+                                            "the config (--for)": for_config})
     options = _read_options(sep, decimal, sheet)
     study = _load_mapping(mapping)
     config = None
@@ -341,12 +369,11 @@ def map_(
     sheet: SheetOption = None,
 ) -> None:
     """Draft a study mapping (--init), or apply one (--mapping) to write a contract table."""
-    from .cohort_io import atomic_path
-
     options = _read_options(sep, decimal, sheet)
     if init == (mapping is not None):
         _fail("give either --init (draft a mapping) or --mapping STUDY.yaml --out FILE "
               "(apply one)", 2)
+    _refuse_overwrite({"--out": out}, {"the file": file, "the mapping": mapping})
     if out is not None and out.exists() and not force:
         _fail(f"{out} exists; choose another --out or add --force")
     if init:
@@ -356,8 +383,7 @@ def map_(
         if out is None:
             typer.echo(draft.text, nl=False)
         else:
-            with atomic_path(out) as tmp:
-                tmp.write_text(draft.text, encoding="utf-8")
+            _run(_write_text, out, draft.text)
             typer.echo(f"draft mapping -> {out} ({len(draft.suggestions)} contract column(s) "
                        "suggested)", err=True)
         for line in draft.unmapped_columns:
@@ -425,6 +451,11 @@ def train(
         cfg = load_config(config, seed=seed, n_trials=n_trials)
     except ConfigError as exc:
         _fail(str(exc))
+    from .model_dir import check_model_destination
+
+    _run(check_model_destination, out if out is not None else Path("models") / cfg.name,
+         {"the training data": data, "the config": config, "the mapping": mapping,
+          "--dropped": dropped})
     result = _run(run_training, cfg, data, out=out, tracking_uri=tracking_uri,
                   storage=storage, track=not no_tracking, mapping=_load_mapping(mapping),
                   read_options=_read_options(sep, decimal, sheet),
@@ -531,12 +562,18 @@ def explain(
 ) -> None:
     """Biomarker report: conditional tests, adjusted odds ratios, SHAP importance."""
     from ._progress import progress_bar
-    from .explain import explain_model
+    from .explain import REPORT_FILES, explain_model
     from .model_dir import load_model_dir
+    from .modeling import THREE_CLASSES
 
     if replicate is not None and replicate.resolve() == data.resolve():
         _fail("--replicate names the discovery cohort (--data) itself; give a cohort "
               "the discovery never saw", 2)
+    names = (*REPORT_FILES, *(f"beeswarm_{c}.png" for c in THREE_CLASSES))
+    _refuse_overwrite(_report_outputs(out, names),
+                      {"the data": data, "the replication cohort": replicate,
+                       "the mapping": mapping})
+    _outside_model(out, "the report", model)
     loaded = _run(load_model_dir, model)
     frame = _labelled_cohort(data, sep, decimal, sheet, mapping)
     second = (None if replicate is None
@@ -563,7 +600,7 @@ def explain(
 def serve(
     model: Annotated[Path, typer.Option("--model", help="Model directory.")],
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8000,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1, help="uvicorn worker "
                                          "processes.")] = 1,
 ) -> None:
@@ -610,9 +647,12 @@ def evaluate(
     mapping: Annotated[Path | None, _MAPPING] = None,
 ) -> None:
     """External validation: metrics with intervals, calibration, net benefit, report."""
-    from .evaluation import evaluate_model
+    from .evaluation import REPORT_FILES, evaluate_model
     from .model_dir import load_model_dir
 
+    _refuse_overwrite(_report_outputs(out, REPORT_FILES),
+                      {"the data": data, "the mapping": mapping})
+    _outside_model(out, "the report", model)
     loaded = _run(load_model_dir, model)
     frame = _labelled_cohort(data, sep, decimal, sheet, mapping)
     result = _run(evaluate_model, loaded, frame, out, source=str(data), n_boot=n_boot,
@@ -646,11 +686,14 @@ def update(
 ) -> None:
     """Update a model for a new population; writes a full model directory."""
     from .evaluation import update_model
-    from .model_dir import load_model_dir
+    from .model_dir import check_model_destination, load_model_dir
 
-    loaded = _run(load_model_dir, model)
     if out.resolve() == model.resolve():
         _fail("--out must be a new directory, not the parent model", 2)
+    _outside_model(out, "the updated model", model)
+    _run(check_model_destination, out, {"the data": data, "the mapping": mapping,
+                                        "the parent model": model})
+    loaded = _run(load_model_dir, model)
     frame = _labelled_cohort(data, sep, decimal, sheet, mapping)
     path, summary = _run(update_model, loaded, frame, method.value, out, source=str(data),
                          seed=seed)

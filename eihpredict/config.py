@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from .features import FEATURE_GROUPS
+from .fileio import load_yaml
 from .labels import LabelRule
 
 __all__ = [
@@ -188,7 +189,7 @@ class PipelineConfig(_Strict):
 
     name: str
     description: str = ""
-    seed: int = 42
+    seed: int = Field(42, ge=0, le=2**32 - 1)
     label: LabelRule = Field(default_factory=LabelRule)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     models: list[CandidateConfig]
@@ -205,6 +206,16 @@ class PipelineConfig(_Strict):
         0.70, description="C-statistic assumed by the Riley sample size (realistic: 0.65-0.75)."
     )
     mlflow: MLflowConfig = Field(default_factory=MLflowConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        # The default model directory is models/<name>: a name must not lead elsewhere.
+        if (not value.strip() or value in (".", "..") or "\x00" in value
+                or any(sep in value for sep in ("/", "\\"))):
+            raise ValueError(f"name must be a plain name (it names models/<name>), without "
+                             f"'/', '\\' or '..'; got {value!r}")
+        return value
 
     @field_validator("models")
     @classmethod
@@ -289,11 +300,23 @@ def load_config(path: str | os.PathLike[str], **overrides: Any) -> PipelineConfi
     """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file (byte {exc.start}: "
+                          f"{exc.object[exc.start:exc.start + 1]!r})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
+    try:
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level")
     data.setdefault("name", path.stem)

@@ -37,7 +37,7 @@ from scipy.special import expit, logit
 
 from .config import PipelineConfig
 from .labels import LabelRule, make_labels
-from .model_dir import LoadedModel, save_model_dir
+from .model_dir import LoadedModel, check_model_destination, save_model_dir
 from .modeling import (
     Calibrator,
     binary_metrics,
@@ -56,6 +56,11 @@ from .schema import OUTCOME_COLUMNS
 
 __all__ = ["EvaluationResult", "UpdatedCalibrator", "evaluate_model", "update_model",
            "UPDATE_METHODS"]
+
+#: The files ``evaluate`` writes into its report directory (an input there by one of these
+#: names is refused before any work).
+REPORT_FILES = ("metrics.csv", "calibration_curve.csv", "decision_curve.csv", "subgroups.csv",
+                "sample_size.json", "calibration.png", "decision_curve.png", "report.html")
 
 logger = logging.getLogger("eihpredict.evaluate")
 
@@ -320,6 +325,7 @@ def update_model(loaded: LoadedModel, frame: pd.DataFrame, method: str,
     """
     if method not in UPDATE_METHODS:
         raise ValueError(f"--method must be one of {', '.join(UPDATE_METHODS)}; got {method!r}")
+    check_model_destination(out, {"the parent model": loaded.path})
     y = _labels(loaded, frame)
     parent = loaded.model
     meta = loaded.metadata

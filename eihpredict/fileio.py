@@ -10,13 +10,18 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-__all__ = ["atomic_path", "neutralise_formulas", "same_file", "sha256_file"]
+__all__ = ["OutputPathError", "atomic_path", "check_outputs", "load_yaml", "neutralise_formulas",
+           "same_file", "sha256_file"]
 
 #: What a spreadsheet would run as a formula at the start of a cell (OWASP's list).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class OutputPathError(ValueError):
+    """An output path that would overwrite or remove one of the command's inputs."""
 
 
 def _umask() -> int:
@@ -81,3 +86,78 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return a.exists() and b.exists() and os.path.samefile(a, b)
     except OSError:
         return False
+
+
+def check_outputs(outputs: Mapping[str, str | os.PathLike[str] | None],
+                  inputs: Mapping[str, str | os.PathLike[str] | None], *,
+                  replaced_directories: Iterable[str] = ()) -> None:
+    """Refuse outputs that would overwrite an input, before any work is done.
+
+    Parameters
+    ----------
+    outputs, inputs : mapping of a description (``"--out"``, ``"the data"``) to a path;
+        ``None`` entries are skipped.
+    replaced_directories : descriptions among ``outputs`` of directories replaced as a
+        whole (a model directory): an input anywhere inside one is refused too.
+
+    Raises
+    ------
+    OutputPathError
+        Naming the output, the input and both paths.
+
+    Examples
+    --------
+    >>> check_outputs({"--report": "a.csv"}, {"the cohort": "a.csv"})
+    Traceback (most recent call last):
+    ...
+    eihpredict.fileio.OutputPathError: a.csv: --report would overwrite the cohort a.csv
+    """
+    replaced = set(replaced_directories)
+    outs = {k: Path(v) for k, v in outputs.items() if v is not None}
+    ins = {k: Path(v) for k, v in inputs.items() if v is not None}
+    for out_name, out in outs.items():
+        for in_name, source in ins.items():
+            if same_file(out, source):
+                raise OutputPathError(f"{out}: {out_name} would overwrite {in_name} {source}")
+            if out_name in replaced and out.resolve() in source.resolve().parents:
+                raise OutputPathError(f"{out}: {out_name} is replaced as a whole and holds "
+                                      f"{in_name} {source}; choose another directory")
+    names = list(outs)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if same_file(outs[a], outs[b]):
+                raise OutputPathError(f"{outs[a]}: {a} and {b} name the same file")
+
+
+def load_yaml(text: str):
+    """``yaml.safe_load`` that refuses a key given twice in one mapping (YAML itself keeps
+    the last one silently); the error carries the key's line like any YAML error.
+
+    Examples
+    --------
+    >>> load_yaml("a: 1\nb: [2]")
+    {'a': 1, 'b': [2]}
+    >>> load_yaml("a: 1\na: 2")
+    Traceback (most recent call last):
+    ...
+    yaml.constructor.ConstructorError: key 'a' is given twice
+      in "<unicode string>", line 2, column 1
+    """
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        pass
+
+    def construct_unique(loader, node):
+        keys = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node)
+            if key in keys:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice", key_node.start_mark)
+            keys.add(key)
+        return loader.construct_mapping(node)
+
+    UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                    construct_unique)
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader

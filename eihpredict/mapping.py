@@ -80,6 +80,7 @@ from .cohort_io import (
     open_cohort,
     write_table,
 )
+from .fileio import load_yaml
 from .schema import COLUMN_BY_NAME, QUESTIONNAIRES, TSK11_ITEMS, ColumnSpec
 
 __all__ = [
@@ -459,7 +460,7 @@ class StudyMapping(_Strict):
         except (OSError, UnicodeDecodeError) as exc:
             raise MappingError(f"{path}: cannot read the mapping file ({exc})") from None
         try:
-            data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+            data = load_yaml(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -878,23 +879,6 @@ def _error_lines(exc: ValidationError) -> list[str]:
     return list(dict.fromkeys(lines))
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A SafeLoader refusing a key given twice in one mapping (YAML keeps the last)."""
-
-
-def _construct_unique(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict:
-    keys = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in keys:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} is given twice", key_node.start_mark)
-        keys.add(key)
-    return loader.construct_mapping(node)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-                                 _construct_unique)
 
 
 def map_file(path: str | os.PathLike[str], mapping: StudyMapping,

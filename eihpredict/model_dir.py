@@ -38,12 +38,13 @@ from pathlib import Path
 from typing import Any
 
 from ._manifest import MANIFEST, ManifestError, manifest_digest, verify_manifest, write_manifest
-from .fileio import sha256_file
+from .fileio import OutputPathError, check_outputs, sha256_file
 from .mapping import StudyMapping
 from .modeling import FittedModel
 from .schema import COLUMN_BY_NAME, CONTRACT_VERSION
 
-__all__ = ["LoadedModel", "ModelDirectoryError", "load_model_dir", "save_model_dir"]
+__all__ = ["LoadedModel", "ModelDirectoryError", "check_model_destination", "load_model_dir",
+           "save_model_dir"]
 
 CHECKSUMS = MANIFEST
 METADATA = "metadata.json"
@@ -124,6 +125,38 @@ def _requirements() -> list[str]:
     return [f"{n}=={version(n)}" for n in names]
 
 
+def check_model_destination(path: str | os.PathLike[str],
+                            inputs: dict[str, Any] | None = None) -> None:
+    """Refuse a model directory destination that saving would destroy or cannot write.
+
+    Saving replaces the whole directory, so the destination must be new, an empty
+    directory or an earlier model directory (``MLmodel`` and ``metadata.json``), must not
+    hold any of ``inputs`` (the data, the config, the mapping), and its parent must be
+    writable. Called before training, so nothing is fitted for a save that would fail.
+
+    Raises
+    ------
+    OutputPathError
+    """
+    final = Path(path)
+    if final.exists() or final.is_symlink():
+        if not final.is_dir():
+            raise OutputPathError(f"{final}: the model directory would replace an existing "
+                                  "file; choose another --out")
+        if any(final.iterdir()) and not ((final / "MLmodel").is_file()
+                                          and (final / METADATA).is_file()):
+            raise OutputPathError(f"{final}: exists and is not a model directory (saving "
+                                  "replaces it whole); empty it or choose another --out")
+    check_outputs({"the model directory": final}, inputs or {},
+                  replaced_directories=["the model directory"])
+    parent = final.resolve().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{final}: cannot write the model directory ({parent} is not "
+                              "writable)")
+
+
 def save_model_dir(model: FittedModel, path: str | os.PathLike[str], *,
                    metadata: dict[str, Any], model_card: str,
                    input_example=None, plots: dict[str, Path] | None = None) -> Path:
@@ -132,6 +165,7 @@ def save_model_dir(model: FittedModel, path: str | os.PathLike[str], *,
     import mlflow.pyfunc
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    check_model_destination(path)
     final = Path(path).resolve()
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))

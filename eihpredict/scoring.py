@@ -525,6 +525,11 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
     for path, what in ((output, "the output"), (rejects_path, "the rejects file")):
         if same_file(path, input):
             raise ScoringError(f"{path}: {what} would overwrite the input {input}")
+    for path, what in ((output, "the output"), (rejects_path, "the rejects file")):
+        if loaded.path.resolve() in path.resolve().parents:
+            raise ScoringError(f"{path}: {what} may not be written inside the model "
+                               f"directory {loaded.path} (its checksums would no longer "
+                               "match)")
     if same_file(rejects_path, output):
         raise ScoringError(f"{rejects_path}: the rejects file and the output are the same "
                            "file; give --rejects another name")

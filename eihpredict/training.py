@@ -42,7 +42,7 @@ from .labels import (
 )
 from .mapping import StudyMapping
 from .model_card import render_model_card
-from .model_dir import save_model_dir
+from .model_dir import check_model_destination, save_model_dir
 from .modeling import (
     PRE_COVARIATE,
     SELECTED,
@@ -203,6 +203,7 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     TrainingResult
     """
     start = time.perf_counter()
+    check_model_destination(_model_dir(config, out), {"the training data": data})
     logger.info("1/6 validating %s against the cohort contract", data)
     if drop_invalid:
         frame, dropped_summary = _valid_labelled_rows(config, data, out, dropped,

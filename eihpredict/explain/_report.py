@@ -30,7 +30,14 @@ from ._biomarkers import BiomarkerReport, discover_biomarkers, interaction_stren
 from ._discovery import variable_of
 from ._shap import explain_frame, group_contributions
 
-__all__ = ["ExplainResult", "explain_model"]
+__all__ = ["REPORT_FILES", "ExplainResult", "explain_model"]
+
+#: The files ``explain`` writes into its report directory (three-class models add
+#: ``beeswarm_<class>.png``); an input there by one of these names is refused.
+REPORT_FILES = ("biomarkers.csv", "adjusted_effects.csv", "interactions.csv",
+                "subgroup_importance.csv", "replication.csv", "subgroup_performance.csv",
+                "importance.png", "adjusted_effects.png", "beeswarm.png", "dependence.png",
+                "interactions.png", "report.html")
 
 logger = logging.getLogger("eihpredict.explain")
 CONTRACT_COLUMNS = ["feature", "group", "importance", "ci_low", "ci_high",

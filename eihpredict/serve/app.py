@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import math
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,6 +28,18 @@ __all__ = ["create_app", "create_app_from_env"]
 logger = logging.getLogger("eihpredict.serve")
 
 
+def _echo(value: Any) -> Any:
+    """A refused input value as the 422 may repeat it: JSON-representable (NaN and
+    infinities as text), short, and never a whole body or a nested object."""
+    if isinstance(value, bool | int) or value is None:
+        return value if not isinstance(value, int) or abs(value) < 10**15 else str(value)[:40]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return value if len(value) <= 200 else value[:200] + "..."
+    return None
+
+
 def _validation_detail(exc: RequestValidationError, body: Any) -> list[dict[str, Any]]:
     """422 entries naming the participant (index and id), field and rule."""
     participants = body.get("participants") if isinstance(body, dict) else None
@@ -35,8 +48,7 @@ def _validation_detail(exc: RequestValidationError, body: Any) -> list[dict[str,
         loc = list(error.get("loc", ()))
         entry: dict[str, Any] = {"field": ".".join(str(p) for p in loc[1:]) or "body",
                                  "rule": error.get("msg", "invalid"),
-                                 "value": error.get("input") if not isinstance(
-                                     error.get("input"), dict | list) else None}
+                                 "value": _echo(error.get("input"))}
         if error.get("type") == "json_invalid":
             entry["field"] = "body"
             entry["rule"] = f"invalid JSON at character {loc[1] if len(loc) > 1 else 0}"
@@ -46,7 +58,7 @@ def _validation_detail(exc: RequestValidationError, body: Any) -> list[dict[str,
             entry["field"] = ".".join(str(p) for p in loc[3:]) or "participant"
             if isinstance(participants, list) and index < len(participants) and isinstance(
                     participants[index], dict):
-                entry["participant_id"] = participants[index].get("participant_id")
+                entry["participant_id"] = _echo(participants[index].get("participant_id"))
         elif loc[:1] == ["query"]:
             entry["field"] = ".".join(str(p) for p in loc)
         out.append(entry)
@@ -166,6 +178,11 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
+        names = [name.lower() for name, _ in scope["headers"]]
+        for name in (b"content-type", b"x-api-key", b"content-length"):
+            if names.count(name) > 1:
+                return await _refuse(send, 400, b'{"detail":"the ' + name + b' header is '
+                                     b'given more than once"}', [(b"connection", b"close")])
         if self.key is not None and scope["path"] != "/health":
             given = headers.get(b"x-api-key", b"")
             if not hmac.compare_digest(given, self.key):
@@ -177,8 +194,12 @@ class Guard:
                 return await _refuse(send, 415, b'{"detail":"send the body as JSON '
                                      b'(Content-Type: application/json)"}', [])
 
+        started = False
+
         async def secured(message):
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 names = {k.lower() for k, _ in message.get("headers", [])}
                 extra = list(_SECURITY_HEADERS)
                 if b"cache-control" not in names:
@@ -186,7 +207,14 @@ class Guard:
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
-        await self.app(scope, receive, secured)
+        try:
+            await self.app(scope, receive, secured)
+        except Exception as exc:
+            # Answered here, not re-raised: the server would log the exception's text,
+            # which may quote the request. Only the type is logged.
+            logger.error("internal error on %s: %s", scope["path"], type(exc).__name__)
+            if not started:
+                await _refuse(send, 500, b'{"detail":"internal error"}', [])
 
 
 async def _refuse(send, code: int, body: bytes, headers: list) -> None:

@@ -84,6 +84,14 @@ CASES = {
                          "application/json", 422),
     "bool for a number": (json.dumps({"participants": [_record(pcs_01=True)]}).encode(),
                           "application/json", 422),
+    # Non-finite numbers outside a participant: the 422 must still be valid JSON.
+    "bare 1e999": (b"1e999", "application/json", 422),
+    "bare NaN": (b"NaN", "application/json", 422),
+    "participants NaN": (b'{"participants": NaN}', "application/json", 422),
+    "NaN in the list": (b'{"participants": [{"participant_id": "a", "sex": "female"}, NaN]}',
+                        "application/json", 422),
+    "NaN beside": (b'{"participants": [{"participant_id": "a", "sex": "female"}], "x": NaN}',
+                   "application/json", 422),
 }
 
 
@@ -95,6 +103,28 @@ def test_hostile_bodies_get_4xx_never_5xx(hostile_server, case):
     assert status == expected, data[:300]
     assert headers.get("x-content-type-options") == "nosniff"
     assert "server" not in {k.lower() for k in headers}
+
+
+def test_a_header_given_twice_is_refused_and_the_body_never_logged(hostile_server):
+    """Two Content-Type headers (the guard and the framework could read different ones):
+    400 before the body is read, and the participant's id stays out of the log."""
+    port, log = hostile_server
+    body = json.dumps({"participants": [_record()]}).encode()
+    for doubled in (b"Content-Type: text/plain\r\nContent-Type: application/json",
+                    b"X-API-Key: k3y\r\nX-API-Key: other"):
+        request = (b"POST /predict HTTP/1.1\r\nHost: x\r\n" + doubled
+                   + (b"" if b"X-API-Key" in doubled else b"\r\nX-API-Key: k3y")
+                   + (b"\r\nContent-Type: application/json" if b"Content-Type" not in doubled
+                      else b"")
+                   + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(request)
+            reply = b""
+            while chunk := sock.recv(65536):  # the server closes the connection
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 400"), reply[:200]
+        assert b"more than once" in reply
+    assert SECRET_ID not in log.read_text()
 
 
 def test_the_key_is_checked_before_the_body_is_parsed(hostile_server):
