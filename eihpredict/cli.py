@@ -89,24 +89,19 @@ def _run(func, *args, **kwargs):
         _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
 
 
-def _refuse_overwrite(outputs: dict, inputs: dict, replaced: tuple[str, ...] = ()) -> None:
-    """Exit 2 before any work when an output would overwrite or remove an input."""
+def _refuse_overwrite(outputs: dict, inputs: dict, model: Path | None = None) -> None:
+    """Exit 2 before any work when an output would overwrite an input or land inside the
+    model directory."""
     from .fileio import OutputPathError, check_outputs
 
     try:
-        check_outputs(outputs, inputs, replaced_directories=replaced)
+        check_outputs(outputs, inputs, sealed={"the model directory": model})
     except OutputPathError as exc:
         _fail(str(exc), 2)
 
 
 def _report_outputs(out: Path, names) -> dict:
     return {f"--out ({name})": out / name for name in names}
-
-
-def _outside_model(path: Path | None, what: str, model: Path) -> None:
-    if path is not None and model.resolve() in path.resolve().parents:
-        _fail(f"{path}: {what} may not be written inside the model directory {model} (its "
-              "checksums would no longer match)", 2)
 
 
 def _print_version(value: bool) -> None:
@@ -564,16 +559,13 @@ def explain(
     from ._progress import progress_bar
     from .explain import REPORT_FILES, explain_model
     from .model_dir import load_model_dir
-    from .modeling import THREE_CLASSES
 
     if replicate is not None and replicate.resolve() == data.resolve():
         _fail("--replicate names the discovery cohort (--data) itself; give a cohort "
               "the discovery never saw", 2)
-    names = (*REPORT_FILES, *(f"beeswarm_{c}.png" for c in THREE_CLASSES))
-    _refuse_overwrite(_report_outputs(out, names),
+    _refuse_overwrite(_report_outputs(out, REPORT_FILES),
                       {"the data": data, "the replication cohort": replicate,
-                       "the mapping": mapping})
-    _outside_model(out, "the report", model)
+                       "the mapping": mapping}, model)
     loaded = _run(load_model_dir, model)
     frame = _labelled_cohort(data, sep, decimal, sheet, mapping)
     second = (None if replicate is None
@@ -651,8 +643,7 @@ def evaluate(
     from .model_dir import load_model_dir
 
     _refuse_overwrite(_report_outputs(out, REPORT_FILES),
-                      {"the data": data, "the mapping": mapping})
-    _outside_model(out, "the report", model)
+                      {"the data": data, "the mapping": mapping}, model)
     loaded = _run(load_model_dir, model)
     frame = _labelled_cohort(data, sep, decimal, sheet, mapping)
     result = _run(evaluate_model, loaded, frame, out, source=str(data), n_boot=n_boot,
@@ -690,7 +681,7 @@ def update(
 
     if out.resolve() == model.resolve():
         _fail("--out must be a new directory, not the parent model", 2)
-    _outside_model(out, "the updated model", model)
+    _refuse_overwrite({"--out": out}, {}, model)
     _run(check_model_destination, out, {"the data": data, "the mapping": mapping,
                                         "the parent model": model})
     loaded = _run(load_model_dir, model)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 __all__ = ["OutputPathError", "atomic_path", "check_outputs", "load_yaml", "neutralise_formulas",
-           "same_file", "sha256_file"]
+           "read_yaml", "same_file", "sha256_file"]
 
 #: What a spreadsheet would run as a formula at the start of a cell (OWASP's list).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -90,7 +90,8 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
 
 def check_outputs(outputs: Mapping[str, str | os.PathLike[str] | None],
                   inputs: Mapping[str, str | os.PathLike[str] | None], *,
-                  replaced_directories: Iterable[str] = ()) -> None:
+                  replaced_directories: Iterable[str] = (),
+                  sealed: Mapping[str, str | os.PathLike[str] | None] | None = None) -> None:
     """Refuse outputs that would overwrite an input, before any work is done.
 
     Parameters
@@ -99,6 +100,8 @@ def check_outputs(outputs: Mapping[str, str | os.PathLike[str] | None],
         ``None`` entries are skipped.
     replaced_directories : descriptions among ``outputs`` of directories replaced as a
         whole (a model directory): an input anywhere inside one is refused too.
+    sealed : mapping of a description to a directory no output may be written into (a
+        model directory, whose checksums would then fail).
 
     Raises
     ------
@@ -122,6 +125,12 @@ def check_outputs(outputs: Mapping[str, str | os.PathLike[str] | None],
             if out_name in replaced and out.resolve() in source.resolve().parents:
                 raise OutputPathError(f"{out}: {out_name} is replaced as a whole and holds "
                                       f"{in_name} {source}; choose another directory")
+    for sealed_name, directory in (sealed or {}).items():
+        for out_name, out in outs.items():
+            if directory is not None and Path(directory).resolve() in out.resolve().parents:
+                raise OutputPathError(f"{out}: {out_name} may not be written inside "
+                                      f"{sealed_name} {directory} (its checksums would no "
+                                      "longer match)")
     names = list(outs)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
@@ -162,3 +171,30 @@ def load_yaml(text: str):
     UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
                                     construct_unique)
     return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+
+
+def read_yaml(path: str | os.PathLike[str], what: str):
+    """A YAML file (keys unique, as :func:`load_yaml`) read for ``what`` (``"config
+    file"``): every way it can fail is a ``ValueError`` naming the file, and the line and
+    column where the YAML is wrong."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a directory, not a {what}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a UTF-8 text file (byte {exc.start}: "
+                         f"{exc.object[exc.start:exc.start + 1]!r})") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the {what} ({exc.strerror})") from None
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValueError(f"{path}: not valid YAML{where}: {problem}") from None

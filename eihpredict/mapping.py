@@ -80,7 +80,7 @@ from .cohort_io import (
     open_cohort,
     write_table,
 )
-from .fileio import load_yaml
+from .fileio import read_yaml
 from .schema import COLUMN_BY_NAME, QUESTIONNAIRES, TSK11_ITEMS, ColumnSpec
 
 __all__ = [
@@ -454,18 +454,9 @@ class StudyMapping(_Strict):
         """
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise MappingError(f"{path}: no such mapping file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise MappingError(f"{path}: cannot read the mapping file ({exc})") from None
-        try:
-            data = load_yaml(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise MappingError(f"{path}: not valid YAML{where}: {problem}") from None
+            data = read_yaml(path, "mapping file")
+        except ValueError as exc:
+            raise MappingError(str(exc)) from None
         if not isinstance(data, dict):
             raise MappingError(f"{path}: expected a mapping of keys at the top level")
         return cls.from_dict(data, source=str(path))

@@ -38,7 +38,7 @@ from .cohort_io import (
     write_table,
 )
 from .explain import top_contributions
-from .fileio import atomic_path, same_file
+from .fileio import OutputPathError, atomic_path, check_outputs, same_file
 from .mapping import MappingError, StudyMapping
 from .modeling import ColumnBatch, FittedModel
 from .schema import COLUMN_BY_NAME, OUTCOME_COLUMNS, REQUIRED_COLUMNS
@@ -525,11 +525,11 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
     for path, what in ((output, "the output"), (rejects_path, "the rejects file")):
         if same_file(path, input):
             raise ScoringError(f"{path}: {what} would overwrite the input {input}")
-    for path, what in ((output, "the output"), (rejects_path, "the rejects file")):
-        if loaded.path.resolve() in path.resolve().parents:
-            raise ScoringError(f"{path}: {what} may not be written inside the model "
-                               f"directory {loaded.path} (its checksums would no longer "
-                               "match)")
+    try:
+        check_outputs({"the output": output, "the rejects file": rejects_path}, {},
+                      sealed={"the model directory": loaded.path})
+    except OutputPathError as exc:
+        raise ScoringError(str(exc)) from None
     if same_file(rejects_path, output):
         raise ScoringError(f"{rejects_path}: the rejects file and the output are the same "
                            "file; give --rejects another name")

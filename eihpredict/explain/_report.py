@@ -32,12 +32,13 @@ from ._shap import explain_frame, group_contributions
 
 __all__ = ["REPORT_FILES", "ExplainResult", "explain_model"]
 
-#: The files ``explain`` writes into its report directory (three-class models add
-#: ``beeswarm_<class>.png``); an input there by one of these names is refused.
+#: The files ``explain`` may write into its report directory; an input there by one of
+#: these names is refused.
 REPORT_FILES = ("biomarkers.csv", "adjusted_effects.csv", "interactions.csv",
                 "subgroup_importance.csv", "replication.csv", "subgroup_performance.csv",
                 "importance.png", "adjusted_effects.png", "beeswarm.png", "dependence.png",
-                "interactions.png", "report.html")
+                "interactions.png", "report.html",
+                *(f"beeswarm_{name}.png" for name in THREE_CLASSES[:2]))
 
 logger = logging.getLogger("eihpredict.explain")
 CONTRACT_COLUMNS = ["feature", "group", "importance", "ci_low", "ci_high",
