@@ -120,8 +120,12 @@ def signature_for(model: FittedModel, mapping: dict | None = None):
 def _requirements() -> list[str]:
     from importlib.metadata import version
 
-    names = ["numpy", "pandas", "scikit-learn", "lightgbm", "scipy", "pyarrow", "pydantic",
-             "joblib", "mlflow"]
+    from .modeling import FAMILIES
+
+    names = ["numpy", "pandas", "scikit-learn", "scipy", "pyarrow", "pydantic", "joblib",
+             "mlflow"]
+    # the packages every registered model family needs (its own declaration)
+    names += sorted({p for f in FAMILIES.values() for p in f.packages} - set(names))
     return [f"{n}=={version(n)}" for n in names]
 
 

@@ -16,7 +16,17 @@ for development and validation.
 
 from ._bootstrap import bootstrap_weights, cluster_bootstrap
 from ._calibration import Calibrator, MulticlassCalibrator, resolve_method
-from ._estimators import ESTIMATORS, PenalisedLinearRegression, make_pipeline
+from ._estimators import (
+    ESTIMATORS,
+    FAMILIES,
+    ModelFamily,
+    PenalisedLinearRegression,
+    family_of,
+    get_family,
+    make_pipeline,
+    register_family,
+    unregister_family,
+)
 from ._external import (
     BINARY_METRICS,
     THREE_CLASSES,
@@ -104,9 +114,11 @@ from ._task_metrics import (
     three_class_point_metrics,
 )
 from ._task_plots import plot_change, plot_three_class_calibration, plot_three_class_roc
+from ._tasks import TASKS, Task, get_task, register_task
 
 __all__ = [
-    "LogisticFit",
+    "LogisticFit", "FAMILIES", "ModelFamily", "family_of", "get_family", "register_family",
+    "unregister_family", "TASKS", "Task", "get_task", "register_task",
     "fit_logistic",
     "CONTINUOUS_METRICS", "PRE_COVARIATE", "THREE_CLASS_METRICS", "BinaryOutputs",
     "ContinuousOutputs", "CovariateAdjustedModel", "MulticlassCalibrator", "OutputMap",

@@ -1,7 +1,9 @@
-"""Candidate model pipelines: features + a LightGBM or a penalised linear estimator.
+"""Candidate model pipelines: features + the estimator of a registered model family.
 
-A candidate's ``kind`` names a family; the task (from the label rule) picks the
-estimator inside it:
+A candidate's ``kind`` names a :class:`ModelFamily` in :data:`FAMILIES` (one declaration
+each: estimator factories per role, feature flavour, protocol head, default parameters,
+the packages a saved model pins); the task (from the label rule) picks the estimator
+role inside it (:attr:`eihpredict.modeling.Task.estimator_role`):
 
 - ``lightgbm``: ``LGBMClassifier`` (binary; three classes: multiclass softmax) or
   ``LGBMRegressor`` (continuous).
@@ -15,6 +17,8 @@ the same whatever the label rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,17 +28,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..features import build_feature_pipeline
+from ._tasks import get_task
 
-__all__ = ["DEFAULT_PARAMS", "ESTIMATORS", "PenalisedLinearRegression", "make_pipeline"]
-
-TASKS = ("binary", "continuous", "three_class")
-
-DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
-    "lightgbm": {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 15,
-                 "min_child_samples": 20, "subsample_freq": 1, "verbose": -1, "n_jobs": 1},
-    "logistic": {"C": 1.0, "l1_ratio": 0.0, "solver": "saga", "max_iter": 5000},
-}
-
+__all__ = ["DEFAULT_PARAMS", "ESTIMATORS", "FAMILIES", "ModelFamily", "PenalisedLinearRegression",
+           "family_of", "get_family", "make_pipeline", "register_family", "unregister_family"]
 
 class PenalisedLinearRegression(RegressorMixin, BaseEstimator):
     """Elastic-net linear regression parametrised like ``LogisticRegression``.
@@ -108,24 +105,119 @@ class PenalisedLinearRegression(RegressorMixin, BaseEstimator):
         return X @ self.coef_ + self.intercept_
 
 
-def _lightgbm(task: str, params: dict[str, Any], seed: int):
-    from lightgbm import LGBMClassifier, LGBMRegressor
+@dataclass(frozen=True)
+class ModelFamily:
+    """One model family: everything the toolkit needs to know to fit, interpret and save
+    it, declared once (see :func:`register_family`).
 
-    cls = LGBMRegressor if task == "continuous" else LGBMClassifier
-    return cls(random_state=seed, **params)
+    Parameters
+    ----------
+    name : str
+        The candidate ``kind`` in configs.
+    classifier, regressor : callable ``(params, seed) -> estimator`` or None
+        The estimator for classification tasks (binary, three classes) and for a
+        continuous outcome; ``None`` when the family has none for that role.
+    flavour : {"tree", "linear"}
+        Feature preparation (:func:`eihpredict.features.build_feature_pipeline`'s
+        ``model_kind``): trees take the raw features with NaN, linear models imputed and
+        standardised ones with missing indicators.
+    head : {"tree", "linear"}
+        The fitted-model protocol's head that reads the fitted estimator: ``tree`` (a
+        LightGBM booster: raw score and TreeSHAP), ``linear`` (``coef_`` and
+        ``intercept_``: raw score and linear SHAP).
+    recognises : callable ``(estimator) -> bool``
+        Whether a fitted estimator belongs to the family (models saved earlier carry no
+        family name inside their pipeline).
+    default_params : dict
+        Hyperparameters under the candidate's ``params``.
+    packages : tuple of str
+        Distributions a saved model directory pins for it (``requirements.txt``).
+    """
+
+    name: str
+    classifier: Callable[[dict[str, Any], int], Any] | None
+    regressor: Callable[[dict[str, Any], int], Any] | None
+    flavour: str
+    head: str
+    recognises: Callable[[Any], bool]
+    default_params: dict[str, Any] = field(default_factory=dict)
+    packages: tuple[str, ...] = ()
+
+    def estimator(self, task, params: dict[str, Any], seed: int):
+        """A fresh estimator of this family for ``task`` (a name or task object)."""
+        role = get_task(task).estimator_role
+        factory = self.regressor if role == "regressor" else self.classifier
+        if factory is None:
+            raise ValueError(f"model family {self.name!r} has no {role} (task "
+                             f"{get_task(task).name})")
+        return factory({**self.default_params, **params}, seed)
 
 
-def _linear(task: str, params: dict[str, Any], seed: int):
-    if task == "continuous":
-        return PenalisedLinearRegression(random_state=seed, **params)
-    return LogisticRegression(random_state=seed, **params)
+#: Registered model families by name (the candidate ``kind``).
+FAMILIES: dict[str, ModelFamily] = {}
 
 
-#: Estimator family -> (estimator factory ``(task, params, seed)``, feature flavour).
-ESTIMATORS: dict[str, tuple[Any, str]] = {
-    "lightgbm": (_lightgbm, "tree"),
-    "logistic": (_linear, "linear"),
-}
+def register_family(family: ModelFamily) -> ModelFamily:
+    """Add ``family`` to :data:`FAMILIES` (its name must be new and not ``ensemble``)."""
+    if family.name in FAMILIES or family.name == "ensemble":
+        raise ValueError(f"model family {family.name!r} is already registered")
+    if family.flavour not in ("tree", "linear") or family.head not in ("tree", "linear"):
+        raise ValueError(f"model family {family.name!r}: flavour and head are 'tree' or "
+                         f"'linear', got {family.flavour!r}, {family.head!r}")
+    FAMILIES[family.name] = family
+    return family
+
+
+def unregister_family(name: str) -> None:
+    """Remove a family (tests that declare their own)."""
+    FAMILIES.pop(name, None)
+
+
+def get_family(name: str) -> ModelFamily:
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ValueError(f"Got kind={name!r}; expected one of {', '.join(FAMILIES)}.") from None
+
+
+def family_of(estimator) -> ModelFamily:
+    """The registered family a fitted estimator belongs to."""
+    for family in FAMILIES.values():
+        if family.recognises(estimator):
+            return family
+    raise TypeError(f"no registered model family recognises {type(estimator).__name__}")
+
+
+def _lgbm_classifier(params, seed):
+    from lightgbm import LGBMClassifier
+
+    return LGBMClassifier(random_state=seed, **params)
+
+
+def _lgbm_regressor(params, seed):
+    from lightgbm import LGBMRegressor
+
+    return LGBMRegressor(random_state=seed, **params)
+
+
+register_family(ModelFamily(
+    name="lightgbm", classifier=_lgbm_classifier, regressor=_lgbm_regressor,
+    flavour="tree", head="tree", recognises=lambda e: hasattr(e, "booster_"),
+    default_params={"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 15,
+                    "min_child_samples": 20, "subsample_freq": 1, "verbose": -1,
+                    "n_jobs": 1},
+    packages=("lightgbm",)))
+register_family(ModelFamily(
+    name="logistic",
+    classifier=lambda params, seed: LogisticRegression(random_state=seed, **params),
+    regressor=lambda params, seed: PenalisedLinearRegression(random_state=seed, **params),
+    flavour="linear", head="linear", recognises=lambda e: hasattr(e, "coef_"),
+    default_params={"C": 1.0, "l1_ratio": 0.0, "solver": "saga", "max_iter": 5000}))
+
+#: Default hyperparameters per family (read from the registry; kept for callers).
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {n: f.default_params for n, f in FAMILIES.items()}
+#: Family names (kept for callers; the registry is :data:`FAMILIES`).
+ESTIMATORS = FAMILIES
 
 
 def make_pipeline(kind: str, groups: list[str], params: dict[str, Any], *, seed: int,
@@ -158,12 +250,8 @@ def make_pipeline(kind: str, groups: list[str], params: dict[str, Any], *, seed:
     >>> type(make_pipeline("logistic", ["cpm"], {}, seed=0, task="continuous").steps[-1][1])
     <class 'eihpredict.modeling._estimators.PenalisedLinearRegression'>
     """
-    if kind not in ESTIMATORS:
-        raise ValueError(f"Got kind={kind!r}; expected one of {', '.join(ESTIMATORS)}.")
-    if task not in TASKS:
-        raise ValueError(f"Got task={task!r}; expected one of {', '.join(TASKS)}.")
-    factory, flavour = ESTIMATORS[kind]
-    model = factory(task, {**DEFAULT_PARAMS[kind], **params}, seed)
-    features = build_feature_pipeline(groups, model_kind=flavour, options=feature_options,
+    family = get_family(kind)
+    model = family.estimator(get_task(task), params, seed)
+    features = build_feature_pipeline(groups, model_kind=family.flavour, options=feature_options,
                                       covariates=covariates)
     return Pipeline([*features.steps, ("model", model)])

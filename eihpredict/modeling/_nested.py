@@ -33,21 +33,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import LeaveOneGroupOut, RepeatedKFold, RepeatedStratifiedKFold
+from sklearn.model_selection import LeaveOneGroupOut
 
 from ..config import CandidateConfig, PipelineConfig
-from ._calibration import Calibrator, MulticlassCalibrator, resolve_method
+from ._calibration import Calibrator
 from ._estimators import make_pipeline
-from ._metrics import choose_threshold, point_metrics
 from ._model import CovariateAdjustedModel, EnsembleModel, FittedModel, TrainedModel
 from ._outputs import (
-    ContinuousOutputs,
     OutputMap,
-    ResidualDistribution,
-    ThreeClassOutputs,
 )
 from ._protocol import ColumnBatch, PipelineScorer
-from ._tuning import inner_splits, tune, tuning_score
+from ._tasks import MULTICLASS_METHODS, get_task  # noqa: F401 (re-exported)
+from ._tuning import inner_splits, tune
 
 __all__ = ["PRE_COVARIATE", "SELECTED", "FittedCandidate", "OuterResult", "fit_candidate",
            "outer_splits", "run_outer_cv"]
@@ -57,9 +54,6 @@ logger = logging.getLogger("eihpredict.train")
 #: The covariate of an ANCOVA-style continuous model: the outcome's pre-exercise PPT.
 PRE_COVARIATE = "eih_ppt_pre_kpa"
 
-#: Multiclass calibration per ``calibration.method``.
-MULTICLASS_METHODS = {"auto": "vector", "sigmoid": "vector", "temperature": "temperature",
-                      "none": "none"}
 
 
 @dataclass
@@ -121,9 +115,8 @@ def outer_splits(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray):
             yield 0, fold, train, test, f"site {sites[test][0]}"
         return
     repeats = n_repeats(config, len(y))
-    kfold = RepeatedKFold if config.task == "continuous" else RepeatedStratifiedKFold
-    splitter = kfold(n_splits=config.cv.outer_folds, n_repeats=repeats,
-                     random_state=config.seed)
+    splitter = get_task(config.task).repeated_splitter(config.cv.outer_folds, repeats,
+                                                       config.seed)
     for i, (train, test) in enumerate(splitter.split(X, y)):
         yield i // config.cv.outer_folds, i % config.cv.outer_folds, train, test, ""
 
@@ -140,7 +133,7 @@ def fit_candidate(candidate: CandidateConfig, config: PipelineConfig, X: pd.Data
     :class:`CovariateAdjustedModel`; ``X`` must then hold ``eih_ppt_pre_kpa``.
     """
     start = time.perf_counter()
-    if config.task != "continuous" or not config.continuous.adjust_for_pre:
+    if not get_task(config.task).covariates(config):
         return _fit(candidate, config, X, y, seed=seed, storage=storage,
                     study_name=study_name, covariates=(), start=start)
     if PRE_COVARIATE not in X.columns:
@@ -221,27 +214,7 @@ def _calibrate(config: PipelineConfig, raw_oof: np.ndarray, y: np.ndarray
                ) -> tuple[OutputMap | None, Calibrator | None, float, str]:
     """The output map from out-of-fold raw scores: ``(output_map, calibrator, threshold,
     method)`` (see the module docstring)."""
-    rule = config.threshold
-    if config.task == "three_class":
-        method = MULTICLASS_METHODS[config.calibration.method]
-        classes = MulticlassCalibrator(method).fit(raw_oof, y)
-        return ThreeClassOutputs(classes), None, float("nan"), method
-    if config.task == "continuous":
-        distribution = ResidualDistribution(config.continuous.interval).fit(y - raw_oof)
-        threshold_kpa = config.label.threshold_kpa
-        p = distribution.cdf(threshold_kpa - raw_oof)
-        threshold = choose_threshold((y <= threshold_kpa).astype(int), p, rule.rule,
-                                     value=rule.value, min_sensitivity=rule.min_sensitivity)
-        return (ContinuousOutputs(distribution, threshold_kpa, threshold), None, threshold,
-                "conformal")
-    method = resolve_method(config.calibration.method, len(y))
-    calibrator = Calibrator(method).fit(raw_oof, y)
-    threshold = choose_threshold(y, calibrator.predict(raw_oof), rule.rule,
-                                 value=rule.value, min_sensitivity=rule.min_sensitivity)
-    # A binary model keeps no output map of its own: its outputs follow its calibrator
-    # and threshold fields (as models saved before output maps did), so replacing the
-    # calibrator (model updating) recalibrates it.
-    return None, calibrator, threshold, method
+    return get_task(config.task).calibrate(config, raw_oof, y)
 
 
 def _fit_ensemble(candidate: CandidateConfig, config: PipelineConfig, X: pd.DataFrame,
@@ -288,17 +261,7 @@ def _inner_score(config: PipelineConfig, y: np.ndarray, fitted: FittedCandidate)
     better; AUROC is negated). Binary: calibrated probabilities; continuous: the mean
     squared (or absolute, for ``mae``) error of the predicted change; three classes: the
     raw logits."""
-    metric = config.selection_metric
-    if config.task == "continuous":  # r2 on one training set ranks as the MSE does
-        return tuning_score("mae" if metric == "mae" else "mse", y, fitted.raw_oof,
-                            "continuous")
-    if config.task == "three_class":
-        value = tuning_score(metric, y, fitted.raw_oof, "three_class")
-        return -value if metric == "roc_auc" else value
-    p = fitted.model.calibrator.predict(fitted.raw_oof)
-    value = point_metrics(y, p, 0.5)[{"log_loss": "log_loss", "brier": "brier",
-                                 "roc_auc": "auroc"}[metric]]
-    return -value if metric == "roc_auc" else value
+    return get_task(config.task).selection_score(config.selection_metric, y, fitted)
 
 
 def _store(target: dict[str, np.ndarray], outputs: dict[str, np.ndarray], repeat: int,
@@ -318,7 +281,7 @@ def run_outer_cv(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, *,
     repeats = max(s[0] for s in splits) + 1
     names = [c.name for c in config.models]
     task = config.task
-    k = 3 if task == "three_class" else None
+    k = get_task(task).n_outputs
     result = OuterResult(
         candidates=names,
         probabilities={n: np.full((repeats, len(y), *([k] if k else [])), np.nan)

@@ -23,7 +23,8 @@ that is shared, so the same participant gets the same bits wherever it is scored
 :class:`~sklearn.pipeline.Pipeline` built by :func:`eihpredict.modeling.make_pipeline`
 (feature union, optional imputation and scaling, estimator). It is the only place that
 looks inside a fitted pipeline; callers never read ``named_steps``, ``coef_`` or
-``booster_``. Its heads (:class:`_TreeHead`, :class:`_LinearHead`) have ``k`` outputs:
+``booster_``. Its heads (:class:`_TreeHead`, :class:`_LinearHead`, chosen by the
+estimator's registered model family) have ``k`` outputs:
 1 for a binary classifier or a regressor, K for a multiclass classifier.
 
 Top-K explanations (:meth:`Contributions.top`) have one tie-break: by absolute
@@ -227,8 +228,7 @@ class PipelineScorer:
         self.mean = None if scale is None else scale.mean_
         self.scale = None if scale is None else scale.scale_
         estimator = pipeline.steps[-1][1]
-        self.head = _TreeHead(estimator) if hasattr(estimator, "booster_") else _LinearHead(
-            estimator)
+        self.head = _head(estimator)
         self.outputs = [str(c) for c in getattr(estimator, "classes_", [])] \
             if self.head.k > 1 else None
         self._last: tuple | None = None
@@ -287,8 +287,14 @@ class PipelineScorer:
 def estimator_contributions(estimator, design: np.ndarray) -> np.ndarray:
     """Exact SHAP values of a fitted LightGBM or linear estimator on its own design matrix
     (for refits outside a pipeline, e.g. the biomarker resampling)."""
-    head = _TreeHead(estimator) if hasattr(estimator, "booster_") else _LinearHead(estimator)
-    return head.contributions(np.asarray(design, dtype="float64"))[0]
+    return _head(estimator).contributions(np.asarray(design, dtype="float64"))[0]
+
+
+def _head(estimator):
+    """The head that reads a fitted estimator, as its model family declares."""
+    from ._estimators import family_of
+
+    return _HEADS[family_of(estimator).head](estimator)
 
 
 class _TreeHead:
@@ -351,3 +357,7 @@ class _LinearHead:
 
     def interactions(self, design: np.ndarray) -> None:
         return None
+
+
+#: Protocol heads by the name a model family declares (``ModelFamily.head``).
+_HEADS = {"tree": _TreeHead, "linear": _LinearHead}

@@ -23,11 +23,10 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection import KFold, StratifiedKFold
 
 from ..config import ParamSpec
-from ._metrics import _EPS, _auroc
 from ._protocol import ColumnBatch, PipelineScorer
+from ._tasks import get_task
 
 __all__ = ["TuningResult", "cv_splitter", "open_storage", "tune", "tuning_score"]
 
@@ -95,38 +94,13 @@ def tuning_score(metric: str, y: np.ndarray, z: np.ndarray, task: str = "binary"
     >>> tuning_score("log_loss", np.array([1.0, -1.0]), np.array([0.0, 1.0]), "continuous")
     2.5
     """
-    if task == "continuous":
-        error = np.asarray(y, dtype="float64") - np.asarray(z, dtype="float64")
-        if metric == "mae":
-            return float(np.mean(np.abs(error)))
-        mse = float(np.mean(error**2))
-        return float(np.sqrt(mse)) if metric == "rmse" else mse
-    if task == "three_class":
-        z = np.asarray(z, dtype="float64")
-        z = z - z.max(axis=1, keepdims=True)
-        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-        y = np.asarray(y).astype(int)
-        onehot = np.eye(p.shape[1])[y]
-        if metric == "roc_auc":
-            return float(np.nanmean([_auroc(onehot[:, k], p[:, k]) for k in range(p.shape[1])]))
-        if metric == "brier":
-            return float(np.mean(((p - onehot) ** 2).sum(axis=1)))
-        return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], _EPS, 1))))
-    p = 1 / (1 + np.exp(-z))
-    if metric == "roc_auc":
-        return _auroc(y, p)
-    if metric == "brier":
-        return float(np.mean((p - y) ** 2))
-    pc = np.clip(p, _EPS, 1 - _EPS)
-    return float(-np.mean(y * np.log(pc) + (1 - y) * np.log(1 - pc)))
+    return get_task(task).tuning_score(metric, y, z)
 
 
 def cv_splitter(task: str, n_folds: int, seed: int):
     """K-fold splits: stratified by the label for binary and three classes, plain
     shuffled K-fold for a continuous outcome."""
-    if task == "continuous":
-        return KFold(n_folds, shuffle=True, random_state=seed)
-    return StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+    return get_task(task).splitter(n_folds, seed)
 
 
 def tune(make: Callable[[dict[str, Any]], Any], X, y: np.ndarray,
@@ -199,12 +173,6 @@ def inner_splits(X, y: np.ndarray, n_folds: int, seed: int, groups=None,
     """Inner folds: stratified (plain K-fold for a continuous outcome), and grouped by site
     when ``groups`` are given and there are enough of them (a site never sits on both
     sides, as in leave-site-out)."""
-    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
-
     if groups is not None and len(np.unique(groups)) >= n_folds:
-        if task == "continuous":
-            splitter = GroupKFold(n_folds, shuffle=True, random_state=seed)
-        else:
-            splitter = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
-        return list(splitter.split(X, y, groups))
+        return list(get_task(task).splitter(n_folds, seed, grouped=True).split(X, y, groups))
     return list(cv_splitter(task, n_folds, seed).split(X, y))

@@ -1,0 +1,546 @@
+"""Prediction tasks as objects: what differs between a binary, a continuous and a
+three-class model is declared here, once, and every caller asks the task.
+
+A task is chosen by the config's label rule (``PipelineConfig.task`` gives its name;
+:func:`get_task` the object) and stored by name in a saved model (``metadata.json``
+``task``, the output map's ``task``), so model directories stay plain data.
+
+=============  =========================  ==================================  ========
+task           outcome ``y``              raw score                           splits
+=============  =========================  ==================================  ========
+binary         0/1 impaired EIH           log-odds (n,)                       strat.
+continuous     change in kPa (post-pre)   predicted change (n,)               plain
+three_class    0/1/2 (hypo/none/hyper)    logits (n, 3)                       strat.
+=============  =========================  ==================================  ========
+
+Each task knows its estimator role (classifier or regressor), its splitters, its tuning
+score, its calibration (the output map fitted on out-of-fold raw scores), the binary
+event its curves and sample size are read for, its metrics tables, its plots and the
+sentences of the model card. A new task is one subclass and :func:`register_task`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+__all__ = ["TASKS", "BinaryTask", "ContinuousTask", "Task", "ThreeClassTask", "get_task",
+           "register_task"]
+
+_EPS = 1e-12
+
+#: Multiclass calibration per ``calibration.method``.
+MULTICLASS_METHODS = {"auto": "vector", "sigmoid": "vector", "temperature": "temperature",
+                      "none": "none"}
+
+
+class Task:
+    """One prediction task (subclass it; see the module docstring)."""
+
+    #: Name in configs, metadata and output maps.
+    name: ClassVar[str]
+    #: Outputs per row of the raw score (None: one column).
+    n_outputs: ClassVar[int | None] = None
+    #: The estimator a model family gives for it.
+    estimator_role: ClassVar[str] = "classifier"
+    #: Generalised linear model of the biomarker tests.
+    glm: ClassVar[str] = "binomial"
+    #: The binary event the task's curves, subgroups and sample size are read for.
+    event: ClassVar[str] = "impaired EIH"
+    #: Short name of that event's probability (plots' axis).
+    event_short: ClassVar[str] = "impaired EIH"
+    #: What one adjusted effect of a biomarker measures; its null value; +1 when a
+    #: larger effect is a higher risk.
+    effect_measure: ClassVar[str] = "odds ratio of impaired EIH"
+    effect_null: ClassVar[float] = 1.0
+    risk_sign: ClassVar[float] = 1.0
+    #: The raw-score output an explanation shows (None: the only one).
+    explain_output: ClassVar[int | None] = None
+    #: ``eihpredict update`` can recalibrate or refit it.
+    updatable: ClassVar[bool] = False
+    #: Metrics in the model card's table and the two headline figures.
+    card_metrics: ClassVar[tuple[str, ...]] = ()
+    headline: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: AUROC row of its external-validation metrics (sizes the validation sample).
+    external_auroc: ClassVar[str] = "auroc"
+
+    def __repr__(self) -> str:
+        return f"<task {self.name}>"
+
+    # -- data ---------------------------------------------------------------------
+    def impaired_event(self, y: np.ndarray, label) -> np.ndarray:
+        """Impaired EIH (0/1) of outcomes ``y`` under ``label`` (a LabelRule)."""
+        return np.asarray(y).astype(int)
+
+    def binary_view(self, y: np.ndarray, probabilities: np.ndarray, label
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """The binary question the predictions answer for decision curves and subgroups:
+        the event (0/1) and its probability."""
+        return self.impaired_event(y, label), probabilities
+
+    def check_outcome(self, y: np.ndarray, source: str, label) -> None:
+        """Raise ``ValueError`` when the outcomes cannot train this task."""
+        if len(np.unique(y)) < 2:
+            raise ValueError(f"{source}: every row has the same label ({y[0]}); nothing "
+                             "to learn")
+
+    def summary(self, y: np.ndarray) -> dict[str, Any]:
+        """Task-specific entries of the training data summary (no individual rows)."""
+        return {}
+
+    def summary_lines(self, summary: dict[str, Any], config, covariate: bool) -> list[str]:
+        """Log lines about the outcome (training step 1)."""
+        return []
+
+    def sample_size_event(self, y: np.ndarray, label) -> tuple[np.ndarray, str]:
+        """The binary event Riley's criteria are applied to, and its description."""
+        return self.impaired_event(y, label), "impaired EIH"
+
+    # -- configuration --------------------------------------------------------------
+    def check_metric(self, key: str, metric: str) -> None:
+        """Raise ``ValueError`` when ``metric`` (tuning or selection) does not fit."""
+        from ..config import CONTINUOUS_ONLY_METRICS
+
+        if metric in CONTINUOUS_ONLY_METRICS:
+            raise ValueError(f"{key} {metric} needs label rule continuous (this label "
+                             f"rule gives a {self.name} outcome); use log_loss, brier or "
+                             "roc_auc")
+
+    def check_config(self, config) -> None:
+        """Raise ``ValueError`` for options that make no sense for this task."""
+
+    def covariates(self, config) -> tuple[str, ...]:
+        """Contract columns added to the features unchanged (ANCOVA)."""
+        return ()
+
+    # -- fitting ----------------------------------------------------------------------
+    def splitter(self, n_folds: int, seed: int, *, grouped: bool = False):
+        """Shuffled K-fold (stratified by the label unless :attr:`stratified` is off);
+        grouped variants keep a group on one side."""
+        from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+        if grouped:
+            return StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+        return StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+
+    def repeated_splitter(self, n_folds: int, n_repeats: int, seed: int):
+        from sklearn.model_selection import RepeatedStratifiedKFold
+
+        return RepeatedStratifiedKFold(n_splits=n_folds, n_repeats=n_repeats,
+                                       random_state=seed)
+
+    def tuning_score(self, metric: str, y: np.ndarray, z: np.ndarray) -> float:
+        """The tuning metric of raw scores ``z`` (lower is better except ``roc_auc``)."""
+        from ._metrics import _auroc
+
+        p = 1 / (1 + np.exp(-z))
+        if metric == "roc_auc":
+            return _auroc(y, p)
+        if metric == "brier":
+            return float(np.mean((p - y) ** 2))
+        pc = np.clip(p, _EPS, 1 - _EPS)
+        return float(-np.mean(y * np.log(pc) + (1 - y) * np.log(1 - pc)))
+
+    def selection_score(self, metric: str, y: np.ndarray, fitted) -> float:
+        """The selection metric on a training set's own out-of-fold predictions (lower
+        is better; AUROC negated)."""
+        from ._metrics import point_metrics
+
+        p = fitted.model.calibrator.predict(fitted.raw_oof)
+        value = point_metrics(y, p, 0.5)[{"log_loss": "log_loss", "brier": "brier",
+                                         "roc_auc": "auroc"}[metric]]
+        return -value if metric == "roc_auc" else value
+
+    def calibrate(self, config, raw_oof: np.ndarray, y: np.ndarray):
+        """The output map from out-of-fold raw scores: ``(output_map, calibrator,
+        threshold, method)``. A binary model keeps no output map of its own: its
+        outputs follow its calibrator and threshold fields (as models saved before output
+        maps did), so replacing the calibrator (model updating) recalibrates it."""
+        from ._calibration import Calibrator, resolve_method
+        from ._metrics import choose_threshold
+
+        rule = config.threshold
+        method = resolve_method(config.calibration.method, len(y))
+        calibrator = Calibrator(method).fit(raw_oof, y)
+        threshold = choose_threshold(y, calibrator.predict(raw_oof), rule.rule,
+                                     value=rule.value, min_sensitivity=rule.min_sensitivity)
+        return None, calibrator, threshold, method
+
+    def threshold_rule(self, config) -> str:
+        return config.threshold.rule
+
+    # -- reporting ----------------------------------------------------------------------
+    def validation_metrics(self, y, probabilities, outputs, threshold, decisions, label, *,
+                           n_boot: int, seed: int):
+        """Bootstrap metrics of outer-CV predictions: ``(table, probabilities of the
+        binary view)``."""
+        from ._bootstrap import bootstrap_metrics
+
+        table = bootstrap_metrics(y, probabilities, threshold, decisions=decisions,
+                                  n_boot=n_boot, seed=seed)
+        return table, probabilities
+
+    def validation_plots(self, y, outer, metrics, chosen, config, folder, fmt) -> dict:
+        """The plots of outer-CV predictions beyond the decision curve (``fmt(table,
+        metric)`` formats one metric of one candidate's table for a legend)."""
+        from ._plots import plot_calibration, plot_roc
+
+        impaired = self.impaired_event(y, config.label)
+        legend = {m: {name: fmt(table, m) for name, table in metrics.items()}
+                  for m in ("auroc", "calibration_slope")}
+        return {
+            "roc.png": plot_roc(impaired, outer.probabilities, legend["auroc"],
+                                folder / "roc.png", seed=config.seed),
+            "calibration.png": plot_calibration(impaired, outer.probabilities,
+                                                legend["calibration_slope"],
+                                                folder / "calibration.png"),
+        }
+
+    def decision_line(self, threshold: float, rule: str) -> str:
+        return f"Decision threshold ({rule}) on P(impaired EIH): {threshold:.3f}"
+
+    def external_metrics(self, model, frame, y: np.ndarray, label_rule: dict, *,
+                         n_boot: int, seed: int):
+        """External-validation metrics of a loaded model on outcomes ``y``: ``(table,
+        event, probability of the event)``."""
+        from ._external import binary_metrics
+
+        p = np.clip(model.predict_proba(frame), _EPS, 1 - _EPS)
+        return binary_metrics(y, p, model.threshold, n_boot=n_boot, seed=seed), y, p
+
+    def external_decision(self, threshold: float) -> str:
+        return f"decision threshold {threshold:.3f}"
+
+    def card_lines(self, metadata: dict[str, Any]) -> dict[str, str]:
+        """Sentences of the model card that depend on what the model predicts."""
+        cal, threshold = metadata["calibration"], metadata["threshold"]
+        return {
+            "predicts": "the probability of **impaired exercise-induced hypoalgesia (EIH)**",
+            "calibration": f"{cal['method']} on out-of-fold log-odds",
+            "threshold": f"- Decision threshold: {threshold['value']:.3f} "
+                         f"({threshold['rule']} rule, chosen on out-of-fold predictions).",
+            "subgroups": "AUROC of P(impaired EIH)",
+        }
+
+
+class BinaryTask(Task):
+    name = "binary"
+    updatable = True
+    card_metrics = ("auroc", "auprc", "brier", "log_loss", "calibration_slope",
+                    "calibration_intercept", "sensitivity", "specificity", "ppv", "npv")
+    headline = (("AUROC", "auroc"), ("calibration slope", "calibration_slope"))
+
+
+class ContinuousTask(Task):
+    name = "continuous"
+    estimator_role = "regressor"
+    glm = "gaussian"
+    effect_measure = "kPa of PPT change"
+    effect_null = 0.0
+    risk_sign = -1.0  # a smaller predicted change (less hypoalgesia) is the higher risk
+    card_metrics = ("r2", "rmse", "mae", "change_calibration_slope", "pi_coverage",
+                    "pi_width", "auroc", "brier", "calibration_slope",
+                    "calibration_intercept")
+    headline = (("RMSE (kPa)", "rmse"), ("interval coverage", "pi_coverage"))
+
+    def impaired_event(self, y, label):
+        return (y <= label.threshold_kpa).astype(int)
+
+    def summary(self, y):
+        return {"change_kpa": {"mean": round(float(np.mean(y)), 2),
+                               "sd": round(float(np.std(y, ddof=1)), 2),
+                               "median": round(float(np.median(y)), 2)}}
+
+    def summary_lines(self, summary, config, covariate):
+        lines = [f"    change: mean {summary['change_kpa']['mean']:.1f} kPa, SD "
+                 f"{summary['change_kpa']['sd']:.1f} kPa; "
+                 + ("adjusted for the pre-exercise PPT (ANCOVA)" if covariate
+                    else "not adjusted for the pre-exercise PPT")]
+        if config.calibration.method != "auto":
+            lines.append(f"    calibration.method {config.calibration.method} is not used: "
+                         "a continuous model's interval and probability come from its "
+                         "out-of-fold residuals")
+        return lines
+
+    def sample_size_event(self, y, label):
+        # the binary event the model is read for (conservative: a model of the change
+        # needs fewer rows than its dichotomised outcome)
+        return (self.impaired_event(y, label),
+                f"impaired EIH (change <= {label.threshold_kpa:g} kPa)")
+
+    def check_metric(self, key, metric):
+        if metric == "roc_auc":
+            raise ValueError(f"{key} roc_auc needs a binary or three-class outcome; use "
+                             "mse, rmse or mae (tuning) or rmse, mae or r2 (selection) "
+                             "for label rule continuous")
+
+    def check_config(self, config):
+        label = config.label
+        if config.continuous.adjust_for_pre and (label.measure != "ppt"
+                                                 or label.site != "local"):
+            raise ValueError(f"continuous.adjust_for_pre adjusts for eih_ppt_pre_kpa, the "
+                             f"local pre-exercise PPT; the outcome here is "
+                             f"{label.outcome_definition()}: set continuous.adjust_for_pre "
+                             "false")
+
+    def covariates(self, config):
+        from ._nested import PRE_COVARIATE
+
+        return (PRE_COVARIATE,) if config.continuous.adjust_for_pre else ()
+
+    def splitter(self, n_folds, seed, *, grouped=False):
+        from sklearn.model_selection import GroupKFold, KFold
+
+        if grouped:
+            return GroupKFold(n_folds, shuffle=True, random_state=seed)
+        return KFold(n_folds, shuffle=True, random_state=seed)
+
+    def repeated_splitter(self, n_folds, n_repeats, seed):
+        from sklearn.model_selection import RepeatedKFold
+
+        return RepeatedKFold(n_splits=n_folds, n_repeats=n_repeats, random_state=seed)
+
+    def tuning_score(self, metric, y, z):
+        # log_loss and brier give the mean squared error: with one residual variance for
+        # every row (the Gaussian log score, the CRPS) both rank models as the MSE does
+        error = np.asarray(y, dtype="float64") - np.asarray(z, dtype="float64")
+        if metric == "mae":
+            return float(np.mean(np.abs(error)))
+        mse = float(np.mean(error**2))
+        return float(np.sqrt(mse)) if metric == "rmse" else mse
+
+    def selection_score(self, metric, y, fitted):
+        # r2 on one training set ranks as the MSE does
+        return self.tuning_score("mae" if metric == "mae" else "mse", y, fitted.raw_oof)
+
+    def calibrate(self, config, raw_oof, y):
+        from ._metrics import choose_threshold
+        from ._outputs import ContinuousOutputs, ResidualDistribution
+
+        rule = config.threshold
+        distribution = ResidualDistribution(config.continuous.interval).fit(y - raw_oof)
+        threshold_kpa = config.label.threshold_kpa
+        p = distribution.cdf(threshold_kpa - raw_oof)
+        threshold = choose_threshold((y <= threshold_kpa).astype(int), p, rule.rule,
+                                     value=rule.value, min_sensitivity=rule.min_sensitivity)
+        return (ContinuousOutputs(distribution, threshold_kpa, threshold), None, threshold,
+                "conformal")
+
+    def validation_metrics(self, y, probabilities, outputs, threshold, decisions, label, *,
+                           n_boot, seed):
+        from ._bootstrap import bootstrap_continuous_metrics
+
+        table = bootstrap_continuous_metrics(y, outputs, label.threshold_kpa, threshold,
+                                             decisions=decisions, n_boot=n_boot, seed=seed)
+        return table, outputs["p_impaired_eih"]
+
+    def validation_plots(self, y, outer, metrics, chosen, config, folder, fmt):
+        from ._plots import plot_change
+
+        plots = super().validation_plots(y, outer, metrics, chosen, config, folder, fmt)
+        plots["change.png"] = plot_change(y, outer.outputs[chosen], config.continuous.interval,
+                                          chosen, folder / "change.png")
+        return plots
+
+    def external_metrics(self, model, frame, y, label_rule, *, n_boot, seed):
+        from ._external import binary_metrics, continuous_metrics
+
+        outputs = model.predict(model.batch(frame))
+        threshold_kpa = float(label_rule.get("threshold_kpa", 0.0))
+        event = (y <= threshold_kpa).astype(int)
+        p = np.clip(outputs["p_impaired_eih"], _EPS, 1 - _EPS)
+        change = continuous_metrics(y, outputs["predicted_change_kpa"],
+                                    pi_low=outputs["change_pi_low"],
+                                    pi_high=outputs["change_pi_high"])
+        # The change's own calibration rows are named apart from the probability's.
+        change["metric"] = change["metric"].replace({
+            "calibration_slope": "change_calibration_slope",
+            "calibration_intercept": "change_calibration_intercept",
+            "calibration_in_the_large": "change_calibration_in_the_large"})
+        binary = binary_metrics(event, p, model.threshold, n_boot=n_boot, seed=seed)
+        import pandas as pd
+
+        return pd.concat([change, binary], ignore_index=True), event, p
+
+    def card_lines(self, metadata):
+        rule, cal = metadata["label_rule"], metadata["calibration"]
+        threshold = metadata["threshold"]
+        level = cal.get("level", 0.8)
+        return {
+            "predicts": "the **post-exercise PPT change** (kPa, post - pre) with a "
+                        f"{level:.0%} prediction interval and the derived probability of "
+                        f"impaired EIH, P(change <= {rule['threshold_kpa']:g} kPa)",
+            "calibration": f"the predictive distribution is the predicted change plus the "
+                           f"{cal.get('n_residuals')} out-of-fold residuals (conformal "
+                           f"interval {cal.get('interval_low', 0):+.1f} to "
+                           f"{cal.get('interval_high', 0):+.1f} kPa around the prediction; "
+                           f"P(impaired) from their smoothed distribution function)",
+            "threshold": f"- Decision threshold on P(impaired EIH): {threshold['value']:.3f} "
+                         f"({threshold['rule']} rule, chosen on out-of-fold predictions).",
+            "subgroups": "AUROC of the derived P(impaired EIH)",
+        }
+
+
+class ThreeClassTask(Task):
+    name = "three_class"
+    n_outputs = 3
+    glm = "multinomial"
+    event = "hyperalgesia vs rest"
+    event_short = "hyperalgesia"
+    effect_measure = "odds ratio of hyperalgesia"
+    explain_output = 2  # the hyperalgesia logit: the flare clinicians most want to foresee
+    card_metrics = ("auroc_hypoalgesia", "auroc_no_change", "auroc_hyperalgesia",
+                    "auroc_macro", "calibration_slope_hypoalgesia",
+                    "calibration_slope_no_change", "calibration_slope_hyperalgesia", "brier",
+                    "log_loss", "accuracy")
+    headline = (("macro AUROC", "auroc_macro"), ("AUROC hyperalgesia", "auroc_hyperalgesia"))
+    external_auroc = "auroc_hyperalgesia"
+
+    def impaired_event(self, y, label):
+        return (y >= 1).astype(int)
+
+    def binary_view(self, y, probabilities, label):
+        return (y == 2).astype(int), np.asarray(probabilities)[..., 2]
+
+    def check_outcome(self, y, source, label):
+        from ._outputs import THREE_CLASSES
+
+        super().check_outcome(y, source, label)
+        if len(np.unique(y)) < 3:
+            missing = [c for j, c in enumerate(THREE_CLASSES) if not np.any(y == j)]
+            raise ValueError(f"{source}: no row in class {', '.join(missing)} under the "
+                             f"label rule ({label.describe()}); three classes need all "
+                             "three")
+
+    def summary(self, y):
+        from ._outputs import THREE_CLASSES
+
+        return {"classes": {name: int(np.sum(y == j)) for j, name in enumerate(THREE_CLASSES)}}
+
+    def summary_lines(self, summary, config, covariate):
+        return ["    classes: " + ", ".join(f"{k} {v}" for k, v in summary["classes"].items())]
+
+    def sample_size_event(self, y, label):
+        from ._outputs import THREE_CLASSES
+
+        # the rarest class against the rest (the hardest binary sub-problem)
+        rarest = int(np.argmin(np.bincount(y.astype(int), minlength=3)))
+        return (y == rarest).astype(int), f"{THREE_CLASSES[rarest]} against the rest"
+
+    def check_config(self, config):
+        if config.calibration.method == "isotonic":
+            raise ValueError("calibration.method isotonic is for binary outcomes; three "
+                             "classes use auto or sigmoid (vector scaling), temperature or "
+                             "none")
+
+    def tuning_score(self, metric, y, z):
+        # z: logits (n, K); log_loss is the multinomial log loss, brier sums the squared
+        # errors over classes, roc_auc is the mean one-vs-rest AUROC
+        from ._metrics import _auroc
+
+        z = np.asarray(z, dtype="float64")
+        z = z - z.max(axis=1, keepdims=True)
+        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        y = np.asarray(y).astype(int)
+        onehot = np.eye(p.shape[1])[y]
+        if metric == "roc_auc":
+            return float(np.nanmean([_auroc(onehot[:, k], p[:, k]) for k in range(p.shape[1])]))
+        if metric == "brier":
+            return float(np.mean(((p - onehot) ** 2).sum(axis=1)))
+        return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], _EPS, 1))))
+
+    def selection_score(self, metric, y, fitted):
+        value = self.tuning_score(metric, y, fitted.raw_oof)
+        return -value if metric == "roc_auc" else value
+
+    def calibrate(self, config, raw_oof, y):
+        from ._calibration import MulticlassCalibrator
+        from ._outputs import ThreeClassOutputs
+
+        method = MULTICLASS_METHODS[config.calibration.method]
+        classes = MulticlassCalibrator(method).fit(raw_oof, y)
+        return ThreeClassOutputs(classes), None, float("nan"), method
+
+    def threshold_rule(self, config):
+        return "most probable class"
+
+    def validation_metrics(self, y, probabilities, outputs, threshold, decisions, label, *,
+                           n_boot, seed):
+        from ._bootstrap import bootstrap_three_class_metrics
+
+        table = bootstrap_three_class_metrics(y, probabilities, decisions=decisions,
+                                              n_boot=n_boot, seed=seed)
+        return table, probabilities
+
+    def validation_plots(self, y, outer, metrics, chosen, config, folder, fmt):
+        from ._outputs import THREE_CLASSES
+        from ._plots import plot_three_class_calibration, plot_three_class_roc
+
+        aurocs = {name: {c: fmt(table, f"auroc_{c}") for c in THREE_CLASSES}
+                  for name, table in metrics.items()}
+        return {
+            "roc.png": plot_three_class_roc(y, outer.probabilities, aurocs,
+                                            folder / "roc.png", seed=config.seed),
+            "calibration.png": plot_three_class_calibration(y, outer.probabilities,
+                                                            folder / "calibration.png"),
+        }
+
+    def decision_line(self, threshold, rule):
+        return "Predicted class (eih_class): the most probable one."
+
+    def external_metrics(self, model, frame, y, label_rule, *, n_boot, seed):
+        from ._external import multiclass_metrics
+
+        outputs = model.predict(model.batch(frame))
+        P = model.outputs_map.probability(outputs)
+        return multiclass_metrics(y, P), (y == 2).astype(int), np.clip(P[:, 2], _EPS,
+                                                                          1 - _EPS)
+
+    def external_decision(self, threshold):
+        return ("predicted class: the most probable; calibration and decision curves: "
+                "hyperalgesia against the rest")
+
+    def card_lines(self, metadata):
+        cal = metadata["calibration"]
+        return {
+            "predicts": "the probabilities of **hypoalgesia, no change and hyperalgesia** "
+                        "after exercise (summing to 1) and the most probable class",
+            "calibration": f"{cal['method']} scaling of the out-of-fold class logits",
+            "threshold": "- Predicted class (`eih_class`): the most probable one.",
+            "subgroups": "AUROC of P(hyperalgesia) against the other two classes",
+        }
+
+
+#: Registered tasks by name.
+TASKS: dict[str, Task] = {}
+
+
+def register_task(task: Task) -> Task:
+    """Add ``task`` to :data:`TASKS` (its ``name`` must be new); returns it."""
+    if task.name in TASKS:
+        raise ValueError(f"task {task.name!r} is already registered")
+    TASKS[task.name] = task
+    return task
+
+
+for _task in (BinaryTask(), ContinuousTask(), ThreeClassTask()):
+    register_task(_task)
+
+
+def get_task(task: str | Task) -> Task:
+    """The task object of a name (a task object is returned as is).
+
+    Examples
+    --------
+    >>> get_task("continuous").estimator_role
+    'regressor'
+    >>> get_task("three_class").n_outputs
+    3
+    """
+    if isinstance(task, Task):
+        return task
+    try:
+        return TASKS[task]
+    except KeyError:
+        raise ValueError(f"Got task={task!r}; expected one of {', '.join(TASKS)}.") from None
