@@ -23,6 +23,7 @@ from pydantic import (
 from .features import FEATURE_GROUPS
 from .fileio import read_yaml
 from .labels import LabelRule
+from .modeling import FAMILIES, TASKS, get_task
 
 __all__ = [
     "TASKS",
@@ -39,16 +40,9 @@ __all__ = [
 ]
 
 
-#: What a model predicts, from the label rule: ``binary`` (impaired EIH yes/no),
-#: ``continuous`` (the PPT change, kPa) or ``three_class`` (hypoalgesia / no change /
-#: hyperalgesia).
-TASKS = ("binary", "continuous", "three_class")
-
-#: Metrics that only a continuous outcome has (tuning or selection).
-CONTINUOUS_ONLY_METRICS = frozenset({"mse", "rmse", "mae", "r2"})
-
-#: Candidate kinds that are one estimator (anything else is an ensemble of them).
-ESTIMATORS = frozenset({"lightgbm", "logistic"})
+# What a model predicts (the task: ``TASKS``, from the label rule) and the candidate
+# kinds (the registered model families, ``FAMILIES``, plus ``ensemble``) are the
+# registries of :mod:`eihpredict.modeling`; the config checks against them.
 
 
 class ConfigError(ValueError):
@@ -80,14 +74,23 @@ class CandidateConfig(_Strict):
     """One candidate model."""
 
     name: str = Field(description="Name shown in results and MLflow.")
-    kind: Literal["lightgbm", "logistic", "ensemble"] = Field(
-        description="Model family: lightgbm (gradient-boosted trees) or logistic (the "
-        "penalised linear family: logistic, multinomial logistic or linear regression as "
-        "the label rule needs); ensemble averages its members' raw scores."
+    kind: str = Field(
+        description="Model family, one of the registered families: lightgbm "
+        "(gradient-boosted trees) or logistic (the penalised linear family: logistic, "
+        "multinomial logistic or linear regression as the label rule needs); ensemble "
+        "averages its members' raw scores."
     )
     members: list[str] | None = Field(
         None, description="For kind ensemble: names of the candidates it averages."
     )
+
+    @field_validator("kind")
+    @classmethod
+    def _registered_family(cls, value: str) -> str:
+        if value != "ensemble" and value not in FAMILIES:
+            raise ValueError(f"unknown model family {value!r}; expected one of "
+                             f"{', '.join([*FAMILIES, 'ensemble'])}")
+        return value
     groups: list[str] | None = Field(
         None, description="Feature groups for this candidate (default: features.groups)."
     )
@@ -224,9 +227,9 @@ class PipelineConfig(_Strict):
         names = [c.name for c in value]
         if len(set(names)) != len(names):
             raise ValueError(f"candidate names must be unique, got {names}")
-        plain = {c.name for c in value if c.kind in ESTIMATORS}
+        plain = {c.name for c in value if c.kind in FAMILIES}
         for c in value:
-            if c.kind not in ESTIMATORS:  # an ensemble
+            if c.kind not in FAMILIES:  # an ensemble
                 members = c.members or []
                 if len(members) < 2 or not set(members) <= plain:
                     raise ValueError(f"ensemble {c.name!r} needs at least two members from "
@@ -238,32 +241,22 @@ class PipelineConfig(_Strict):
 
     @model_validator(mode="after")
     def _metrics_fit_the_task(self):
-        task = self.task
+        task = get_task(self.task)
         for key, metric in (("tuning.metric", self.tuning.metric),
                             ("selection_metric", self.selection_metric)):
-            if task != "continuous" and metric in CONTINUOUS_ONLY_METRICS:
-                raise ValueError(f"{key} {metric} needs label rule continuous (this label "
-                                 f"rule gives a {task} outcome); use log_loss, brier or roc_auc")
-            if task == "continuous" and metric == "roc_auc":
-                raise ValueError(f"{key} roc_auc needs a binary or three-class outcome; use "
-                                 "mse, rmse or mae (tuning) or rmse, mae or r2 (selection) "
-                                 "for label rule continuous")
-        label = self.label
-        if task == "continuous" and self.continuous.adjust_for_pre and (
-                label.measure != "ppt" or label.site != "local"):
-            raise ValueError(f"continuous.adjust_for_pre adjusts for eih_ppt_pre_kpa, the "
-                             f"local pre-exercise PPT; the outcome here is "
-                             f"{label.outcome_definition()}: set continuous.adjust_for_pre "
-                             "false")
-        if task == "three_class" and self.calibration.method == "isotonic":
-            raise ValueError("calibration.method isotonic is for binary outcomes; three "
-                             "classes use auto or sigmoid (vector scaling), temperature or "
-                             "none")
+            task.check_metric(key, metric)
+        task.check_config(self)
+        for c in self.models:
+            family = FAMILIES.get(c.kind)  # None: an ensemble of checked members
+            if family is not None and family.role_for(task) is None:
+                raise ValueError(f"candidate {c.name!r}: model family {c.kind!r} has no "
+                                 f"estimator for a {task.name} outcome")
         return self
 
     @property
     def task(self) -> str:
-        """``binary``, ``continuous`` or ``three_class`` (see :data:`TASKS`)."""
+        """The task's name in :data:`eihpredict.modeling.TASKS` (``binary``,
+        ``continuous`` or ``three_class``), from the label rule."""
         if self.label.rule == "continuous":
             return "continuous"
         return "three_class" if self.label.n_classes == 3 else "binary"

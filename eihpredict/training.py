@@ -46,24 +46,16 @@ from .model_dir import check_model_destination, save_model_dir
 from .modeling import (
     PRE_COVARIATE,
     SELECTED,
-    THREE_CLASSES,
     FittedCandidate,
     OuterResult,
     SampleSize,
-    bootstrap_continuous_metrics,
-    bootstrap_metrics,
-    bootstrap_three_class_metrics,
     decision_curve,
     fit_candidate,
     forest_plot,
+    get_task,
     meta_summary,
     minimum_sample_size,
-    plot_calibration,
-    plot_change,
     plot_decision_curves,
-    plot_roc,
-    plot_three_class_calibration,
-    plot_three_class_roc,
     pool_site_performance,
     run_outer_cv,
     site_performance,
@@ -76,28 +68,6 @@ from .validation import read_cohort, read_valid_cohort
 __all__ = ["TrainingResult", "format_results", "train"]
 
 logger = logging.getLogger("eihpredict.train")
-
-#: ``selection_metric`` -> (metric in the task's table, lower is better), per task. For a
-#: continuous outcome log_loss and brier rank as the mean squared error does (with one
-#: residual variance: the Gaussian log score and the CRPS), so they select by rmse.
-SELECTION_KEYS: dict[str, dict[str, tuple[str, bool]]] = {
-    "binary": {"log_loss": ("log_loss", True), "brier": ("brier", True),
-               "roc_auc": ("auroc", False)},
-    "continuous": {"log_loss": ("rmse", True), "brier": ("rmse", True),
-                   "rmse": ("rmse", True), "mae": ("mae", True), "r2": ("r2", False)},
-    "three_class": {"log_loss": ("log_loss", True), "brier": ("brier", True),
-                    "roc_auc": ("auroc_macro", False)},
-}
-
-#: Columns of the terminal table, per task.
-TABLE_COLUMNS = {
-    "binary": ["auroc", "auprc", "brier", "calibration_slope", "calibration_intercept",
-               "sensitivity", "specificity"],
-    "continuous": ["r2", "rmse", "pi_coverage", "auroc", "brier", "calibration_slope"],
-    "three_class": [*(f"auroc_{c}" for c in THREE_CLASSES), "auroc_macro", "brier",
-                    "log_loss"],
-}
-
 
 @dataclass
 class TrainingResult:
@@ -133,11 +103,7 @@ class TrainingResult:
 def impaired_event(config: PipelineConfig, y: np.ndarray) -> np.ndarray:
     """Impaired EIH (0/1) under the config's rule: the label itself (binary), ``change <=
     threshold_kpa`` (continuous), no change or hyperalgesia (three classes)."""
-    if config.task == "continuous":
-        return (y <= config.label.threshold_kpa).astype(int)
-    if config.task == "three_class":
-        return (y >= 1).astype(int)
-    return np.asarray(y).astype(int)
+    return get_task(config.task).impaired_event(y, config.label)
 
 
 def summarise(frame: pd.DataFrame, y: np.ndarray, config: PipelineConfig | None = None
@@ -146,12 +112,8 @@ def summarise(frame: pd.DataFrame, y: np.ndarray, config: PipelineConfig | None 
     event = y if config is None else impaired_event(config, y)
     summary: dict[str, Any] = {"n_rows": len(frame), "n_impaired": int(event.sum()),
                                "prevalence": round(float(event.mean()), 4)}
-    if config is not None and config.task == "continuous":
-        summary["change_kpa"] = {"mean": round(float(np.mean(y)), 2),
-                                 "sd": round(float(np.std(y, ddof=1)), 2),
-                                 "median": round(float(np.median(y)), 2)}
-    if config is not None and config.task == "three_class":
-        summary["classes"] = {name: int(np.sum(y == j)) for j, name in enumerate(THREE_CLASSES)}
+    if config is not None:
+        summary.update(get_task(config.task).summary(y))
     for col in ("population", "sex", "site", "exercise_modality"):
         if col in frame:
             counts = frame[col].astype("object").fillna("missing").value_counts()
@@ -211,16 +173,10 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     else:
         frame = read_valid_cohort(data, read_options=read_options, mapping=mapping)
         dropped_summary = None
-    task = config.task
+    task = get_task(config.task)
     y = make_labels(frame, config.label).to_numpy()
-    if len(np.unique(y)) < 2:
-        raise ValueError(f"{data}: every row has the same label ({y[0]}); nothing to learn")
-    if task == "three_class" and len(np.unique(y)) < 3:
-        missing = [c for j, c in enumerate(THREE_CLASSES) if not np.any(y == j)]
-        raise ValueError(f"{data}: no row in class {', '.join(missing)} under the label rule "
-                         f"({config.label.describe()}); three classes need all three")
-    covariate = (PRE_COVARIATE,) if task == "continuous" and config.continuous.adjust_for_pre \
-        else ()
+    task.check_outcome(y, str(data), config.label)
+    covariate = task.covariates(config)
     if covariate and PRE_COVARIATE not in frame:
         # A design file (local PPT trials, no v1 column): the covariate is the outcome's
         # pre-exercise local PPT, combined by the trial rule (the config allows only a
@@ -250,17 +206,8 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
         summary["dropped_rows"] = dropped_summary
     logger.info("    %d rows, %d impaired (%.1f %%), label: %s", len(y), event.sum(),
                 100 * event.mean(), config.label.describe())
-    if task == "continuous":
-        logger.info("    change: mean %.1f kPa, SD %.1f kPa; %s", summary["change_kpa"]["mean"],
-                    summary["change_kpa"]["sd"], "adjusted for the pre-exercise PPT (ANCOVA)"
-                    if covariate else "not adjusted for the pre-exercise PPT")
-        if config.calibration.method != "auto":
-            logger.info("    calibration.method %s is not used: a continuous model's "
-                        "interval and probability come from its out-of-fold residuals",
-                        config.calibration.method)
-    if task == "three_class":
-        logger.info("    classes: %s", ", ".join(f"{k} {v}" for k, v in
-                                                  summary["classes"].items()))
+    for line in task.summary_lines(summary, config, bool(covariate)):
+        logger.info("%s", line)
 
     logger.info("2/6 sample size (Riley et al. 2020)")
     # Candidate parameters: the widest design matrix (linear: with missing indicators).
@@ -271,17 +218,8 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     except ValueError as exc:  # a configured group whose columns the data lacks
         raise ValueError(f"pipeline {config.name!r} cannot use {data}: {exc}") from None
     n_params += len(covariate)
-    # Continuous: the criteria of the binary event the model is read for (conservative:
-    # a model of the change needs fewer rows than its dichotomised outcome); three
-    # classes: the rarest class against the rest (the hardest binary sub-problem).
-    sized, summary["sample_size_event"] = event, "impaired EIH"
-    if task == "continuous":
-        summary["sample_size_event"] = (f"impaired EIH (change <= "
-                                        f"{config.label.threshold_kpa:g} kPa)")
-    elif task == "three_class":
-        rarest = int(np.argmin(np.bincount(y.astype(int), minlength=3)))
-        sized = (y == rarest).astype(int)
-        summary["sample_size_event"] = f"{THREE_CLASSES[rarest]} against the rest"
+    # The binary event the task's sample size is read for (Task.sample_size_event).
+    sized, summary["sample_size_event"] = task.sample_size_event(y, config.label)
     sample_size = minimum_sample_size(max(min(float(sized.mean()), 0.99), 0.01),
                                       config.anticipated_c_statistic, n_params)
     message = (f"    {n_params} candidate parameters, anticipated C "
@@ -302,7 +240,7 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     metrics, curves = {}, {}
     for name in outer.candidates:
         metrics[name], curves[name] = _evaluate(config, y, outer, name)
-    key, lower = SELECTION_KEYS[task][config.selection_metric]
+    key, lower = task.selection_keys[config.selection_metric]
     eligible = [c.name for c in config.models if not c.baseline]
     scores = {n: metrics[n].loc[key, "estimate"] for n in eligible}
     chosen = (min if lower else max)(scores, key=scores.get)
@@ -320,7 +258,7 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
                                  seed=config.seed, n_boot=min(config.cv.bootstrap, 200))
     result = TrainingResult(config=config, metrics=metrics, decision_curves=curves,
                             outer=outer, final=final, chosen=chosen, sample_size=sample_size,
-                            data_summary=summary, subgroups=subgroups, task=task,
+                            data_summary=summary, subgroups=subgroups, task=task.name,
                             metrics_without_covariate=without)
     logger.info("6/6 writing the model directory%s", " and logging to MLflow" if track else "")
     result.mapping = mapping
@@ -400,32 +338,23 @@ def _binary_view(config: PipelineConfig, y: np.ndarray, probabilities: np.ndarra
     """The binary question a task's predictions answer for decision curves and
     subgroups: impaired EIH and its probability (binary, continuous), hyperalgesia
     against the rest (three classes: the flare clinicians most want to foresee)."""
-    if config.task == "three_class":
-        return (y == 2).astype(int), np.asarray(probabilities)[..., 2]
-    return impaired_event(config, y), probabilities
+    return get_task(config.task).binary_view(y, probabilities, config.label)
 
 
 def _evaluate(config: PipelineConfig, y: np.ndarray, outer: OuterResult, name: str, *,
               without_covariate: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Metrics with intervals and the decision curve of one candidate's outer predictions."""
     n_boot, seed = config.cv.bootstrap, config.seed
-    if config.task == "continuous":
-        outputs = outer.without_covariate[name] if without_covariate else outer.outputs[name]
-        decisions = (outputs["p_impaired_eih"] >= _threshold(outer, name)
-                     if without_covariate else outer.decisions[name])
-        table = bootstrap_continuous_metrics(y, outputs, config.label.threshold_kpa,
-                                             _threshold(outer, name), decisions=decisions,
-                                             n_boot=n_boot, seed=seed)
-        probabilities = outputs["p_impaired_eih"]
-    elif config.task == "three_class":
-        probabilities = outer.probabilities[name]
-        table = bootstrap_three_class_metrics(y, probabilities,
-                                              decisions=outer.decisions[name],
-                                              n_boot=n_boot, seed=seed)
+    threshold = _threshold(outer, name)
+    if without_covariate:
+        outputs = outer.without_covariate[name]
+        decisions = outputs["p_impaired_eih"] >= threshold
     else:
-        probabilities = outer.probabilities[name]
-        table = bootstrap_metrics(y, probabilities, _threshold(outer, name),
-                                  decisions=outer.decisions[name], n_boot=n_boot, seed=seed)
+        outputs = outer.outputs[name]
+        decisions = outer.decisions[name]
+    table, probabilities = get_task(config.task).validation_metrics(
+        y, outer.probabilities[name], outputs, threshold,
+        decisions, config.label, n_boot=n_boot, seed=seed)
     curve = decision_curve(*_binary_view(config, y, probabilities), n_boot=min(n_boot, 200),
                            seed=seed)
     return table, curve
@@ -433,29 +362,12 @@ def _evaluate(config: PipelineConfig, y: np.ndarray, outer: OuterResult, name: s
 
 def _plots(result: TrainingResult, y: np.ndarray, folder: Path) -> dict[str, Path]:
     """Validation plots that make sense for the task (outer-CV predictions)."""
-    config, outer = result.config, result.outer
-    seed = config.seed
-    event = "hyperalgesia vs rest" if result.task == "three_class" else "impaired EIH"
+    task = get_task(result.task)
     plots = {"decision_curve.png": plot_decision_curves(result.decision_curves,
-                                                       folder / "decision_curve.png", event)}
-    if result.task == "three_class":
-        aurocs = {name: {c: _fmt_one(table, f"auroc_{c}") for c in THREE_CLASSES}
-                  for name, table in result.metrics.items()}
-        plots["roc.png"] = plot_three_class_roc(y, outer.probabilities, aurocs,
-                                                folder / "roc.png", seed=seed)
-        plots["calibration.png"] = plot_three_class_calibration(y, outer.probabilities,
-                                                                folder / "calibration.png")
-        return plots
-    probabilities, impaired = outer.probabilities, impaired_event(config, y)
-    plots["roc.png"] = plot_roc(impaired, probabilities, _fmt(result.metrics, "auroc"),
-                                folder / "roc.png", seed=seed)
-    plots["calibration.png"] = plot_calibration(impaired, probabilities,
-                                                _fmt(result.metrics, "calibration_slope"),
-                                                folder / "calibration.png")
-    if result.task == "continuous":
-        plots["change.png"] = plot_change(y, outer.outputs[result.chosen],
-                                          config.continuous.interval, result.chosen,
-                                          folder / "change.png")
+                                                       folder / "decision_curve.png",
+                                                       task.event)}
+    plots.update(task.validation_plots(y, result.outer, result.metrics, result.chosen,
+                                       result.config, folder, _fmt_one))
     return plots
 
 
@@ -485,8 +397,7 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
             "output_columns": list(model.output_columns),
             "optional_columns": list(model.optional_columns),
             "threshold": {"value": None if np.isnan(model.threshold) else model.threshold,
-                          "rule": config.threshold.rule if result.task != "three_class"
-                          else "most probable class"},
+                          "rule": get_task(result.task).threshold_rule(config)},
             "calibration": {**model.outputs_map.describe(),
                             "method": result.final.calibration_method},
             **_covariate_metadata(result),
@@ -647,7 +558,7 @@ def _log_run(run, result: TrainingResult, metadata: dict, plots: dict, fingerpri
 def format_results(result: TrainingResult) -> str:
     """The results table and where things are, for the terminal."""
     config = result.config
-    cols = TABLE_COLUMNS[result.task]
+    cols = list(get_task(result.task).table_columns)
     table = result.metrics_table()[cols]
     width = max(len(n) for n in table.index) + 3
     what = {"binary": "impaired EIH", "three_class": "three classes, one vs rest",
@@ -676,11 +587,8 @@ def format_results(result: TrainingResult) -> str:
     lines.append(f"Sample size (Riley, {event}): minimum {ss.minimum_n} rows for "
                  f"{ss.parameters} parameters at C={ss.c_statistic}; cohort "
                  f"{result.data_summary['n_rows']}.")
-    if result.task == "three_class":
-        lines.append("Predicted class (eih_class): the most probable one.")
-    else:
-        lines.append(f"Decision threshold ({config.threshold.rule}) on P(impaired EIH): "
-                     f"{result.final.model.threshold:.3f}")
+    lines.append(get_task(result.task).decision_line(result.final.model.threshold,
+                                                     config.threshold.rule))
     lines.append(f"Model directory: {result.model_dir}")
     if result.run_id:
         lines.append(f"MLflow run: {result.run_id} in {result.tracking_uri} "

@@ -143,10 +143,15 @@ class ModelFamily:
     default_params: dict[str, Any] = field(default_factory=dict)
     packages: tuple[str, ...] = ()
 
+    def role_for(self, task):
+        """The estimator factory for ``task`` (a name or task object), or None."""
+        role = get_task(task).estimator_role
+        return self.regressor if role == "regressor" else self.classifier
+
     def estimator(self, task, params: dict[str, Any], seed: int):
         """A fresh estimator of this family for ``task`` (a name or task object)."""
         role = get_task(task).estimator_role
-        factory = self.regressor if role == "regressor" else self.classifier
+        factory = self.role_for(task)
         if factory is None:
             raise ValueError(f"model family {self.name!r} has no {role} (task "
                              f"{get_task(task).name})")

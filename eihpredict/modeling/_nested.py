@@ -28,14 +28,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import LeaveOneGroupOut
 
-from ..config import CandidateConfig, PipelineConfig
 from ._calibration import Calibrator
 from ._estimators import make_pipeline
 from ._model import CovariateAdjustedModel, EnsembleModel, FittedModel, TrainedModel
@@ -43,16 +42,17 @@ from ._outputs import (
     OutputMap,
 )
 from ._protocol import ColumnBatch, PipelineScorer
-from ._tasks import MULTICLASS_METHODS, get_task  # noqa: F401 (re-exported)
+from ._tasks import PRE_COVARIATE, get_task
 from ._tuning import inner_splits, tune
+
+if TYPE_CHECKING:  # the config imports modeling's registries
+    from ..config import CandidateConfig, PipelineConfig
 
 __all__ = ["PRE_COVARIATE", "SELECTED", "FittedCandidate", "OuterResult", "fit_candidate",
            "outer_splits", "run_outer_cv"]
 
 logger = logging.getLogger("eihpredict.train")
 
-#: The covariate of an ANCOVA-style continuous model: the outcome's pre-exercise PPT.
-PRE_COVARIATE = "eih_ppt_pre_kpa"
 
 
 

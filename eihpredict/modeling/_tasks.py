@@ -24,11 +24,26 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
+
+from ._calibration import Calibrator, MulticlassCalibrator, resolve_method
+from ._external import binary_metrics, continuous_metrics, multiclass_metrics
+from ._metrics import _auroc, bootstrap_metrics, choose_threshold, point_metrics
+from ._outputs import THREE_CLASSES, ContinuousOutputs, ResidualDistribution, ThreeClassOutputs
+from ._plots import plot_calibration, plot_roc
+from ._task_metrics import bootstrap_continuous_metrics, bootstrap_three_class_metrics
+from ._task_plots import plot_change, plot_three_class_calibration, plot_three_class_roc
 
 __all__ = ["TASKS", "BinaryTask", "ContinuousTask", "Task", "ThreeClassTask", "get_task",
            "register_task"]
 
 _EPS = 1e-12
+
+#: The covariate of an ANCOVA-style continuous model: the outcome's pre-exercise PPT.
+PRE_COVARIATE = "eih_ppt_pre_kpa"
+
+#: Metrics that only a continuous outcome has (tuning or selection).
+CONTINUOUS_ONLY_METRICS = frozenset({"mse", "rmse", "mae", "r2"})
 
 #: Multiclass calibration per ``calibration.method``.
 MULTICLASS_METHODS = {"auto": "vector", "sigmoid": "vector", "temperature": "temperature",
@@ -64,6 +79,14 @@ class Task:
     headline: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: AUROC row of its external-validation metrics (sizes the validation sample).
     external_auroc: ClassVar[str] = "auroc"
+    #: ``selection_metric`` -> (metric in the task's validation table, lower is better).
+    selection_keys: ClassVar[dict[str, tuple[str, bool]]] = {
+        "log_loss": ("log_loss", True), "brier": ("brier", True),
+        "roc_auc": ("auroc", False)}
+    #: Columns of the terminal table of candidates.
+    table_columns: ClassVar[tuple[str, ...]] = (
+        "auroc", "auprc", "brier", "calibration_slope", "calibration_intercept",
+        "sensitivity", "specificity")
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"
@@ -100,8 +123,6 @@ class Task:
     # -- configuration --------------------------------------------------------------
     def check_metric(self, key: str, metric: str) -> None:
         """Raise ``ValueError`` when ``metric`` (tuning or selection) does not fit."""
-        from ..config import CONTINUOUS_ONLY_METRICS
-
         if metric in CONTINUOUS_ONLY_METRICS:
             raise ValueError(f"{key} {metric} needs label rule continuous (this label "
                              f"rule gives a {self.name} outcome); use log_loss, brier or "
@@ -132,7 +153,6 @@ class Task:
 
     def tuning_score(self, metric: str, y: np.ndarray, z: np.ndarray) -> float:
         """The tuning metric of raw scores ``z`` (lower is better except ``roc_auc``)."""
-        from ._metrics import _auroc
 
         p = 1 / (1 + np.exp(-z))
         if metric == "roc_auc":
@@ -145,7 +165,6 @@ class Task:
     def selection_score(self, metric: str, y: np.ndarray, fitted) -> float:
         """The selection metric on a training set's own out-of-fold predictions (lower
         is better; AUROC negated)."""
-        from ._metrics import point_metrics
 
         p = fitted.model.calibrator.predict(fitted.raw_oof)
         value = point_metrics(y, p, 0.5)[{"log_loss": "log_loss", "brier": "brier",
@@ -157,8 +176,6 @@ class Task:
         threshold, method)``. A binary model keeps no output map of its own: its
         outputs follow its calibrator and threshold fields (as models saved before output
         maps did), so replacing the calibrator (model updating) recalibrates it."""
-        from ._calibration import Calibrator, resolve_method
-        from ._metrics import choose_threshold
 
         rule = config.threshold
         method = resolve_method(config.calibration.method, len(y))
@@ -175,7 +192,6 @@ class Task:
                            n_boot: int, seed: int):
         """Bootstrap metrics of outer-CV predictions: ``(table, probabilities of the
         binary view)``."""
-        from ._bootstrap import bootstrap_metrics
 
         table = bootstrap_metrics(y, probabilities, threshold, decisions=decisions,
                                   n_boot=n_boot, seed=seed)
@@ -184,7 +200,6 @@ class Task:
     def validation_plots(self, y, outer, metrics, chosen, config, folder, fmt) -> dict:
         """The plots of outer-CV predictions beyond the decision curve (``fmt(table,
         metric)`` formats one metric of one candidate's table for a legend)."""
-        from ._plots import plot_calibration, plot_roc
 
         impaired = self.impaired_event(y, config.label)
         legend = {m: {name: fmt(table, m) for name, table in metrics.items()}
@@ -204,7 +219,6 @@ class Task:
                          n_boot: int, seed: int):
         """External-validation metrics of a loaded model on outcomes ``y``: ``(table,
         event, probability of the event)``."""
-        from ._external import binary_metrics
 
         p = np.clip(model.predict_proba(frame), _EPS, 1 - _EPS)
         return binary_metrics(y, p, model.threshold, n_boot=n_boot, seed=seed), y, p
@@ -243,6 +257,11 @@ class ContinuousTask(Task):
                     "pi_width", "auroc", "brier", "calibration_slope",
                     "calibration_intercept")
     headline = (("RMSE (kPa)", "rmse"), ("interval coverage", "pi_coverage"))
+    # log_loss and brier rank as the mean squared error does (with one residual
+    # variance: the Gaussian log score and the CRPS), so they select by rmse
+    selection_keys = {"log_loss": ("rmse", True), "brier": ("rmse", True),
+                      "rmse": ("rmse", True), "mae": ("mae", True), "r2": ("r2", False)}
+    table_columns = ("r2", "rmse", "pi_coverage", "auroc", "brier", "calibration_slope")
 
     def impaired_event(self, y, label):
         return (y <= label.threshold_kpa).astype(int)
@@ -285,7 +304,6 @@ class ContinuousTask(Task):
                              "false")
 
     def covariates(self, config):
-        from ._nested import PRE_COVARIATE
 
         return (PRE_COVARIATE,) if config.continuous.adjust_for_pre else ()
 
@@ -315,8 +333,6 @@ class ContinuousTask(Task):
         return self.tuning_score("mae" if metric == "mae" else "mse", y, fitted.raw_oof)
 
     def calibrate(self, config, raw_oof, y):
-        from ._metrics import choose_threshold
-        from ._outputs import ContinuousOutputs, ResidualDistribution
 
         rule = config.threshold
         distribution = ResidualDistribution(config.continuous.interval).fit(y - raw_oof)
@@ -329,14 +345,12 @@ class ContinuousTask(Task):
 
     def validation_metrics(self, y, probabilities, outputs, threshold, decisions, label, *,
                            n_boot, seed):
-        from ._bootstrap import bootstrap_continuous_metrics
 
         table = bootstrap_continuous_metrics(y, outputs, label.threshold_kpa, threshold,
                                              decisions=decisions, n_boot=n_boot, seed=seed)
         return table, outputs["p_impaired_eih"]
 
     def validation_plots(self, y, outer, metrics, chosen, config, folder, fmt):
-        from ._plots import plot_change
 
         plots = super().validation_plots(y, outer, metrics, chosen, config, folder, fmt)
         plots["change.png"] = plot_change(y, outer.outputs[chosen], config.continuous.interval,
@@ -344,7 +358,6 @@ class ContinuousTask(Task):
         return plots
 
     def external_metrics(self, model, frame, y, label_rule, *, n_boot, seed):
-        from ._external import binary_metrics, continuous_metrics
 
         outputs = model.predict(model.batch(frame))
         threshold_kpa = float(label_rule.get("threshold_kpa", 0.0))
@@ -359,8 +372,6 @@ class ContinuousTask(Task):
             "calibration_intercept": "change_calibration_intercept",
             "calibration_in_the_large": "change_calibration_in_the_large"})
         binary = binary_metrics(event, p, model.threshold, n_boot=n_boot, seed=seed)
-        import pandas as pd
-
         return pd.concat([change, binary], ignore_index=True), event, p
 
     def card_lines(self, metadata):
@@ -396,6 +407,10 @@ class ThreeClassTask(Task):
                     "log_loss", "accuracy")
     headline = (("macro AUROC", "auroc_macro"), ("AUROC hyperalgesia", "auroc_hyperalgesia"))
     external_auroc = "auroc_hyperalgesia"
+    selection_keys = {"log_loss": ("log_loss", True), "brier": ("brier", True),
+                      "roc_auc": ("auroc_macro", False)}
+    table_columns = ("auroc_hypoalgesia", "auroc_no_change", "auroc_hyperalgesia",
+                     "auroc_macro", "brier", "log_loss")
 
     def impaired_event(self, y, label):
         return (y >= 1).astype(int)
@@ -404,7 +419,6 @@ class ThreeClassTask(Task):
         return (y == 2).astype(int), np.asarray(probabilities)[..., 2]
 
     def check_outcome(self, y, source, label):
-        from ._outputs import THREE_CLASSES
 
         super().check_outcome(y, source, label)
         if len(np.unique(y)) < 3:
@@ -414,7 +428,6 @@ class ThreeClassTask(Task):
                              "three")
 
     def summary(self, y):
-        from ._outputs import THREE_CLASSES
 
         return {"classes": {name: int(np.sum(y == j)) for j, name in enumerate(THREE_CLASSES)}}
 
@@ -422,7 +435,6 @@ class ThreeClassTask(Task):
         return ["    classes: " + ", ".join(f"{k} {v}" for k, v in summary["classes"].items())]
 
     def sample_size_event(self, y, label):
-        from ._outputs import THREE_CLASSES
 
         # the rarest class against the rest (the hardest binary sub-problem)
         rarest = int(np.argmin(np.bincount(y.astype(int), minlength=3)))
@@ -437,7 +449,6 @@ class ThreeClassTask(Task):
     def tuning_score(self, metric, y, z):
         # z: logits (n, K); log_loss is the multinomial log loss, brier sums the squared
         # errors over classes, roc_auc is the mean one-vs-rest AUROC
-        from ._metrics import _auroc
 
         z = np.asarray(z, dtype="float64")
         z = z - z.max(axis=1, keepdims=True)
@@ -455,8 +466,6 @@ class ThreeClassTask(Task):
         return -value if metric == "roc_auc" else value
 
     def calibrate(self, config, raw_oof, y):
-        from ._calibration import MulticlassCalibrator
-        from ._outputs import ThreeClassOutputs
 
         method = MULTICLASS_METHODS[config.calibration.method]
         classes = MulticlassCalibrator(method).fit(raw_oof, y)
@@ -467,15 +476,12 @@ class ThreeClassTask(Task):
 
     def validation_metrics(self, y, probabilities, outputs, threshold, decisions, label, *,
                            n_boot, seed):
-        from ._bootstrap import bootstrap_three_class_metrics
 
         table = bootstrap_three_class_metrics(y, probabilities, decisions=decisions,
                                               n_boot=n_boot, seed=seed)
         return table, probabilities
 
     def validation_plots(self, y, outer, metrics, chosen, config, folder, fmt):
-        from ._outputs import THREE_CLASSES
-        from ._plots import plot_three_class_calibration, plot_three_class_roc
 
         aurocs = {name: {c: fmt(table, f"auroc_{c}") for c in THREE_CLASSES}
                   for name, table in metrics.items()}
@@ -490,7 +496,6 @@ class ThreeClassTask(Task):
         return "Predicted class (eih_class): the most probable one."
 
     def external_metrics(self, model, frame, y, label_rule, *, n_boot, seed):
-        from ._external import multiclass_metrics
 
         outputs = model.predict(model.batch(frame))
         P = model.outputs_map.probability(outputs)

@@ -19,14 +19,16 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import clone
 
-from ..config import ParamSpec
 from ._protocol import ColumnBatch, PipelineScorer
 from ._tasks import get_task
+
+if TYPE_CHECKING:  # the config imports modeling's registries
+    from ..config import ParamSpec
 
 __all__ = ["TuningResult", "cv_splitter", "open_storage", "tune", "tuning_score"]
 

@@ -1,0 +1,36 @@
+"""Feature transformers (scikit-learn estimators) and the pipeline builder.
+
+Every output name starts with its source group (contract section 2), so explanations
+trace back to the measurement they came from.
+"""
+
+from ._base import ContractTransformer, column_values, is_missing
+from ._clinical import CLINICAL_GROUPS, ClinicalFeatures
+from ._covariates import OutcomeCovariates
+from ._cpm import CPMFeatures
+from ._exercise import ExerciseDoseFeatures
+from ._missing import ImputeWithIndicators
+from ._pipeline import FEATURE_GROUPS, build_feature_pipeline
+from ._ppt import LOCAL_PPT_NORMS_KPA, PPT_REFERENCE_KPA, PainSensitivityFeatures
+from ._questionnaires import SCALES, QuestionnaireScorer
+from ._ts import TemporalSummationFeatures
+
+__all__ = [
+    "CLINICAL_GROUPS",
+    "FEATURE_GROUPS",
+    "LOCAL_PPT_NORMS_KPA",
+    "PPT_REFERENCE_KPA",
+    "SCALES",
+    "CPMFeatures",
+    "ClinicalFeatures",
+    "ContractTransformer",
+    "ExerciseDoseFeatures",
+    "ImputeWithIndicators",
+    "OutcomeCovariates",
+    "PainSensitivityFeatures",
+    "QuestionnaireScorer",
+    "TemporalSummationFeatures",
+    "build_feature_pipeline",
+    "column_values",
+    "is_missing",
+]

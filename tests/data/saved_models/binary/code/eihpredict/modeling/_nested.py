@@ -1,0 +1,400 @@
+"""Nested cross-validation and the final refit.
+
+Outer loop: K-fold (stratified by the label for binary and three classes; repeated
+when the cohort is small) or leave-site-out. For each outer training set and each
+candidate, :func:`fit_candidate` tunes (a fresh Optuna study), calibrates on inner
+out-of-fold predictions, chooses the decision threshold on those same inner
+predictions, and refits on the whole outer training set; the outer test rows are then
+predicted once. All preprocessing lives in the pipeline, so it is fitted inside every
+fold. The outer predictions are the honest estimate; the final model repeats
+:func:`fit_candidate` on all rows with the chosen candidate.
+
+Calibration by task (the config's ``task``, from the label rule):
+
+- binary: :class:`Calibrator` on out-of-fold log-odds, threshold by the config's rule.
+- three classes: :class:`MulticlassCalibrator` on out-of-fold logits (``auto`` and
+  ``sigmoid``: vector scaling; ``temperature``; ``none``); the class is the most
+  probable one.
+- continuous: :class:`ResidualDistribution` of out-of-fold residuals (conformal
+  interval, smoothed P(change <= threshold_kpa)); the decision threshold on that
+  probability by the config's rule. With ``continuous.adjust_for_pre`` the candidate
+  is fitted with the pre-exercise PPT as a covariate (ANCOVA) and again without it
+  (same hyperparameters, own out-of-fold calibration), as a
+  :class:`CovariateAdjustedModel`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import LeaveOneGroupOut, RepeatedKFold, RepeatedStratifiedKFold
+
+from ..config import CandidateConfig, PipelineConfig
+from ._calibration import Calibrator, MulticlassCalibrator, resolve_method
+from ._estimators import make_pipeline
+from ._metrics import choose_threshold, point_metrics
+from ._model import CovariateAdjustedModel, EnsembleModel, FittedModel, TrainedModel
+from ._outputs import (
+    ContinuousOutputs,
+    OutputMap,
+    ResidualDistribution,
+    ThreeClassOutputs,
+)
+from ._protocol import ColumnBatch, PipelineScorer
+from ._tuning import inner_splits, tune, tuning_score
+
+__all__ = ["PRE_COVARIATE", "SELECTED", "FittedCandidate", "OuterResult", "fit_candidate",
+           "outer_splits", "run_outer_cv"]
+
+logger = logging.getLogger("eihpredict.train")
+
+#: The covariate of an ANCOVA-style continuous model: the outcome's pre-exercise PPT.
+PRE_COVARIATE = "eih_ppt_pre_kpa"
+
+#: Multiclass calibration per ``calibration.method``.
+MULTICLASS_METHODS = {"auto": "vector", "sigmoid": "vector", "temperature": "temperature",
+                      "none": "none"}
+
+
+@dataclass
+class FittedCandidate:
+    model: FittedModel
+    params: dict[str, Any]
+    inner_best_value: float | None
+    n_trials: int
+    n_pruned: int
+    calibration_method: str
+    seconds: float
+    raw_oof: np.ndarray | None = None
+    unadjusted: FittedCandidate | None = None
+
+
+@dataclass
+class OuterResult:
+    """Out-of-fold predictions of every candidate (one row per repeat).
+
+    ``probabilities[name]``: P(impaired EIH) of shape (repeats, n) (binary, continuous)
+    or class probabilities (repeats, n, 3); ``decisions[name]``: ``eih_prediction ==
+    "impaired"`` (bool) or the predicted class (int); ``outputs[name]``: every numeric
+    output column, (repeats, n) each; ``without_covariate[name]``: the same for the
+    test rows scored without the model's optional covariate (a covariate-adjusted
+    continuous model's fallback), when there is one.
+    """
+
+    candidates: list[str]
+    probabilities: dict[str, np.ndarray]
+    decisions: dict[str, np.ndarray]
+    folds: list[dict[str, Any]] = field(default_factory=list)
+    n_repeats: int = 1
+    task: str = "binary"
+    outputs: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    without_covariate: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+
+def n_repeats(config: PipelineConfig, n_rows: int) -> int:
+    """Outer CV repeats: the config's number, or by cohort size when ``auto``."""
+    if config.cv.scheme == "leave_site_out":
+        return 1
+    if config.cv.repeats != "auto":
+        return int(config.cv.repeats)
+    return 3 if n_rows < 300 else 2 if n_rows < 1000 else 1
+
+
+def outer_splits(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray):
+    """Yield ``(repeat, fold, train_idx, test_idx, label)`` for the outer loop."""
+    if config.cv.scheme == "leave_site_out":
+        if "site" not in X or X["site"].isna().any():
+            raise ValueError(
+                "cv.scheme is leave_site_out but the data has no complete 'site' column; "
+                "add site for every row or use stratified_kfold."
+            )
+        sites = X["site"].astype(str).to_numpy()
+        if len(np.unique(sites)) < 2:
+            raise ValueError("leave_site_out needs at least two sites; the data has one.")
+        for fold, (train, test) in enumerate(LeaveOneGroupOut().split(X, y, sites)):
+            yield 0, fold, train, test, f"site {sites[test][0]}"
+        return
+    repeats = n_repeats(config, len(y))
+    kfold = RepeatedKFold if config.task == "continuous" else RepeatedStratifiedKFold
+    splitter = kfold(n_splits=config.cv.outer_folds, n_repeats=repeats,
+                     random_state=config.seed)
+    for i, (train, test) in enumerate(splitter.split(X, y)):
+        yield i // config.cv.outer_folds, i % config.cv.outer_folds, train, test, ""
+
+
+def fit_candidate(candidate: CandidateConfig, config: PipelineConfig, X: pd.DataFrame,
+                  y: np.ndarray, *, seed: int, storage: str | None = None,
+                  study_name: str | None = None) -> FittedCandidate:
+    """Tune, calibrate, choose the threshold and fit one candidate on ``X, y``.
+
+    An ensemble fits each member this way, then averages their out-of-fold raw scores
+    (the members use the same calibration folds) for its own calibration. A continuous
+    model adjusted for the pre-exercise PPT (``continuous.adjust_for_pre``) is fitted
+    with it, then without it (same hyperparameters), as a
+    :class:`CovariateAdjustedModel`; ``X`` must then hold ``eih_ppt_pre_kpa``.
+    """
+    start = time.perf_counter()
+    if config.task != "continuous" or not config.continuous.adjust_for_pre:
+        return _fit(candidate, config, X, y, seed=seed, storage=storage,
+                    study_name=study_name, covariates=(), start=start)
+    if PRE_COVARIATE not in X.columns:
+        raise ValueError(f"continuous.adjust_for_pre needs {PRE_COVARIATE} in the training "
+                         "rows; set continuous.adjust_for_pre: false to model the change "
+                         "without it")
+    adjusted = _fit(candidate, config, X, y, seed=seed, storage=storage,
+                    study_name=study_name, covariates=(PRE_COVARIATE,), start=start)
+    unadjusted = _fit(candidate, config, X, y, seed=seed, storage=None, study_name=None,
+                      covariates=(), start=time.perf_counter(), params=adjusted.params)
+    inner = adjusted.model
+    model = CovariateAdjustedModel(
+        adjusted=inner, unadjusted=unadjusted.model, covariate=PRE_COVARIATE,
+        candidate=inner.candidate, kind=inner.kind, groups=inner.groups,
+        input_columns=list(unadjusted.model.input_columns), threshold=inner.threshold)
+    return FittedCandidate(model, adjusted.params, adjusted.inner_best_value,
+                           adjusted.n_trials, adjusted.n_pruned, adjusted.calibration_method,
+                           time.perf_counter() - start, adjusted.raw_oof, unadjusted)
+
+
+def _fit(candidate: CandidateConfig, config: PipelineConfig, X: pd.DataFrame, y: np.ndarray,
+         *, seed: int, storage: str | None, study_name: str | None,
+         covariates: tuple[str, ...], start: float,
+         params: dict[str, Any] | None = None) -> FittedCandidate:
+    """One candidate (``params`` given: not tuned again)."""
+    task = config.task
+    groups = config.groups_for(candidate)
+    if candidate.members:
+        return _fit_ensemble(candidate, config, X, y, seed=seed, storage=storage,
+                             study_name=study_name, start=start, covariates=covariates,
+                             params=params)
+
+    def make(values: dict[str, Any]):
+        return make_pipeline(candidate.kind, groups, {**candidate.params, **values}, seed=seed,
+                             feature_options=config.features.options, task=task,
+                             covariates=covariates)
+
+    inner_best, n_trials, n_pruned = None, 0, 0
+    if params is None:
+        params = {}
+        if candidate.search_space:
+            tuned = tune(make, X, y, candidate.search_space, n_trials=config.tuning.n_trials,
+                         timeout=config.tuning.timeout_seconds,
+                         inner_folds=config.tuning.inner_folds, metric=config.tuning.metric,
+                         seed=seed, pruning=config.tuning.pruning, storage=storage,
+                         study_name=study_name, groups=_site_groups(config, X), task=task)
+            params, inner_best = tuned.best_params, tuned.inner_best_value
+            n_trials, n_pruned = tuned.n_trials, tuned.n_pruned
+    pipeline = make(params)
+    # Out-of-fold raw scores for the calibration and the threshold.
+    raw_oof: np.ndarray | None = None
+    for train, val in inner_splits(X, y, config.calibration.folds, seed + 1,
+                                   _site_groups(config, X), task):
+        fold_model = PipelineScorer(clone(pipeline).fit(X.iloc[train], y[train]))
+        raw = fold_model.raw_score(ColumnBatch.from_frame(X.iloc[val],
+                                                          fold_model.input_columns))
+        if raw_oof is None:
+            raw_oof = np.zeros((len(y), *raw.shape[1:]))
+        raw_oof[val] = raw
+    output_map, calibrator, threshold, method = _calibrate(config, raw_oof, y)
+    pipeline.fit(X, y)
+    input_columns = [c for c in PipelineScorer(pipeline).input_columns if c in X.columns]
+    model = TrainedModel(pipeline=pipeline, calibrator=calibrator, threshold=threshold,
+                         candidate=candidate.name, kind=candidate.kind, groups=groups,
+                         input_columns=input_columns, output_map=output_map)
+    return FittedCandidate(model, params, inner_best, n_trials, n_pruned, method,
+                           time.perf_counter() - start, raw_oof)
+
+
+def _site_groups(config: PipelineConfig, X: pd.DataFrame) -> np.ndarray | None:
+    """Sites for grouped inner folds, when the outer loop leaves sites out."""
+    if config.cv.scheme == "leave_site_out" and "site" in X and not X["site"].isna().any():
+        return X["site"].astype(str).to_numpy()
+    return None
+
+
+def _calibrate(config: PipelineConfig, raw_oof: np.ndarray, y: np.ndarray
+               ) -> tuple[OutputMap | None, Calibrator | None, float, str]:
+    """The output map from out-of-fold raw scores: ``(output_map, calibrator, threshold,
+    method)`` (see the module docstring)."""
+    rule = config.threshold
+    if config.task == "three_class":
+        method = MULTICLASS_METHODS[config.calibration.method]
+        classes = MulticlassCalibrator(method).fit(raw_oof, y)
+        return ThreeClassOutputs(classes), None, float("nan"), method
+    if config.task == "continuous":
+        distribution = ResidualDistribution(config.continuous.interval).fit(y - raw_oof)
+        threshold_kpa = config.label.threshold_kpa
+        p = distribution.cdf(threshold_kpa - raw_oof)
+        threshold = choose_threshold((y <= threshold_kpa).astype(int), p, rule.rule,
+                                     value=rule.value, min_sensitivity=rule.min_sensitivity)
+        return (ContinuousOutputs(distribution, threshold_kpa, threshold), None, threshold,
+                "conformal")
+    method = resolve_method(config.calibration.method, len(y))
+    calibrator = Calibrator(method).fit(raw_oof, y)
+    threshold = choose_threshold(y, calibrator.predict(raw_oof), rule.rule,
+                                 value=rule.value, min_sensitivity=rule.min_sensitivity)
+    # A binary model keeps no output map of its own: its outputs follow its calibrator
+    # and threshold fields (as models saved before output maps did), so replacing the
+    # calibrator (model updating) recalibrates it.
+    return None, calibrator, threshold, method
+
+
+def _fit_ensemble(candidate: CandidateConfig, config: PipelineConfig, X: pd.DataFrame,
+                  y: np.ndarray, *, seed: int, storage: str | None, study_name: str | None,
+                  start: float, covariates: tuple[str, ...],
+                  params: dict[str, Any] | None) -> FittedCandidate:
+    members = [_fit(config.candidate(name), config, X, y, seed=seed, storage=storage,
+                    study_name=f"{study_name}-{name}" if study_name else None,
+                    covariates=covariates, start=time.perf_counter(),
+                    params=None if params is None else params[name])
+               for name in candidate.members or []]
+    raw_oof = np.mean([m.raw_oof for m in members], axis=0)
+    output_map, calibrator, threshold, method = _calibrate(config, raw_oof, y)
+    input_columns: list[str] = []
+    for member in members:
+        input_columns += [c for c in member.model.input_columns if c not in input_columns]
+    model = EnsembleModel(members=[m.model for m in members], calibrator=calibrator,
+                          threshold=threshold, candidate=candidate.name,
+                          groups=config.groups_for(candidate), input_columns=input_columns,
+                          output_map=output_map)
+    return FittedCandidate(model, {m.model.candidate: m.params for m in members}, None,
+                           sum(m.n_trials for m in members), sum(m.n_pruned for m in members),
+                           method, time.perf_counter() - start, raw_oof)
+
+
+def _outer_task(candidate, config, X, y, repeat, fold, train, test, storage, study_prefix):
+    seed = config.seed + 1000 * repeat + fold
+    name = f"{study_prefix}-r{repeat}f{fold}-{candidate.name}" if storage else None
+    fitted = fit_candidate(candidate, config, X.iloc[train], y[train], seed=seed,
+                           storage=storage, study_name=name)
+    model = fitted.model
+    rows = X.iloc[test]
+    outputs = model.predict(model.batch(rows))
+    without = None
+    if model.optional_columns:  # also scored as rows that lack the optional covariate
+        bare = rows.drop(columns=[c for c in model.optional_columns if c in rows.columns])
+        without = model.predict(model.batch(bare))
+    inner = _inner_score(config, y[train], fitted)
+    return candidate.name, repeat, fold, test, outputs, without, fitted, inner
+
+
+def _inner_score(config: PipelineConfig, y: np.ndarray, fitted: FittedCandidate) -> float:
+    """The selection metric on a training set's own out-of-fold predictions (lower is
+    better; AUROC is negated). Binary: calibrated probabilities; continuous: the mean
+    squared (or absolute, for ``mae``) error of the predicted change; three classes: the
+    raw logits."""
+    metric = config.selection_metric
+    if config.task == "continuous":  # r2 on one training set ranks as the MSE does
+        return tuning_score("mae" if metric == "mae" else "mse", y, fitted.raw_oof,
+                            "continuous")
+    if config.task == "three_class":
+        value = tuning_score(metric, y, fitted.raw_oof, "three_class")
+        return -value if metric == "roc_auc" else value
+    p = fitted.model.calibrator.predict(fitted.raw_oof)
+    value = point_metrics(y, p, 0.5)[{"log_loss": "log_loss", "brier": "brier",
+                                 "roc_auc": "auroc"}[metric]]
+    return -value if metric == "roc_auc" else value
+
+
+def _store(target: dict[str, np.ndarray], outputs: dict[str, np.ndarray], repeat: int,
+           test: np.ndarray, shape: tuple[int, int]) -> None:
+    for column, values in outputs.items():
+        if np.asarray(values).dtype.kind in "fiub":
+            target.setdefault(column, np.full(shape, np.nan))[repeat, test] = values
+
+
+def run_outer_cv(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, *,
+                 storage: str | None = None, study_prefix: str = "eihpredict",
+                 on_fold=None) -> OuterResult:
+    """Run the outer loop for every candidate; collect out-of-fold predictions."""
+    from joblib import Parallel, delayed
+
+    splits = list(outer_splits(config, X, y))
+    repeats = max(s[0] for s in splits) + 1
+    names = [c.name for c in config.models]
+    task = config.task
+    k = 3 if task == "three_class" else None
+    result = OuterResult(
+        candidates=names,
+        probabilities={n: np.full((repeats, len(y), *([k] if k else [])), np.nan)
+                       for n in names},
+        decisions={n: np.zeros((repeats, len(y)), dtype=int if k else bool) for n in names},
+        n_repeats=repeats, task=task,
+        outputs={n: {} for n in names},
+    )
+    tasks = [(cand, r, f, tr, te, label) for (r, f, tr, te, label) in splits
+             for cand in config.models]
+    total = len(tasks)
+    n_jobs = config.cv.n_jobs
+    logger.info("nested CV: %d outer fold(s) x %d candidate(s), %d repeat(s), %d trial(s) "
+                "per tuned candidate", len(splits), len(names), repeats, config.tuning.n_trials)
+    runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered") if n_jobs != 1 else None
+    jobs = (delayed(_outer_task)(cand, config, X, y, r, f, tr, te, storage, study_prefix)
+            for cand, r, f, tr, te, _ in tasks)
+    iterator = runner(jobs) if runner is not None else (
+        _outer_task(cand, config, X, y, r, f, tr, te, storage, study_prefix)
+        for cand, r, f, tr, te, _ in tasks)
+    labels = {(r, f): label for (r, f, _, _, label) in splits}
+    shape = (repeats, len(y))
+    inner: dict[tuple[int, int], dict[str, tuple]] = {}
+    eligible = {c.name for c in config.models if not c.baseline}
+    for done, (name, repeat, fold, test, outputs, without, fitted, score) in enumerate(
+            iterator, start=1):
+        model = fitted.model
+        probability = model.outputs_map.probability(outputs)
+        decision = (np.argmax(probability, axis=1) if k
+                    else outputs["eih_prediction"] == "impaired")
+        if name in eligible:
+            inner.setdefault((repeat, fold), {})[name] = (score, test, probability, decision,
+                                                         outputs, model.threshold)
+        result.probabilities[name][repeat, test] = probability
+        result.decisions[name][repeat, test] = decision
+        _store(result.outputs[name], outputs, repeat, test, shape)
+        if without is not None:
+            _store(result.without_covariate.setdefault(name, {}), without, repeat, test, shape)
+        result.folds.append({
+            "candidate": name, "repeat": repeat, "fold": fold, "label": labels[(repeat, fold)],
+            "n_test": len(test),
+            "threshold": None if np.isnan(model.threshold) else model.threshold,
+            "params": fitted.params, "inner_best_value": fitted.inner_best_value,
+            "n_trials": fitted.n_trials, "n_pruned": fitted.n_pruned,
+            "seconds": round(fitted.seconds, 2), "inner_selection_score": score,
+        })
+        logger.info("outer fold %d/%d done: %s repeat %d fold %d (%d trials, %.1f s)", done,
+                    total, name, repeat + 1, fold + 1, fitted.n_trials, fitted.seconds)
+        if on_fold is not None:
+            on_fold(done, total)
+    _select_inside(result, inner, labels, len(y), k)
+    result.folds.sort(key=lambda d: (d["candidate"], d["repeat"], d["fold"]))
+    return result
+
+
+#: The whole procedure's predictions: in each outer fold, the candidate the outer
+#: training set's own out-of-fold predictions choose (selection inside the outer loop).
+SELECTED = "selected_by_inner_cv"
+
+
+def _select_inside(result: OuterResult, inner, labels, n: int, k: int | None) -> None:
+    """Add :data:`SELECTED`: the honest figure of "tune every candidate, then pick one"."""
+    result.probabilities[SELECTED] = np.full((result.n_repeats, n, *([k] if k else [])),
+                                             np.nan)
+    result.decisions[SELECTED] = np.zeros((result.n_repeats, n), dtype=int if k else bool)
+    result.outputs[SELECTED] = {}
+    for (repeat, fold), scores in sorted(inner.items()):
+        name = min(scores, key=lambda c: scores[c][0])
+        score, test, probability, decision, outputs, threshold = scores[name]
+        result.probabilities[SELECTED][repeat, test] = probability
+        result.decisions[SELECTED][repeat, test] = decision
+        _store(result.outputs[SELECTED], outputs, repeat, test, (result.n_repeats, n))
+        result.folds.append({"candidate": SELECTED, "repeat": repeat, "fold": fold,
+                             "label": labels[(repeat, fold)], "n_test": len(test),
+                             "threshold": None if np.isnan(threshold) else threshold,
+                             "params": {"chosen": name}, "inner_best_value": None,
+                             "n_trials": 0, "n_pruned": 0, "seconds": 0.0,
+                             "inner_selection_score": score})
+    result.candidates = [*result.candidates, SELECTED]

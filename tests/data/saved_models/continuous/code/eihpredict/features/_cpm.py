@@ -1,0 +1,106 @@
+"""Conditioned pain modulation (CPM) features (Yarnitsky et al. 2015 recommendations).
+
+``cpm_abs = after - before`` (kPa) and ``cpm_pct = 100 * cpm_abs / before``; for a PPT
+test stimulus, positive means inhibition (efficient CPM). An optional responder flag
+uses ``cpm_abs > k * SEM`` (``responder_rule="sem"``) or ``cpm_pct >= threshold``
+(``"percent"``). The paradigm and conditioning stimulus are one-hot encoded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..schema import COLUMN_BY_NAME
+from ._base import ContractTransformer, one_hot
+
+__all__ = ["CPMFeatures"]
+
+_BEFORE, _AFTER = "cpm_test_before_kpa", "cpm_test_after_kpa"
+
+
+class CPMFeatures(ContractTransformer):
+    """Absolute and percent CPM, an optional responder flag, and protocol encodings.
+
+    Parameters
+    ----------
+    responder_rule : {None, "sem", "percent"}, default=None
+        Add ``cpm_responder`` (1 = efficient CPM) by this rule.
+    k : float, default=2.0
+        Multiple of the SEM for the ``"sem"`` rule.
+    sem_kpa : float, default=20.0
+        Standard error of measurement of a PPT (kPa; about 20 kPa, Mailloux 2021).
+    percent_threshold : float, default=20.0
+        Threshold (%) for the ``"percent"`` rule.
+    encode_protocol : bool, default=True
+        One-hot encode ``cpm_paradigm`` and ``cpm_conditioning`` when present.
+
+    Attributes
+    ----------
+    feature_names_out_ : ndarray of str
+        ``cpm_abs``, ``cpm_pct``, then ``cpm_responder`` and protocol columns if asked.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"cpm_test_before_kpa": [300.0, 400.0],
+    ...                   "cpm_test_after_kpa": [360.0, 380.0]})
+    >>> CPMFeatures(responder_rule="percent").fit_transform(X).tolist()
+    [[60.0, 20.0, 1.0], [-20.0, -5.0, 0.0]]
+    """
+
+    group = "cpm"
+
+    def __init__(self, responder_rule=None, k=2.0, sem_kpa=20.0, percent_threshold=20.0,
+                 encode_protocol=True):
+        self.responder_rule = responder_rule
+        self.k = k
+        self.sem_kpa = sem_kpa
+        self.percent_threshold = percent_threshold
+        self.encode_protocol = encode_protocol
+
+    def _validate_params(self) -> None:
+        if self.responder_rule not in (None, "sem", "percent"):
+            raise ValueError(
+                f"Got responder_rule={self.responder_rule!r}; expected None, 'sem' or 'percent'."
+            )
+        for name in ("k", "sem_kpa"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"Got {name}={value!r}; expected a positive number.")
+        if not isinstance(self.percent_threshold, int | float):
+            raise ValueError(
+                f"Got percent_threshold={self.percent_threshold!r}; expected a number."
+            )
+
+    def _inputs(self):
+        return (_BEFORE, _AFTER, "cpm_paradigm", "cpm_conditioning")
+
+    def _required(self):
+        return ((_BEFORE, _AFTER),)
+
+    def _outputs(self, present):
+        out = ["cpm_abs", "cpm_pct"]
+        if self.responder_rule is not None:
+            out.append("cpm_responder")
+        if self.encode_protocol:
+            for col in ("cpm_paradigm", "cpm_conditioning"):
+                if col in present:
+                    out.extend(f"{col}_{c}" for c in COLUMN_BY_NAME[col].categories)
+        return out
+
+    def _compute(self, cols, n):
+        before, after = cols[_BEFORE], cols[_AFTER]
+        cpm_abs = after - before
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cpm_pct = np.where(before > 0, 100.0 * cpm_abs / before, np.nan)
+            cpm_pct = np.where(np.isfinite(cpm_pct), cpm_pct, np.nan)  # never inf
+        out = {"cpm_abs": cpm_abs, "cpm_pct": cpm_pct}
+        if self.responder_rule is not None:
+            with np.errstate(invalid="ignore"):
+                flag = (cpm_abs > self.k * self.sem_kpa) if self.responder_rule == "sem" \
+                    else (cpm_pct >= self.percent_threshold)
+            out["cpm_responder"] = np.where(np.isnan(cpm_abs), np.nan, flag.astype("float64"))
+        for col in ("cpm_paradigm", "cpm_conditioning"):
+            if self.encode_protocol and col in cols:
+                out.update(one_hot(cols[col], COLUMN_BY_NAME[col].categories, col))
+        return out

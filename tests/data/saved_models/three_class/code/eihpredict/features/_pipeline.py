@@ -1,0 +1,108 @@
+"""Compose the feature groups a pipeline config names into one scikit-learn pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ._clinical import CLINICAL_GROUPS, ClinicalFeatures
+from ._covariates import OutcomeCovariates
+from ._cpm import CPMFeatures
+from ._exercise import ExerciseDoseFeatures
+from ._missing import ImputeWithIndicators
+from ._ppt import PainSensitivityFeatures
+from ._questionnaires import QuestionnaireScorer
+from ._ts import TemporalSummationFeatures
+
+__all__ = ["FEATURE_GROUPS", "build_feature_pipeline"]
+
+#: Feature groups a pipeline config may name (the contract's source groups).
+FEATURE_GROUPS: tuple[str, ...] = (
+    "cpm", "ts", "pcs", "tsk", "hads", "ppt", "exercise", *CLINICAL_GROUPS,
+)
+
+_SINGLE = {
+    "cpm": CPMFeatures,
+    "ts": TemporalSummationFeatures,
+    "ppt": PainSensitivityFeatures,
+    "exercise": ExerciseDoseFeatures,
+}
+
+
+def build_feature_pipeline(
+    groups: Iterable[str] = FEATURE_GROUPS,
+    *,
+    model_kind: str = "tree",
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    covariates: Iterable[str] = (),
+) -> Pipeline:
+    """Build the feature pipeline for the named groups.
+
+    Parameters
+    ----------
+    groups : iterable of str
+        Any of :data:`FEATURE_GROUPS`.
+    model_kind : {"tree", "linear"}
+        ``"tree"`` leaves missing values for LightGBM; ``"linear"`` adds median
+        imputation with ``*_missing`` indicators and standard scaling.
+    options : mapping, optional
+        Keyword arguments per group for its transformer, e.g.
+        ``{"cpm": {"responder_rule": "sem"}, "pcs": {"max_missing_fraction": 0.1}}``
+        (``pcs``, ``tsk`` and ``hads`` share one scorer; give its options under any).
+    covariates : iterable of str
+        Numeric contract columns added unchanged (:class:`OutcomeCovariates`), e.g.
+        ``("eih_ppt_pre_kpa",)`` for a continuous model adjusted for the pre value.
+
+    Returns
+    -------
+    Pipeline
+        With pandas output; fitting it on data lacking a group's columns raises a
+        ``ValueError`` naming the group and the columns.
+
+    Examples
+    --------
+    >>> from eihpredict.simulate import simulate_cohort
+    >>> X = simulate_cohort(50, seed=0).frame
+    >>> features = build_feature_pipeline(["cpm", "ts"]).fit_transform(X)
+    >>> list(features.columns[:3])
+    ['cpm_abs', 'cpm_pct', 'cpm_paradigm_parallel']
+    """
+    groups = list(dict.fromkeys(groups))
+    unknown = [g for g in groups if g not in FEATURE_GROUPS]
+    if unknown or not groups:
+        raise ValueError(
+            f"Got feature groups {unknown or groups!r}; expected a non-empty list from "
+            f"{', '.join(FEATURE_GROUPS)}."
+        )
+    if model_kind not in _PREPARE:
+        raise ValueError(f"Got model_kind={model_kind!r}; expected 'tree' or 'linear'.")
+    options = dict(options or {})
+    steps = []
+    for group in groups:
+        if group in _SINGLE:
+            steps.append((group, _SINGLE[group](**options.get(group, {}))))
+    questionnaires = tuple(g for g in ("pcs", "tsk", "hads") if g in groups)
+    if questionnaires:
+        kwargs: dict[str, Any] = {}
+        for q in questionnaires:
+            kwargs.update(options.get(q, {}))
+        steps.append(("questionnaires", QuestionnaireScorer(questionnaires, **kwargs)))
+    clinical = tuple(g for g in CLINICAL_GROUPS if g in groups)
+    if clinical:
+        steps.append(("clinical", ClinicalFeatures(groups=clinical)))
+    covariates = tuple(covariates)
+    if covariates:
+        steps.append(("covariates", OutcomeCovariates(columns=covariates)))
+    union = FeatureUnion(steps, verbose_feature_names_out=False)
+    return Pipeline([("features", union), *_PREPARE[model_kind]()]).set_output(
+        transform="pandas")
+
+
+#: Steps between the features and the estimator, per model flavour.
+_PREPARE = {
+    "tree": lambda: [],  # LightGBM handles missing values itself
+    "linear": lambda: [("impute", ImputeWithIndicators()), ("scale", StandardScaler())],
+}
