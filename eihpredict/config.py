@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from .features import FEATURE_GROUPS
+from .features import FEATURE_GROUPS, feature_options
 from .fileio import read_yaml
 from .labels import LabelRule
 from .modeling import FAMILIES, TASKS, get_task
@@ -124,6 +124,27 @@ class FeaturesConfig(_Strict):
         unknown = [g for g in value if g not in FEATURE_GROUPS]
         if unknown or not value:
             raise ValueError(f"unknown feature groups {unknown}; expected {FEATURE_GROUPS}")
+        return value
+
+    @field_validator("options")
+    @classmethod
+    def _known_options(cls, value):
+        # Each group's options are its transformer's parameters: a typo fails here, at
+        # load, naming the key (not later inside the transformer with a TypeError).
+        import difflib
+
+        for group, options in value.items():
+            if group not in FEATURE_GROUPS:
+                raise ValueError(f"options for unknown feature group {group!r}; expected "
+                                 f"one of {', '.join(FEATURE_GROUPS)}")
+            allowed = feature_options(group)
+            for key in options:
+                if key not in allowed:
+                    near = difflib.get_close_matches(key, allowed, n=1)
+                    hint = (f"; did you mean {near[0]!r}?" if near else "")
+                    raise ValueError(
+                        f"unknown option {key!r} for feature group {group!r} (its options: "
+                        f"{', '.join(allowed) or 'none'}){hint}")
         return value
 
 
@@ -313,5 +334,5 @@ def load_config(path: str | os.PathLike[str], **overrides: Any) -> PipelineConfi
             elif not err["loc"]:  # a rule across keys names its keys itself
                 problems.append(str(err["msg"]).removeprefix("Value error, "))
             else:
-                problems.append(f"{where}: {err['msg']}")
+                problems.append(f"{where}: {str(err['msg']).removeprefix('Value error, ')}")
         raise ConfigError(f"{path}: " + "; ".join(problems)) from None

@@ -40,12 +40,10 @@ from .labels import LabelRule, make_labels
 from .model_dir import LoadedModel, check_model_destination, save_model_dir
 from .modeling import (
     Calibrator,
-    binary_metrics,
     choose_threshold,
-    continuous_metrics,
     fit_candidate,
     flexible_calibration_curve,
-    multiclass_metrics,
+    get_task,
     net_benefit_curve,
     recalibrate_intercept,
     recalibrate_logistic,
@@ -74,36 +72,10 @@ def _labels(loaded: LoadedModel, frame: pd.DataFrame, *, any_task: bool = False
     (continuous), 0/1/2 (three classes; ``any_task`` only)."""
     fields = LabelRule.model_fields
     rule = LabelRule(**{k: v for k, v in loaded.metadata["label_rule"].items() if k in fields})
-    if not any_task and loaded.model.task != "binary":
+    if not any_task and not get_task(loaded.model.task).updatable:
         raise ValueError(f"model {loaded.version}: update handles binary models; its label "
                          f"rule is {rule.describe()!r}")
     return make_labels(frame, rule).to_numpy()
-
-
-def _task_metrics(loaded: LoadedModel, frame: pd.DataFrame, y: np.ndarray, n_boot: int,
-                  seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """Metrics of a continuous or three-class model, and the binary view its curves,
-    subgroups and sample size use: impaired EIH and P(impaired) (continuous), hyperalgesia
-    against the rest and P(hyperalgesia) (three classes)."""
-    model = loaded.model
-    outputs = model.predict(model.batch(frame))
-    if model.task == "three_class":
-        P = model.outputs_map.probability(outputs)
-        return multiclass_metrics(y, P), (y == 2).astype(int), np.clip(P[:, 2], _EPS,
-                                                                          1 - _EPS)
-    threshold_kpa = float(loaded.metadata["label_rule"].get("threshold_kpa", 0.0))
-    event = (y <= threshold_kpa).astype(int)
-    p = np.clip(outputs["p_impaired_eih"], _EPS, 1 - _EPS)
-    change = continuous_metrics(y, outputs["predicted_change_kpa"],
-                                pi_low=outputs["change_pi_low"],
-                                pi_high=outputs["change_pi_high"])
-    # The change's own calibration rows are named apart from the probability's.
-    change["metric"] = change["metric"].replace({
-        "calibration_slope": "change_calibration_slope",
-        "calibration_intercept": "change_calibration_intercept",
-        "calibration_in_the_large": "change_calibration_in_the_large"})
-    binary = binary_metrics(event, p, model.threshold, n_boot=n_boot, seed=seed)
-    return pd.concat([change, binary], ignore_index=True), event, p
 
 
 @dataclass
@@ -176,10 +148,7 @@ def _table_html(frame: pd.DataFrame) -> str:
 
 
 def _decision(loaded: LoadedModel) -> str:
-    if loaded.model.task == "three_class":
-        return ("predicted class: the most probable; calibration and decision curves: "
-                "hyperalgesia against the rest")
-    return f"decision threshold {loaded.model.threshold:.3f}"
+    return get_task(loaded.model.task).external_decision(loaded.model.threshold)
 
 
 def _report(loaded: LoadedModel, result: EvaluationResult, source: str) -> str:
@@ -228,14 +197,10 @@ def evaluate_model(loaded: LoadedModel, frame: pd.DataFrame, out: str | os.PathL
     """
     model = loaded.model
     outcome = _labels(loaded, frame, any_task=True)
-    if model.task == "binary":
-        y = outcome
-        p = np.clip(model.predict_proba(frame), _EPS, 1 - _EPS)
-        metrics = binary_metrics(y, p, model.threshold, n_boot=n_boot, seed=seed)
-        auroc_name = "auroc"
-    else:
-        metrics, y, p = _task_metrics(loaded, frame, outcome, n_boot, seed)
-        auroc_name = "auroc" if model.task == "continuous" else "auroc_hyperalgesia"
+    task = get_task(model.task)
+    metrics, y, p = task.external_metrics(model, frame, outcome, loaded.metadata["label_rule"],
+                                          n_boot=n_boot, seed=seed)
+    auroc_name = task.external_auroc
     curve = flexible_calibration_curve(y, p)
     decision = net_benefit_curve(y, p)
     subgroups = subgroup_metrics(frame, y, p, seed=seed, n_boot=min(n_boot, 200))
@@ -258,8 +223,7 @@ def evaluate_model(loaded: LoadedModel, frame: pd.DataFrame, out: str | os.PathL
     subgroups.to_csv(files["subgroups.csv"], index=False)
     files["sample_size.json"].write_text(json.dumps(sample_size, indent=2, default=str))
     files["calibration.png"] = _plot_calibration(
-        curve, y, p, out / "calibration.png",
-        "hyperalgesia" if model.task == "three_class" else "impaired EIH")
+        curve, y, p, out / "calibration.png", task.event_short)
     files["decision_curve.png"] = _plot_decision(decision, out / "decision_curve.png")
     result = EvaluationResult(metrics, curve, decision, subgroups, sample_size, out, files,
                               n=len(y), events=int(y.sum()))

@@ -7,26 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .modeling import get_task
+
 __all__ = ["render_model_card"]
-
-
-#: Metrics in the card's table, per task (all metrics are in ``metadata.json``).
-CARD_METRICS = {
-    "binary": ["auroc", "auprc", "brier", "log_loss", "calibration_slope",
-               "calibration_intercept", "sensitivity", "specificity", "ppv", "npv"],
-    "continuous": ["r2", "rmse", "mae", "change_calibration_slope", "pi_coverage",
-                   "pi_width", "auroc", "brier", "calibration_slope", "calibration_intercept"],
-    "three_class": ["auroc_hypoalgesia", "auroc_no_change", "auroc_hyperalgesia",
-                    "auroc_macro", "calibration_slope_hypoalgesia",
-                    "calibration_slope_no_change", "calibration_slope_hyperalgesia", "brier",
-                    "log_loss", "accuracy"],
-}
-
-#: The two figures the card states for the chosen and the reported model, per task.
-HEADLINE = {"binary": (("AUROC", "auroc"), ("calibration slope", "calibration_slope")),
-            "continuous": (("RMSE (kPa)", "rmse"), ("interval coverage", "pi_coverage")),
-            "three_class": (("macro AUROC", "auroc_macro"),
-                            ("AUROC hyperalgesia", "auroc_hyperalgesia"))}
 
 
 def _cell(table: dict[str, Any], m: str) -> str:
@@ -34,48 +17,11 @@ def _cell(table: dict[str, Any], m: str) -> str:
 
 
 def _headline(table: dict[str, Any], task: str) -> str:
-    return ", ".join(f"{label} {_cell(table, key)}" for label, key in HEADLINE[task])
-
-
-def _task_lines(metadata: dict[str, Any], task: str) -> dict[str, str]:
-    """Sentences that depend on what the model predicts."""
-    rule = metadata["label_rule"]
-    cal = metadata["calibration"]
-    threshold = metadata["threshold"]
-    if task == "continuous":
-        level = cal.get("level", 0.8)
-        return {
-            "predicts": "the **post-exercise PPT change** (kPa, post - pre) with a "
-                        f"{level:.0%} prediction interval and the derived probability of "
-                        f"impaired EIH, P(change <= {rule['threshold_kpa']:g} kPa)",
-            "calibration": f"the predictive distribution is the predicted change plus the "
-                           f"{cal.get('n_residuals')} out-of-fold residuals (conformal "
-                           f"interval {cal.get('interval_low', 0):+.1f} to "
-                           f"{cal.get('interval_high', 0):+.1f} kPa around the prediction; "
-                           f"P(impaired) from their smoothed distribution function)",
-            "threshold": f"- Decision threshold on P(impaired EIH): {threshold['value']:.3f} "
-                         f"({threshold['rule']} rule, chosen on out-of-fold predictions).",
-            "subgroups": "AUROC of the derived P(impaired EIH)",
-        }
-    if task == "three_class":
-        return {
-            "predicts": "the probabilities of **hypoalgesia, no change and hyperalgesia** "
-                        "after exercise (summing to 1) and the most probable class",
-            "calibration": f"{cal['method']} scaling of the out-of-fold class logits",
-            "threshold": "- Predicted class (`eih_class`): the most probable one.",
-            "subgroups": "AUROC of P(hyperalgesia) against the other two classes",
-        }
-    return {
-        "predicts": "the probability of **impaired exercise-induced hypoalgesia (EIH)**",
-        "calibration": f"{cal['method']} on out-of-fold log-odds",
-        "threshold": f"- Decision threshold: {threshold['value']:.3f} ({threshold['rule']} "
-                     "rule, chosen on out-of-fold predictions).",
-        "subgroups": "AUROC of P(impaired EIH)",
-    }
+    return ", ".join(f"{label} {_cell(table, key)}" for label, key in get_task(task).headline)
 
 
 def _metric_rows(metrics: dict[str, Any], task: str = "binary") -> list[str]:
-    names = CARD_METRICS[task]
+    names = get_task(task).card_metrics
     rows = ["| candidate | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for candidate, table in metrics.items():
         cells = [f"{table[m]['estimate']:.3f} ({table[m]['ci_low']:.3f}-{table[m]['ci_high']:.3f})"
@@ -138,7 +84,7 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
     val = metadata["validation"]
     chosen = val["metrics"][result.chosen]
     task = metadata.get("task", "binary")
-    says = _task_lines(metadata, task)
+    says = get_task(task).card_lines(metadata)
     candidates = ", ".join(
         f"{c.name} ({c.kind}{', baseline' if c.baseline else ''})" for c in config.models)
     lines = [

@@ -561,10 +561,7 @@ def format_results(result: TrainingResult) -> str:
     cols = list(get_task(result.task).table_columns)
     table = result.metrics_table()[cols]
     width = max(len(n) for n in table.index) + 3
-    what = {"binary": "impaired EIH", "three_class": "three classes, one vs rest",
-            "continuous": f"PPT change; {config.continuous.interval:.0%} interval; AUROC, "
-                          f"Brier and calibration slope of P(change <= "
-                          f"{config.label.threshold_kpa:g} kPa)"}[result.task]
+    what = get_task(result.task).table_caption(config)
     lines = [f"Outer-CV performance (95 % bootstrap intervals), {result.data_summary['n_rows']} "
              f"rows, {result.outer.n_repeats} repeat(s) of {config.cv.outer_folds}-fold "
              f"({what}):"]

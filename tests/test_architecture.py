@@ -109,12 +109,33 @@ ALLOWED = {"modeling/_protocol.py", "modeling/_model.py", "modeling/_calibration
 
 def test_one_interpreter_no_kind_dispatch_or_fitted_internals():
     """Only the protocol's implementations look inside a fitted pipeline."""
-    pattern = re.compile(r"\bkind\s*[!=]=|named_steps\[|\.booster_\b|\.coef_\b|"
-                         r"\.intercept_\b")
+    pattern = re.compile(r"\bkind\s*[!=]=|named_steps\[|\.steps\b|steps\[|\.booster_\b|"
+                         r"\.coef_\b|\.intercept_\b")
     offenders = []
     for path in sorted(ROOT.rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
         if rel in ALLOWED:
+            continue
+        for i, line in enumerate(path.read_text().splitlines(), start=1):
+            if pattern.search(line):
+                offenders.append(f"eihpredict/{rel}:{i}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
+
+
+#: Where a task's name may be compared: the task objects themselves, and the label rule
+#: (a rule named ``continuous`` or ``three_class`` chooses the task).
+TASK_NAME_ALLOWED = {"modeling/_tasks.py", "labels.py", "config.py", "simulate.py"}
+
+
+def test_no_task_name_comparison_outside_the_task_objects():
+    """Callers ask the task (:func:`eihpredict.modeling.get_task`), never compare its
+    name: a new task is one class, not a hunt for branches."""
+    pattern = re.compile(r"""\btask\)?\s*[!=]=|[!=]=\s*["'](binary|continuous|three_class)["']|"""
+                         r"""\btask\s+(not\s+)?in\s*[\(\[{]""")
+    offenders = []
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel in TASK_NAME_ALLOWED:
             continue
         for i, line in enumerate(path.read_text().splitlines(), start=1):
             if pattern.search(line):

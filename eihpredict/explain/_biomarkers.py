@@ -39,17 +39,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 
 from ..modeling import (
-    ContinuousOutputs,
     FittedModel,
-    MulticlassCalibrator,
     PenalisedLinearRegression,
-    ResidualDistribution,
-    ThreeClassOutputs,
     TrainedModel,
     estimator_contributions,
+    get_task,
 )
 from ..schema import OUTCOME_COLUMNS
 from ._discovery import (
@@ -103,14 +99,6 @@ class BiomarkerReport:
         return rows["feature"].tolist()
 
 
-def _matrix(model: TrainedModel, fitted_steps, X: pd.DataFrame) -> pd.DataFrame:
-    """The model's design matrix before the estimator (imputed, unscaled for linear)."""
-    features = fitted_steps["features"].transform(X)
-    if model.linear:
-        return fitted_steps["impute"].transform(features)
-    return features
-
-
 def _shadowed(matrix: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     values = matrix.to_numpy(dtype="float64")
     shadow = np.empty_like(values)
@@ -138,15 +126,12 @@ def _one_resample(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, seed: int
         oob = np.setdiff1d(np.arange(n), idx)
         if (continuous or len(np.unique(y[idx])) == classes) and len(oob) >= 10:
             break
-    steps = {name: clone(step) for name, step in model.pipeline.steps}
-    design = steps["features"].fit_transform(X.iloc[idx])
-    if model.linear:
-        design = steps["impute"].fit_transform(design)
-    train = _shadowed(design, rng)
-    test = _shadowed(_matrix(model, steps, X.iloc[oob]), rng)
+    parts = model.refit_parts()
+    train = _shadowed(parts.fit_design(X.iloc[idx]), rng)
+    test = _shadowed(parts.design(X.iloc[oob]), rng)
     scaler = None
-    estimator = steps["model"]
-    if model.linear:
+    estimator = parts.estimator
+    if parts.linear:
         scaler = StandardScaler().fit(train.to_numpy(dtype="float64"))
         estimator.fit(scaler.transform(train.to_numpy(dtype="float64")), y[idx])
     else:
@@ -182,7 +167,7 @@ def make_selector(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, selector:
         raise ValueError(
             f"Got selector={selector!r}; expected 'auto', 'model' or 'sparse_logistic'."
         )
-    if selector == "model" and not hasattr(model, "pipeline"):
+    if selector == "model" and not hasattr(model, "refit_parts"):
         raise ValueError(f"selector 'model' refits one pipeline; model {model.candidate!r} "
                          "is an ensemble or a covariate-adjusted model: use selector auto")
     if selector == "model" or (selector == "auto" and getattr(model, "linear", False)):
@@ -192,17 +177,18 @@ def make_selector(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, selector:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from ..features import ImputeWithIndicators, build_feature_pipeline
+    from ..features import ImputeWithIndicators, build_feature_union
     from ..modeling import Calibrator
 
-    features = build_feature_pipeline(model.groups).steps[0][1]
-    prep = Pipeline([("features", features),
-                     ("impute", ImputeWithIndicators()), ("scale", StandardScaler())]
-                    ).set_output(transform="pandas")
+    def stages():
+        return [("features", build_feature_union(model.groups)),
+                ("impute", ImputeWithIndicators()), ("scale", StandardScaler())]
+
+    prep = Pipeline(stages()).set_output(transform="pandas")
     design = prep.fit_transform(X, y)
     grid = np.logspace(-3, 1, 13)
-    output_map = None
-    if model.task == "continuous":
+    regression = get_task(model.task).estimator_role == "regressor"
+    if regression:
         search = GridSearchCV(PenalisedLinearRegression(l1_ratio=0.5), {"C": grid},
                               scoring="neg_mean_squared_error",
                               cv=KFold(10, shuffle=True, random_state=seed)).fit(design, y)
@@ -216,13 +202,10 @@ def make_selector(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, selector:
         best_c = float(np.ravel(search.C_)[0])
         estimator = LogisticRegression(C=best_c, l1_ratio=0.5, solver="saga",
                                        max_iter=5000, random_state=seed)
-    pipeline = Pipeline([*prep.steps, ("model", estimator)]).fit(X, y)
-    if model.task == "continuous":
-        residuals = y - pipeline.predict(X)
-        output_map = ContinuousOutputs(ResidualDistribution().fit(residuals), 0.0, 0.5)
-    elif model.task == "three_class":
-        output_map = ThreeClassOutputs(MulticlassCalibrator("none").fit(np.zeros((1, 3)),
-                                                                         np.zeros(1)))
+    pipeline = Pipeline([*stages(), ("model", estimator)]).set_output(
+        transform="pandas").fit(X, y)
+    output_map = get_task(model.task).uncalibrated_outputs(
+        y - pipeline.predict(X) if regression else None)
     return TrainedModel(pipeline=pipeline, calibrator=Calibrator("none").fit(np.zeros(2),
                                                                                np.array([0, 1])),
                         threshold=0.5, candidate=f"elastic-net selector (C={best_c:.3g})",
@@ -271,7 +254,7 @@ def discover_biomarkers(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, *,
     selector = make_selector(model, X, y, selector, seed)
     seeds = np.random.SeedSequence(seed).generate_state(resamples)
     feature_rows, group_rows = [], []
-    continuous = model.task == "continuous"
+    continuous = get_task(model.task).estimator_role == "regressor"
     jobs = (delayed(_one_resample)(selector, X, y, int(s), continuous) for s in seeds)
     for i, (per_feature, per_group) in enumerate(
             Parallel(n_jobs=n_jobs, return_as="generator")(jobs), start=1):
@@ -337,8 +320,7 @@ def _directions(effects: pd.DataFrame, task: str) -> dict[str, str]:
     effect's 95 % interval: "unclear" when it holds the null value. Risk is of impaired
     EIH, of hyperalgesia for three classes; for a continuous model a smaller predicted
     change (less hypoalgesia) is the higher risk."""
-    null = 0.0 if task == "continuous" else 1.0
-    sign = -1.0 if task == "continuous" else 1.0
+    null, sign = get_task(task).effect_null, get_task(task).risk_sign
     out = {}
     for variable, terms in effects.groupby("variable", sort=False):
         verdicts = set()
@@ -386,7 +368,7 @@ def replicate(report: BiomarkerReport, model: TrainedModel, X: pd.DataFrame,
                               control=report.control, calibration_draws=calibration_draws,
                               seed=seed, groups=present)
     effects = adjusted_effects(design, np.asarray(y), model.task)
-    null = 0.0 if model.task == "continuous" else 1.0
+    null = get_task(model.task).effect_null
     found = tests.groups.set_index("group")
     table = report.table.set_index(["level", "feature"])
     rows = []

@@ -58,8 +58,8 @@ from scipy.stats import chi2, norm
 from scipy.stats import f as f_dist
 from scipy.stats import t as student_t
 
-from ..features import build_feature_pipeline
-from ..modeling import fit_logistic
+from ..features import ImputeWithIndicators, build_feature_union
+from ..modeling import fit_logistic, get_task
 from ..schema import COLUMNS
 from ._shap import feature_group
 
@@ -137,11 +137,9 @@ class DiscoveryDesign:
 def discovery_design(groups: list[str], X: pd.DataFrame,
                 adjust: tuple[str, ...] = ()) -> DiscoveryDesign:
     """Build the design of :func:`group_tests` from the model's groups and the cohort."""
-    pipeline = build_feature_pipeline(groups, model_kind="linear",
-                                      covariates=tuple(c for c in adjust if c in X))
-    steps = [step for _, step in pipeline.steps]
-    raw = steps[0].set_output(transform="pandas").fit_transform(X)
-    imputed = steps[1].set_output(transform="pandas").fit_transform(raw)
+    union = build_feature_union(groups, covariates=tuple(c for c in adjust if c in X))
+    raw = union.set_output(transform="pandas").fit_transform(X)
+    imputed = ImputeWithIndicators().set_output(transform="pandas").fit_transform(raw)
     values = imputed.to_numpy(dtype="float64")
     keep = np.ptp(values, axis=0) > 0
     names = [c for c, k in zip(imputed.columns, keep, strict=True) if k]
@@ -201,13 +199,15 @@ def _orthogonal(basis: list[np.ndarray], column: np.ndarray) -> bool:
 
 
 class _Family:
-    """Fits of one task's generalised linear model (log-likelihood, coefficients)."""
+    """Fits of one generalised linear model (log-likelihood, coefficients): ``glm`` is
+    a task's :attr:`~eihpredict.modeling.Task.glm` (gaussian, binomial, multinomial)."""
 
-    def __init__(self, task: str, y: np.ndarray):
-        self.task = task
+    def __init__(self, glm: str, y: np.ndarray):
+        self.glm = glm
+        self.gaussian = glm == "gaussian"
         self.y = np.asarray(y)
         self.n = len(self.y)
-        self.k = 3 if task == "three_class" else 2
+        self.k = 3 if glm == "multinomial" else 2
         self.extra = self.k - 1  # parameters per column
 
     def design(self, matrix: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -215,17 +215,17 @@ class _Family:
 
     def fit(self, Z: np.ndarray, y: np.ndarray):
         """Log-likelihood (or residual sum of squares), coefficients and fitted means."""
-        if self.task == "continuous":
+        if self.gaussian:
             beta, *_ = np.linalg.lstsq(Z, y, rcond=None)
             residual = y - Z @ beta
             return float(residual @ residual), beta, None
-        if self.task == "three_class":
+        if self.k > 2:
             return _multinomial(Z, y.astype(int), self.k)
         fit = fit_logistic(Z, y.astype("float64"), max_iter=60, tol=1e-8, ridge=RIDGE)
         return fit.loglik, fit.coef, expit(Z @ fit.coef)
 
     def draw(self, rng: np.random.Generator, mean: np.ndarray) -> np.ndarray:
-        if self.task == "three_class":
+        if self.k > 2:
             u = rng.random(self.n)[:, None]
             return (u > np.cumsum(mean, axis=1)[:, :-1]).sum(axis=1)
         return (rng.random(self.n) < mean).astype("float64")
@@ -288,7 +288,7 @@ def _lrt(family: _Family, design: DiscoveryDesign, full: np.ndarray, reduced: np
         fits.append(fitted)
     (a, _, _), (b, _, mean) = fits
     df = (len(full) - len(reduced)) * family.extra
-    if family.task == "continuous":
+    if family.gaussian:
         dof = family.n - 1 - len(full)
         stat = ((b - a) / df) / (a / dof) if df > 0 and a > 0 else 0.0
         return max(stat, 0.0), df, None
@@ -298,7 +298,7 @@ def _lrt(family: _Family, design: DiscoveryDesign, full: np.ndarray, reduced: np
 def _p_value(family: _Family, stat: float, df: int, factor: float, n_full: int) -> float:
     if df <= 0:
         return 1.0
-    if family.task == "continuous":
+    if family.gaussian:
         return float(f_dist.sf(stat, df, family.n - 1 - n_full))
     return float(chi2.sf(stat / factor, df))
 
@@ -384,7 +384,7 @@ def conditional_tests(design: DiscoveryDesign, y: np.ndarray, task: str = "binar
         raise ValueError(f"Got control={control!r}; expected 'fwer' or 'fdr'.")
     if not 0 < alpha < 1:
         raise ValueError(f"Got alpha={alpha!r}; expected a number in (0, 1).")
-    family = _Family(task, y)
+    family = _Family(get_task(task).glm, y)
     full = design.kept
     tested = design.candidates if groups is None else list(groups)
     reported = tested + [g for g in STRATIFIERS if g in set(design.groups)
@@ -395,7 +395,7 @@ def conditional_tests(design: DiscoveryDesign, y: np.ndarray, task: str = "binar
         reduced = full[design.groups[full] != g]
         joint[g] = (*_lrt(family, design, full, reduced, y, cache), reduced)
     factor = 1.0
-    if task != "continuous" and calibration_draws > 0:
+    if not family.gaussian and calibration_draws > 0:
         rng = np.random.default_rng(seed)
         total, dfs = 0.0, 0
         for g in tested:
@@ -473,15 +473,15 @@ def adjusted_effects(design: DiscoveryDesign, y: np.ndarray, task: str = "binary
         ``variable``, ``group``, ``term``, ``measure``, ``per`` (what one unit is),
         ``estimate``, ``ci_low``, ``ci_high``.
     """
-    target = (np.asarray(y) == 2).astype("float64") if task == "three_class" else np.asarray(y)
-    family = _Family("continuous" if task == "continuous" else "binary", target)
+    task = get_task(task)
+    target = task.effect_target(np.asarray(y))
+    family = _Family("gaussian" if task.glm == "gaussian" else "binomial", target)
     everything = np.arange(len(design.columns))
     # Wald intervals: normal quantile for the logistic models (R's confint.default),
     # Student's t for the linear model (R's confint.lm)
     z = (student_t.ppf(0.5 + level / 2, max(family.n - len(design.kept) - 1, 1))
-         if family.task == "continuous" else norm.ppf(0.5 + level / 2))
-    measure = {"binary": "odds ratio of impaired EIH", "continuous": "kPa of PPT change",
-               "three_class": "odds ratio of hyperalgesia"}[task]
+         if family.gaussian else norm.ppf(0.5 + level / 2))
+    measure = task.effect_measure
     rows = []
     for g in [g for g in dict.fromkeys(design.groups) if g != _ADJUST]:
         base = design.kept[design.groups[design.kept] != g]
@@ -501,7 +501,7 @@ def adjusted_effects(design: DiscoveryDesign, y: np.ndarray, task: str = "binary
                 continue
             cols = np.concatenate([np.array(terms, dtype=int), adjusted])
             Z = family.design(design.matrix, cols)
-            if family.task == "continuous":
+            if family.gaussian:
                 stat, beta, _ = family.fit(Z, target)
                 sigma2 = stat / max(family.n - Z.shape[1], 1)
                 cov = sigma2 * np.linalg.pinv(Z.T @ Z)
@@ -528,7 +528,7 @@ def adjusted_effects(design: DiscoveryDesign, y: np.ndarray, task: str = "binary
                     per = f"1 SD ({raw_sd:.3g})" if np.isfinite(raw_sd) else "1 SD"
                 b, se = beta[j] * scale, np.sqrt(max(cov[j, j], 0.0)) * scale
                 low, high = b - z * se, b + z * se
-                if family.task != "continuous":
+                if not family.gaussian:
                     b, low, high = np.exp(b), np.exp(low), np.exp(high)
                 rows.append({"variable": v, "group": g, "term": name, "measure": measure,
                              "per": per, "estimate": float(b), "ci_low": float(low),

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..labels import LabelRule, make_labels
 from ..model_dir import LoadedModel
-from ..modeling import THREE_CLASSES
+from ..modeling import TASKS, THREE_CLASSES, get_task
 from ..schema import OUTCOME_COLUMNS
 from ._biomarkers import BiomarkerReport, discover_biomarkers, interaction_strengths, replicate
 from ._discovery import variable_of
@@ -73,8 +73,7 @@ def _save(fig, path: Path) -> Path:
 
 
 #: What a SHAP value is in, per task (axis labels and titles).
-UNITS = {"binary": "log-odds of impaired EIH", "continuous": "kPa of predicted PPT change",
-         "three_class": "logit of hyperalgesia"}
+UNITS = {name: task.explanation_unit for name, task in TASKS.items()}
 
 
 def plot_importance(report: BiomarkerReport, path: Path, unit: str = UNITS["binary"]) -> Path:
@@ -198,7 +197,7 @@ def _html(loaded: LoadedModel, report: BiomarkerReport, interactions: pd.DataFra
     factor = f"{tests.calibration:.3f}" if tests is not None else "1"
     rule = ("Holm's step-down procedure (family-wise error"
             if report.control == "fwer" else "Benjamini-Hochberg (false discovery rate")
-    risk = "hyperalgesia" if meta.get("task") == "three_class" else "impaired EIH"
+    risk = get_task(meta.get("task", "binary")).event_short
     stratifiers = report.groups.loc[report.groups["role"] == "stratifier", "group"].tolist()
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -250,7 +249,8 @@ def _html(loaded: LoadedModel, report: BiomarkerReport, interactions: pd.DataFra
     parts += [
         "<h2>What the model uses</h2>",
         f"<p class='note'>SHAP values in {UNITS[meta.get('task', 'binary')]}"
-        + (" (one beeswarm per class below)" if meta.get("task") == "three_class" else "")
+        + (" (one beeswarm per class below)" if get_task(meta.get("task", "binary")).n_outputs
+           else "")
         + "; dependence plots of the top measured variables.</p>",
         _img(plots["beeswarm"]), _img(plots["dependence"]),
         *[_img(path) for name, path in plots.items() if name.startswith("beeswarm_")],
@@ -335,7 +335,7 @@ def explain_model(loaded: LoadedModel, data: pd.DataFrame, out: str | os.PathLik
                     len(replication))
     # Three classes: the report shows the hyperalgesia logit (the flare clinicians most
     # want to foresee), and one beeswarm per class.
-    explanation = explain_frame(model, X, output=2 if task == "three_class" else None)
+    explanation = explain_frame(model, X, output=get_task(task).explain_output)
     interactions, matrix = interaction_strengths(model, X, seed=seed)
     by_group = group_contributions(explanation.values).abs()
     rows = []
@@ -365,13 +365,13 @@ def explain_model(loaded: LoadedModel, data: pd.DataFrame, out: str | os.PathLik
     plots = {
         "importance": plot_importance(report, out / "importance.png", unit),
         "effects": plot_effects(report.effects, out / "adjusted_effects.png",
-                                continuous=task == "continuous"),
+                                continuous=get_task(task).glm == "gaussian"),
         "beeswarm": plot_beeswarm(explanation.values, explanation.data,
                                   explanation.base_value, out / "beeswarm.png", unit),
         "dependence": plot_dependence(explanation.values, explanation.data, top,
                                       out / "dependence.png", unit),
     }
-    if task == "three_class":
+    if get_task(task).n_outputs:  # one beeswarm per class: the others below
         for j, name in enumerate(THREE_CLASSES[:2]):
             per_class = explain_frame(model, X, output=j)
             plots[f"beeswarm_{name}"] = plot_beeswarm(

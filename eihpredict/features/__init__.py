@@ -10,7 +10,12 @@ from ._covariates import OutcomeCovariates
 from ._cpm import CPMFeatures
 from ._exercise import ExerciseDoseFeatures
 from ._missing import ImputeWithIndicators
-from ._pipeline import FEATURE_GROUPS, build_feature_pipeline
+from ._pipeline import (
+    FEATURE_GROUPS,
+    build_feature_pipeline,
+    build_feature_union,
+    feature_options,
+)
 from ._ppt import LOCAL_PPT_NORMS_KPA, PPT_REFERENCE_KPA, PainSensitivityFeatures
 from ._questionnaires import SCALES, QuestionnaireScorer
 from ._ts import TemporalSummationFeatures
@@ -31,6 +36,8 @@ __all__ = [
     "QuestionnaireScorer",
     "TemporalSummationFeatures",
     "build_feature_pipeline",
+    "build_feature_union",
+    "feature_options",
     "column_values",
     "is_missing",
 ]

@@ -17,7 +17,7 @@ from ._ppt import PainSensitivityFeatures
 from ._questionnaires import QuestionnaireScorer
 from ._ts import TemporalSummationFeatures
 
-__all__ = ["FEATURE_GROUPS", "build_feature_pipeline"]
+__all__ = ["FEATURE_GROUPS", "build_feature_pipeline", "build_feature_union", "feature_options"]
 
 #: Feature groups a pipeline config may name (the contract's source groups).
 FEATURE_GROUPS: tuple[str, ...] = (
@@ -70,6 +70,30 @@ def build_feature_pipeline(
     >>> list(features.columns[:3])
     ['cpm_abs', 'cpm_pct', 'cpm_paradigm_parallel']
     """
+    if model_kind not in _PREPARE:
+        raise ValueError(f"Got model_kind={model_kind!r}; expected 'tree' or 'linear'.")
+    union = build_feature_union(groups, options=options, covariates=covariates)
+    return Pipeline([("features", union), *_PREPARE[model_kind]()]).set_output(
+        transform="pandas")
+
+
+def build_feature_union(
+    groups: Iterable[str] = FEATURE_GROUPS,
+    *,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    covariates: Iterable[str] = (),
+) -> FeatureUnion:
+    """The features of the named groups side by side, before any imputation or scaling
+    (the first stage of :func:`build_feature_pipeline`; same parameters).
+
+    Examples
+    --------
+    >>> from eihpredict.simulate import simulate_cohort
+    >>> X = simulate_cohort(50, seed=0).frame
+    >>> union = build_feature_union(["cpm"]).set_output(transform="pandas")
+    >>> list(union.fit_transform(X).columns[:2])
+    ['cpm_abs', 'cpm_pct']
+    """
     groups = list(dict.fromkeys(groups))
     unknown = [g for g in groups if g not in FEATURE_GROUPS]
     if unknown or not groups:
@@ -77,8 +101,6 @@ def build_feature_pipeline(
             f"Got feature groups {unknown or groups!r}; expected a non-empty list from "
             f"{', '.join(FEATURE_GROUPS)}."
         )
-    if model_kind not in _PREPARE:
-        raise ValueError(f"Got model_kind={model_kind!r}; expected 'tree' or 'linear'.")
     options = dict(options or {})
     steps = []
     for group in groups:
@@ -96,9 +118,7 @@ def build_feature_pipeline(
     covariates = tuple(covariates)
     if covariates:
         steps.append(("covariates", OutcomeCovariates(columns=covariates)))
-    union = FeatureUnion(steps, verbose_feature_names_out=False)
-    return Pipeline([("features", union), *_PREPARE[model_kind]()]).set_output(
-        transform="pandas")
+    return FeatureUnion(steps, verbose_feature_names_out=False)
 
 
 #: Steps between the features and the estimator, per model flavour.
@@ -106,3 +126,30 @@ _PREPARE = {
     "tree": lambda: [],  # LightGBM handles missing values itself
     "linear": lambda: [("impute", ImputeWithIndicators()), ("scale", StandardScaler())],
 }
+
+
+def feature_options(group: str) -> tuple[str, ...]:
+    """The option names a pipeline config may give a feature group under
+    ``features.options`` (its transformer's parameters; the group structure itself is
+    not an option).
+
+    Examples
+    --------
+    >>> feature_options("cpm")
+    ('encode_protocol', 'k', 'percent_threshold', 'responder_rule', 'sem_kpa')
+    >>> "max_missing_fraction" in feature_options("pcs")
+    True
+    """
+    if group not in FEATURE_GROUPS:
+        raise ValueError(f"Got feature group {group!r}; expected one of "
+                         f"{', '.join(FEATURE_GROUPS)}.")
+    if group in _SINGLE:
+        cls = _SINGLE[group]
+    elif group in ("pcs", "tsk", "hads"):
+        cls = QuestionnaireScorer
+    elif group in CLINICAL_GROUPS:
+        cls = ClinicalFeatures
+    else:  # pragma: no cover - every group has a transformer above
+        return ()
+    structural = {"groups", "questionnaires", "columns"}
+    return tuple(sorted(set(cls._get_param_names()) - structural))

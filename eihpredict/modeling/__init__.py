@@ -61,6 +61,7 @@ from ._model import (
     CovariateAdjustedModel,
     EnsembleModel,
     FittedModel,
+    RefitParts,
     TrainedModel,
 )
 from ._nested import (
@@ -130,7 +131,7 @@ __all__ = [
     "OUTPUT_COLUMNS", "SELECTED", "THREE_CLASSES",
     "Calibrator", "ClosedTest", "ColumnBatch", "ContinuousSampleSize", "Contributions",
     "EnsembleModel", "FittedCandidate", "FittedModel", "MetaAnalysis", "OuterResult",
-    "PipelineScorer", "Recalibration", "SampleSize", "TrainedModel",
+    "PipelineScorer", "Recalibration", "RefitParts", "SampleSize", "TrainedModel",
     "ValidationSampleSize", "binary_metrics", "binary_point_estimates",
     "bootstrap_metrics", "bootstrap_weights", "calibration_slope_intercept",
     "choose_threshold", "closed_test", "cluster_bootstrap", "continuous_metrics",

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
-from scipy.stats import rankdata
+from scipy.special import logit
+
+from ._stats import auroc_weighted, average_precision_weighted, fit_logistic
 
 __all__ = [
     "METRICS",
@@ -30,51 +31,22 @@ _EPS = 1e-12
 
 
 def _auroc(y: np.ndarray, p: np.ndarray) -> float:
+    """AUROC (NaN with one class): :func:`~eihpredict.modeling._stats.auroc_weighted`,
+    the one implementation."""
+    y = np.asarray(y, dtype="float64")
     n_pos = y.sum()
-    n_neg = len(y) - n_pos
-    if n_pos == 0 or n_neg == 0:
+    if n_pos == 0 or n_pos == len(y):
         return np.nan
-    ranks = rankdata(p)
-    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(auroc_weighted(y, np.asarray(p, dtype="float64")))
 
 
 def _auprc(y: np.ndarray, p: np.ndarray) -> float:
-    """Average precision (step-wise area under the precision-recall curve)."""
-    n_pos = y.sum()
-    if n_pos == 0:
+    """Average precision (step-wise area under the precision-recall curve; NaN without
+    events): :func:`~eihpredict.modeling._stats.average_precision_weighted`."""
+    y = np.asarray(y, dtype="float64")
+    if y.sum() == 0:
         return np.nan
-    order = np.argsort(-p, kind="mergesort")
-    p_sorted, y_sorted = p[order], y[order]
-    distinct = np.r_[np.flatnonzero(np.diff(p_sorted)), len(p) - 1]
-    tps = np.cumsum(y_sorted)[distinct]
-    fps = (distinct + 1) - tps
-    precision = tps / (tps + fps)
-    recall = tps / n_pos
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-
-
-def _newton_logistic(y, x, offset, fit_slope: bool, iters: int = 25) -> tuple[float, float]:
-    """Maximum likelihood of ``logit P(y) = a + b * x + offset`` (b fixed at 0 if not fitted)."""
-    a, b = 0.0, 0.0
-    for _ in range(iters):
-        eta = a + b * x + offset
-        mu = expit(eta)
-        w = np.maximum(mu * (1 - mu), 1e-12)
-        r = y - mu
-        if fit_slope:
-            g = np.array([r.sum(), (r * x).sum()])
-            h = np.array([[w.sum(), (w * x).sum()], [(w * x).sum(), (w * x * x).sum()]])
-            try:
-                step = np.linalg.solve(h, g)
-            except np.linalg.LinAlgError:
-                break
-            a, b = a + step[0], b + step[1]
-        else:
-            step = r.sum() / w.sum()
-            a += step
-        if np.all(np.abs(step) < 1e-10):
-            break
-    return a, b
+    return float(average_precision_weighted(y, np.asarray(p, dtype="float64")))
 
 
 def calibration_slope_intercept(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
@@ -91,8 +63,10 @@ def calibration_slope_intercept(y: np.ndarray, p: np.ndarray) -> tuple[float, fl
     """
     y = np.asarray(y, dtype="float64")
     z = logit(np.clip(p, _EPS, 1 - _EPS))
-    _, slope = _newton_logistic(y, z, 0.0, fit_slope=True)
-    intercept, _ = _newton_logistic(y, z, z, fit_slope=False)
+    ones = np.ones(len(y))
+    # one logistic fit for every calibration figure (the external metrics' too)
+    slope = fit_logistic(np.column_stack([ones, z]), y, max_iter=25, tol=1e-10).coef[1]
+    intercept = fit_logistic(ones[:, None], y, offset=z, max_iter=25, tol=1e-10).coef[0]
     return float(slope), float(intercept)
 
 

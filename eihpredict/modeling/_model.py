@@ -26,7 +26,7 @@ from ._outputs import BinaryOutputs, OutputMap
 from ._protocol import ColumnBatch, Contributions, PipelineScorer
 
 __all__ = ["MISSINGNESS_COLUMNS", "MISSING_DOMINATES", "OUTPUT_COLUMNS", "CovariateAdjustedModel",
-           "EnsembleModel", "FittedModel", "TrainedModel"]
+           "EnsembleModel", "FittedModel", "RefitParts", "TrainedModel"]
 
 #: Columns every model adds after its task's outputs: how much of the row was missing and
 #: how much of its explanation rests on missing inputs.
@@ -272,9 +272,45 @@ class TrainedModel(FittedModel):
     def feature_matrix(self, batch: ColumnBatch) -> np.ndarray:
         return self.scorer.features(batch)
 
+    def refit_parts(self) -> RefitParts:
+        """Unfitted copies of this model's stages, to refit them apart (the biomarker
+        resampling fits the estimator on a design with shadow columns added)."""
+        from sklearn.base import clone
+
+        named = dict(self.pipeline.steps)
+        return RefitParts(features=clone(named["features"]),
+                          impute=clone(named["impute"]) if "impute" in named else None,
+                          estimator=clone(self.pipeline.steps[-1][1]))
+
+
     def interaction_values(self, batch: ColumnBatch):
         return self.scorer.interaction_values(batch)
 
+
+@dataclass
+class RefitParts:
+    """A trained model's stages, unfitted (:meth:`TrainedModel.refit_parts`):
+    ``features`` (the feature union), ``impute`` (median imputation with missing
+    indicators; None for a tree model, which takes missing values itself) and
+    ``estimator``. A linear model also standardises before its estimator."""
+
+    features: object
+    impute: object | None
+    estimator: object
+
+    @property
+    def linear(self) -> bool:
+        return self.impute is not None
+
+    def fit_design(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Fit the features (and imputation) on ``X``; its design matrix."""
+        design = self.features.fit_transform(X)
+        return design if self.impute is None else self.impute.fit_transform(design)
+
+    def design(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The design matrix of ``X`` by the stages :meth:`fit_design` fitted."""
+        design = self.features.transform(X)
+        return design if self.impute is None else self.impute.transform(design)
 
 @dataclass
 class EnsembleModel(FittedModel):

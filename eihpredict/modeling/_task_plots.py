@@ -18,15 +18,13 @@ import pandas as pd
 
 from ._outputs import THREE_CLASSES
 from ._plots import _pyplot, _save, roc_with_band
+from ._stats import wilson_interval
 
 __all__ = ["plot_change", "plot_three_class_calibration", "plot_three_class_roc"]
 
 
-def _wilson(k: np.ndarray, n: np.ndarray, z: float = 1.959964) -> tuple[np.ndarray, np.ndarray]:
-    share = k / n
-    centre = (share + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z * np.sqrt(share * (1 - share) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return centre - half, centre + half
+def _wilson(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return wilson_interval(k, n, 0.95)
 
 
 def _deciles(values: np.ndarray, bins: int = 10) -> np.ndarray:

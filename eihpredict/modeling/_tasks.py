@@ -79,6 +79,8 @@ class Task:
     headline: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: AUROC row of its external-validation metrics (sizes the validation sample).
     external_auroc: ClassVar[str] = "auroc"
+    #: What a SHAP value (contribution to the explained raw-score output) is in.
+    explanation_unit: ClassVar[str] = "log-odds of impaired EIH"
     #: ``selection_metric`` -> (metric in the task's validation table, lower is better).
     selection_keys: ClassVar[dict[str, tuple[str, bool]]] = {
         "log_loss": ("log_loss", True), "brier": ("brier", True),
@@ -101,6 +103,16 @@ class Task:
         """The binary question the predictions answer for decision curves and subgroups:
         the event (0/1) and its probability."""
         return self.impaired_event(y, label), probabilities
+
+    def effect_target(self, y: np.ndarray) -> np.ndarray:
+        """The outcome an adjusted biomarker effect is estimated for (its
+        :attr:`effect_measure`)."""
+        return np.asarray(y)
+
+    def uncalibrated_outputs(self, residuals: np.ndarray):
+        """An output map for a model fitted without calibration (the biomarker
+        selector): raw outputs, interval from in-sample ``residuals`` (continuous)."""
+        return None
 
     def check_outcome(self, y: np.ndarray, source: str, label) -> None:
         """Raise ``ValueError`` when the outcomes cannot train this task."""
@@ -184,6 +196,10 @@ class Task:
                                      value=rule.value, min_sensitivity=rule.min_sensitivity)
         return None, calibrator, threshold, method
 
+    def table_caption(self, config) -> str:
+        """What the terminal table of candidates measures."""
+        return "impaired EIH"
+
     def threshold_rule(self, config) -> str:
         return config.threshold.rule
 
@@ -262,9 +278,17 @@ class ContinuousTask(Task):
     selection_keys = {"log_loss": ("rmse", True), "brier": ("rmse", True),
                       "rmse": ("rmse", True), "mae": ("mae", True), "r2": ("r2", False)}
     table_columns = ("r2", "rmse", "pi_coverage", "auroc", "brier", "calibration_slope")
+    explanation_unit = "kPa of predicted PPT change"
+
+    def table_caption(self, config):
+        return (f"PPT change; {config.continuous.interval:.0%} interval; AUROC, Brier and "
+                f"calibration slope of P(change <= {config.label.threshold_kpa:g} kPa)")
 
     def impaired_event(self, y, label):
         return (y <= label.threshold_kpa).astype(int)
+
+    def uncalibrated_outputs(self, residuals):
+        return ContinuousOutputs(ResidualDistribution().fit(residuals), 0.0, 0.5)
 
     def summary(self, y):
         return {"change_kpa": {"mean": round(float(np.mean(y)), 2),
@@ -411,12 +435,23 @@ class ThreeClassTask(Task):
                       "roc_auc": ("auroc_macro", False)}
     table_columns = ("auroc_hypoalgesia", "auroc_no_change", "auroc_hyperalgesia",
                      "auroc_macro", "brier", "log_loss")
+    explanation_unit = "logit of hyperalgesia"
+
+    def table_caption(self, config):
+        return "three classes, one vs rest"
 
     def impaired_event(self, y, label):
         return (y >= 1).astype(int)
 
     def binary_view(self, y, probabilities, label):
         return (y == 2).astype(int), np.asarray(probabilities)[..., 2]
+
+    def effect_target(self, y):
+        return (np.asarray(y) == 2).astype("float64")  # hyperalgesia against the rest
+
+    def uncalibrated_outputs(self, residuals):
+        return ThreeClassOutputs(MulticlassCalibrator("none").fit(np.zeros((1, 3)),
+                                                                  np.zeros(1)))
 
     def check_outcome(self, y, source, label):
 

@@ -51,6 +51,11 @@ def test_unknown_key_is_refused_with_its_path_and_file(tmp_path):
     ("models:\n  - {name: m, kind: logistic, members: [x]}\n", "only for kind ensemble"),
     ("models: [\n", "not valid YAML"),
     ("- just\n- a list\n", "mapping of keys"),
+    (MINIMAL + "features: {options: {cpm: {respnder_rule: sem}}}\n",
+     r"features.options: unknown option 'respnder_rule' for feature group 'cpm' .*did you "
+     r"mean 'responder_rule'\?"),
+    (MINIMAL + "features: {options: {mood: {k: 2}}}\n", "unknown feature group 'mood'"),
+    (MINIMAL + "features: {options: {sex: {k: 2}}}\n", r"its options: none"),
 ])
 def test_bad_values_are_refused(tmp_path, text, match):
     with pytest.raises(ConfigError, match=match):
@@ -65,3 +70,9 @@ def test_overrides_and_name_from_file(tmp_path):
 def test_missing_config_file():
     with pytest.raises(ConfigError, match="no such config file"):
         load_config("nope.yaml")
+
+
+def test_feature_options_that_exist_load(tmp_path):
+    config = load_config(write(tmp_path, MINIMAL + "features: {options: {cpm: "
+                                                   "{responder_rule: sem, k: 1.5}}}\n"))
+    assert config.features.options["cpm"] == {"responder_rule": "sem", "k": 1.5}
