@@ -216,7 +216,8 @@ register_family(ModelFamily(
     name="logistic",
     classifier=lambda params, seed: LogisticRegression(random_state=seed, **params),
     regressor=lambda params, seed: PenalisedLinearRegression(random_state=seed, **params),
-    flavour="linear", head="linear", recognises=lambda e: hasattr(e, "coef_"),
+    flavour="linear", head="linear",
+    recognises=lambda e: isinstance(e, LogisticRegression | PenalisedLinearRegression),
     default_params={"C": 1.0, "l1_ratio": 0.0, "solver": "saga", "max_iter": 5000}))
 
 #: Default hyperparameters per family (read from the registry; kept for callers).
