@@ -48,6 +48,7 @@ __all__ = ["LoadedModel", "ModelDirectoryError", "check_model_destination", "loa
 
 CHECKSUMS = MANIFEST
 METADATA = "metadata.json"
+DIGEST_ENV = "EIHPREDICT_MODEL_DIGEST"
 MODEL_CARD = "model_card.md"
 
 
@@ -196,6 +197,7 @@ def save_model_dir(model: FittedModel, path: str | os.PathLike[str], *,
         for name, png in (plots or {}).items():
             (staging / "plots").mkdir(exist_ok=True)
             shutil.copyfile(png, staging / "plots" / name)
+        _drop_bytecode(staging)
         write_manifest(staging)
         if final.exists():  # the old directory goes into the work folder, removed below
             os.replace(final, work / "previous")
@@ -203,6 +205,15 @@ def save_model_dir(model: FittedModel, path: str | os.PathLike[str], *,
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return final
+
+
+def _drop_bytecode(staging: Path) -> None:
+    """No bytecode cache goes into a model directory (copied with the package's code or
+    written while MLflow tried the entry file): the directory holds source only."""
+    for cache in sorted(staging.rglob("__pycache__"), reverse=True):
+        shutil.rmtree(cache)
+    for pyc in [*staging.rglob("*.pyc"), *staging.rglob("*.pyo")]:
+        pyc.unlink()
 
 
 def _relative_paths(mlmodel: Path) -> None:
@@ -234,20 +245,32 @@ def _example(frame):
     return out
 
 
-def verify_model_dir(path: str | os.PathLike[str]) -> dict[str, Any]:
+def verify_model_dir(path: str | os.PathLike[str], digest: str | None = None
+                     ) -> dict[str, Any]:
     """Check a model directory's files and contract version; return its metadata.
+
+    Parameters
+    ----------
+    path : path
+        The model directory.
+    digest : str, optional
+        The directory's digest (SHA-256 of ``checksums.sha256``) recorded at training;
+        without it, the ``EIHPREDICT_MODEL_DIGEST`` environment variable when set.
 
     Raises
     ------
     ModelDirectoryError
-        Missing directory or file, a file altered since training, or a model made for
-        another contract version.
+        Missing directory or file, a file altered since training, an unlisted file or
+        folder (bytecode caches included), a symbolic link, another digest, or a model
+        made for another contract version.
     """
     root = Path(path)
     if not root.is_dir():
         raise ModelDirectoryError(f"{root}: no such model directory")
+    if digest is None:
+        digest = os.environ.get(DIGEST_ENV) or None
     try:
-        verify_manifest(root)
+        verify_manifest(root, digest)
     except ManifestError as exc:
         raise ModelDirectoryError(str(exc)) from None
     metadata = json.loads((root / METADATA).read_text())
@@ -260,10 +283,10 @@ def verify_model_dir(path: str | os.PathLike[str]) -> dict[str, Any]:
     return metadata
 
 
-def load_model_dir(path: str | os.PathLike[str]) -> LoadedModel:
+def load_model_dir(path: str | os.PathLike[str], digest: str | None = None) -> LoadedModel:
     """Verify and load a model directory (see :func:`verify_model_dir`)."""
     import joblib
 
-    metadata = verify_model_dir(path)
+    metadata = verify_model_dir(path, digest)
     model = joblib.load(Path(path) / "artifacts" / "model.joblib")
     return LoadedModel(model=model, metadata=metadata, path=Path(path))
