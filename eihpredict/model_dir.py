@@ -43,8 +43,8 @@ from .mapping import StudyMapping
 from .modeling import FittedModel
 from .schema import COLUMN_BY_NAME, CONTRACT_VERSION
 
-__all__ = ["LoadedModel", "ModelDirectoryError", "check_model_destination", "load_model_dir",
-           "save_model_dir"]
+__all__ = ["DirectoryCheck", "LoadedModel", "ModelDirectoryError", "check_model_destination",
+           "check_model_dir", "load_model_dir", "save_model_dir"]
 
 CHECKSUMS = MANIFEST
 METADATA = "metadata.json"
@@ -281,6 +281,61 @@ def verify_model_dir(path: str | os.PathLike[str], digest: str | None = None
             f"{CONTRACT_VERSION}"
         )
     return metadata
+
+
+@dataclass(frozen=True)
+class DirectoryCheck:
+    """Result of :func:`check_model_dir`: what was checked and the directory's digest."""
+
+    path: Path
+    digest: str
+    n_files: int
+    digest_checked: bool
+    model_version: str
+
+
+def check_model_dir(path: str | os.PathLike[str], digest: str | None = None
+                    ) -> DirectoryCheck:
+    """Check a whole model directory without loading anything from it.
+
+    Every file against ``checksums.sha256`` (none missing, altered or unlisted, no
+    folder unlisted, no bytecode cache, no symbolic link), the contract version, and,
+    when ``digest`` is given (or ``EIHPREDICT_MODEL_DIGEST`` is set), the manifest's
+    own SHA-256 against it: the value printed at training, kept outside the directory.
+
+    Parameters
+    ----------
+    path : path
+        The model directory.
+    digest : str, optional
+        The expected SHA-256 of ``checksums.sha256`` (64 hex characters).
+
+    Returns
+    -------
+    DirectoryCheck
+
+    Raises
+    ------
+    ModelDirectoryError
+        The first problem found, in one line.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> try:
+    ...     check_model_dir(tempfile.mkdtemp())
+    ... except ModelDirectoryError as exc:
+    ...     print("refused:", "checksums.sha256 is missing" in str(exc))
+    refused: True
+    """
+    if digest is None:
+        digest = os.environ.get(DIGEST_ENV) or None
+    metadata = verify_model_dir(path, digest)
+    root = Path(path)
+    n_files = len((root / CHECKSUMS).read_text().splitlines())
+    return DirectoryCheck(path=root, digest=manifest_digest(root), n_files=n_files,
+                          digest_checked=digest is not None,
+                          model_version=str(metadata.get("model_version")))
 
 
 def load_model_dir(path: str | os.PathLike[str], digest: str | None = None) -> LoadedModel:

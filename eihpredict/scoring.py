@@ -482,7 +482,8 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
                read_options: ReadOptions | None = None,
                raw_text: bool = False,
                min_observed_share: float | None = None,
-               missing_explanation: bool = True) -> ScoreSummary:
+               missing_explanation: bool = True,
+               digest: str | None = None) -> ScoreSummary:
     """Score a cohort file (or a directory of parts) in chunks; see the module docstring.
 
     ``mapping`` maps a study's own names, codes and units onto the contract; without
@@ -492,7 +493,8 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
     would run as a formula gets a leading single quote). ``min_observed_share``
     overrides the model's minimum share of observed inputs (rows below it are rejects).
     ``missing_explanation=False`` leaves ``missing_explanation_share`` and
-    ``missing_dominated`` empty (see :func:`score_frame`), for throughput.
+    ``missing_dominated`` empty (see :func:`score_frame`), for throughput. ``digest``
+    is the model directory's expected digest (:func:`eihpredict.model_dir.check_model_dir`).
 
     Raises
     ------
@@ -510,7 +512,7 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
         raise ScoringError(f"--engine must be local or dask, got {engine!r}")
     if chunk_size < 1 or explain < 0:
         raise ScoringError("--chunk-size must be positive and --explain at least 0")
-    loaded = load_model_dir(model_dir)
+    loaded = load_model_dir(model_dir, digest)
     model = loaded.model
     if min_observed_share is None:
         min_observed_share = loaded.min_observed_share

@@ -217,3 +217,81 @@ def test_a_symlinked_listed_file_is_refused(copy, tmp_path):
     card.symlink_to(tmp_path / "card.md")
     with pytest.raises(ModelDirectoryError, match="'model_card.md' is a symbolic link"):
         load_model_dir(copy)
+
+
+# --- eihpredict verify and the digest kept outside the directory --------------------------
+
+def _rewrite_whole(root):
+    """An attacker's full rewrite: a file changed and the manifest regenerated."""
+    from eihpredict._manifest import write_manifest
+
+    (root / "model_card.md").write_text("rewritten\n")
+    (root / "checksums.sha256").unlink()
+    write_manifest(root)
+
+
+def test_verify_reports_the_digest_and_refuses_a_rewritten_directory(copy, trained,
+                                                                      cohort_csv, tmp_path):
+    from typer.testing import CliRunner
+
+    from eihpredict.cli import app
+    from eihpredict.model_dir import check_model_dir
+
+    runner = CliRunner()
+    digest = check_model_dir(copy).digest
+    assert digest == load_model_dir(trained.model_dir).digest
+    ok = runner.invoke(app, ["verify", "--model", str(copy), "--digest", digest.upper()])
+    assert ok.exit_code == 0 and "matches the expected value" in ok.output, ok.output
+    bare = runner.invoke(app, ["verify", "--model", str(copy)])
+    assert bare.exit_code == 0 and f"digest {digest}: not compared" in bare.output
+    bad = runner.invoke(app, ["verify", "--model", str(copy), "--digest", "12ab"])
+    assert bad.exit_code == 1 and "is not a SHA-256" in bad.output
+
+    _rewrite_whole(copy)
+    assert runner.invoke(app, ["verify", "--model", str(copy)]).exit_code == 0  # the limit
+    refused = runner.invoke(app, ["verify", "--model", str(copy), "--digest", digest])
+    assert refused.exit_code == 1 and f"not the expected {digest}" in refused.output
+    out = tmp_path / "s.csv"
+    score = runner.invoke(app, ["score", "--model", str(copy), "--input", cohort_csv,
+                                "--output", str(out), "--digest", digest])
+    assert score.exit_code == 1 and "not the expected" in score.output and not out.exists()
+    serve = runner.invoke(app, ["serve", "--model", str(copy), "--digest", digest])
+    assert serve.exit_code == 1 and "not the expected" in serve.output
+
+
+def test_a_configured_digest_is_checked_by_pyfunc_and_the_service(copy, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from eihpredict.serve.app import create_app
+    from eihpredict.serve.settings import ServiceSettings
+
+    digest = load_model_dir(copy).digest
+    monkeypatch.setenv("EIHPREDICT_MODEL_DIGEST", digest)
+    mlflow.pyfunc.load_model(str(copy))  # the right value: loads
+    with TestClient(create_app(ServiceSettings(model_dir=copy))) as client:
+        assert client.get("/health").status_code == 200
+    _rewrite_whole(copy)
+    with pytest.raises(Exception, match="not the expected"):
+        mlflow.pyfunc.load_model(str(copy))
+    with pytest.raises(ModelDirectoryError, match="not the expected"):
+        load_model_dir(copy)
+    monkeypatch.delenv("EIHPREDICT_MODEL_DIGEST")
+    settings = ServiceSettings(model_dir=copy, model_digest=digest)
+    with pytest.raises(ModelDirectoryError, match="not the expected"), \
+            TestClient(create_app(settings)):
+        pass
+
+
+def test_training_prints_the_digest_and_logs_it_in_the_runs_card(trained):
+    from eihpredict.training import format_results
+
+    digest = load_model_dir(trained.model_dir).digest
+    assert "(SHA-256 of checksums.sha256;" in format_results(trained)
+    assert digest in format_results(trained)
+    client = mlflow.MlflowClient(tracking_uri=trained.tracking_uri)
+    path = client.download_artifacts(trained.run_id, "model_card.md")
+    card = open(path).read()
+    assert f"`{digest}`" in card
+    assert client.get_run(trained.run_id).data.params["model_dir_sha256"] == digest
+    assert "eihpredict verify --model DIR --digest" in (trained.model_dir / "model_card.md"
+                                                        ).read_text()

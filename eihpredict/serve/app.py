@@ -72,7 +72,8 @@ def create_app(settings: ServiceSettings | None = None, *,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        loaded = model if model is not None else load_model_dir(settings.model_dir)
+        loaded = model if model is not None else load_model_dir(settings.model_dir,
+                                                                      settings.model_digest)
         app.state.model = ServedModel(loaded)
         logger.info("serving model %s", loaded.version)
         yield
