@@ -515,9 +515,10 @@ def score(
                            read_options=_read_options(sep, decimal, sheet),
                            raw_text=raw_text, min_observed_share=min_observed,
                            missing_explanation=missing_explanation, digest=digest)
-    except KeyboardInterrupt:
-        _fail("interrupted; finished chunks are kept: run the same command with --resume "
-              "to continue")
+    except KeyboardInterrupt as exc:  # the library notes whether chunks were kept
+        notes = getattr(exc, "__notes__", None)
+        _fail("interrupted; " + notes[0] if notes else "interrupted before any chunk was "
+              "finished (nothing to resume)")
     rate = summary.n_rows / max(summary.seconds, 1e-9)
     typer.echo(f"scored {summary.n_scored} of {summary.n_rows} rows -> {summary.output} "
                f"({rate:,.0f} rows/s" + (f", resumed after {summary.resumed_chunks} chunk(s)"
