@@ -228,3 +228,60 @@ def test_a_run_stopped_before_any_chunk_claims_nothing_kept(trained, work, caplo
     assert result.exit_code == 1 and "line 4" in result.output, result.output
     assert "finished chunks are kept" not in caplog.text
     assert not (work / ".p.csv.work").exists() and not (work / ".p.csv.lock").exists()
+
+
+# --- issue 27: configs are bounded and named where they are wrong -------------------------
+
+def _bomb(levels: int = 6) -> str:
+    """Nested aliases: 9 ** levels values once expanded (9 ** 9 in the issue's case)."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]"
+              for i in range(1, levels)]
+    return "\n".join(lines)
+
+
+def test_yaml_aliases_are_refused_in_every_config_section_and_in_mappings(work):
+    from eihpredict.mapping import MappingError, StudyMapping
+
+    quick = QUICK.read_text()
+    bomb = _bomb().replace("\n", "\n      ")
+    cases = {  # params of a model, the top level, a nested section
+        "params": quick.replace("params: {n_estimators: 60}",
+                                "params:\n      " + bomb + "\n      n_estimators: 60"),
+        "top": quick + "\nextra_anchor: &t 1\ndescription: *t\n",
+        "nested": quick + "\ntuning: {n_trials: &n 2, inner_folds: *n}\n",
+    }
+    for name, text in cases.items():
+        (work / f"{name}.yaml").write_text(text)
+        with pytest.raises(ConfigError, match=rf"{name}\.yaml: not valid YAML at line \d+.*"
+                                              r"alias \*\w+ is not allowed"):
+            load_config(work / f"{name}.yaml")
+    (work / "map.yaml").write_text("columns:\n  pid: &p {to: participant_id}\n"
+                                   "  id2: *p\n")
+    with pytest.raises(MappingError, match=r"alias \*p is not allowed"):
+        StudyMapping.load(work / "map.yaml")
+
+
+def test_model_params_are_type_checked_at_load_with_file_and_key(work):
+    quick = QUICK.read_text()
+    cases = {
+        "params: {n_estimators: lots}": "models[0].params.n_estimators: expected an integer, "
+                                        "got 'lots'",
+        "params: {n_estimators: 0}": "models[0].params.n_estimators: expected an integer "
+                                     "from 1 to 100000, got 0",
+        "params: {n_estimators: 60, learning_rate: [1, [2]]}":
+            "models[0].params.learning_rate: expected a number, got [1, [2]]",
+        "params: {n_estimators: 60, colour: {a: 1}}":
+            "models[0].params.colour: expected a number, text, true/false or a flat list",
+    }
+    for replacement, message in cases.items():
+        (work / "p.yaml").write_text(quick.replace("params: {n_estimators: 60}", replacement))
+        with pytest.raises(ConfigError) as err:
+            load_config(work / "p.yaml")
+        assert str(err.value).startswith(f"{work / 'p.yaml'}: "), str(err.value)
+        assert message in str(err.value), str(err.value)
+    (work / "r.yaml").write_text(quick.replace("num_leaves: {type: int, low: 2, high: 8}",
+                                               "num_leaves: {type: int, low: 8, high: 2}"))
+    with pytest.raises(ConfigError, match=r"r\.yaml: models\[0\]\.search_space\.num_leaves: "
+                                          r"low \(8\) is above high \(2\)"):
+        load_config(work / "r.yaml")
