@@ -103,8 +103,23 @@ class ScoreResult:
 
 
 
+def check_explain(model: FittedModel, explain: int) -> None:
+    """Refuse an ``explain`` count the model cannot fill: more than its features.
+
+    Raises
+    ------
+    ScoringError
+    """
+    n = len(model.feature_names)
+    if explain > n:
+        raise ScoringError(f"--explain {explain}: the model has {n} features, so at most "
+                           f"{n} contributions per row can be listed; give --explain {n} "
+                           "or fewer")
+
+
 def _outputs_frame(model: FittedModel, batch: ColumnBatch, ids, explain: int,
                    missing_explanation: bool = True) -> pd.DataFrame:
+    check_explain(model, explain)
     contributions = model.explanation(batch) if explain > 0 else None
     scored = pd.DataFrame({"participant_id": ids, **model.predict(
         batch, contributions, missing_explanation=missing_explanation)})
@@ -208,9 +223,11 @@ def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
         scored.insert(1 + len(model.output_columns), "model_version", model_version)
     if passthrough:
         extra = [c for c in frame.columns if c not in COLUMN_BY_NAME]
-        names = passthrough_names(extra, scored.columns)
-        for col in extra:
-            scored[names[col]] = frame.loc[valid, col].to_numpy()
+        if extra:  # joined in one step (column by column is quadratic in their number)
+            names = passthrough_names(extra, scored.columns)
+            kept = frame.loc[valid, extra]
+            kept.columns = [names[c] for c in extra]
+            scored = pd.concat([scored, kept.reset_index(drop=True)], axis=1)
     rejects = reject_table(frame, issues, ~valid, first_row)
     return ScoreResult(scored=scored, rejects=rejects, issues=issues, valid=valid)
 
@@ -550,6 +567,7 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
         raise ScoringError("--chunk-size must be positive and --explain at least 0")
     loaded = load_model_dir(model_dir, digest)
     model = loaded.model
+    check_explain(model, explain)
     if min_observed_share is None:
         min_observed_share = loaded.min_observed_share
     elif not 0 <= min_observed_share < 1:
