@@ -16,14 +16,16 @@ from code (``_pyfunc_entry.py``, so no pickled wrapper class). MLflow's sklearn
 flavour now defaults to skops, which refuses a pipeline holding LightGBM, and the
 probability we serve is the calibrated one, which no stock flavour knows. Pickle
 runs code when loaded, so every load first checks the whole directory against
-``checksums.sha256`` (:mod:`eihpredict._manifest`: every file listed, none altered,
-missing or added): :func:`load_model_dir` does, and so does the generated
-``_pyfunc_entry.py`` that MLflow runs first, before any code of the directory is
-imported or the model unpickled. What stays trusted is that entry file and ``MLmodel``;
-the manifest's digest (:attr:`LoadedModel.digest`, logged with the training run)
-checks them out of band. Checksums catch alteration, not an attacker who rewrites the
-whole directory: load only directories you trust. ``code/`` holds a copy of this
-package, so MLflow can load the model where eihpredict is not installed.
+``checksums.sha256`` (:mod:`eihpredict._manifest`: every file listed, none altered or
+missing, no unlisted file or folder, bytecode caches included, no symbolic link):
+:func:`load_model_dir` does, and so does the generated ``_pyfunc_entry.py`` that MLflow
+runs first, before any code of the directory is imported (from source only) or the
+model unpickled. What stays trusted is that entry file and ``MLmodel``; the manifest's
+digest (:attr:`LoadedModel.digest`, printed at training and logged with the run)
+checks them out of band: :func:`check_model_dir` (``eihpredict verify --digest``), or
+``EIHPREDICT_MODEL_DIGEST`` for every loader. Checksums alone catch alteration, not an
+attacker who rewrites the whole directory (docs/security.md). ``code/`` holds a copy
+of this package, so MLflow can load the model where eihpredict is not installed.
 """
 
 from __future__ import annotations
@@ -285,7 +287,21 @@ def verify_model_dir(path: str | os.PathLike[str], digest: str | None = None
 
 @dataclass(frozen=True)
 class DirectoryCheck:
-    """Result of :func:`check_model_dir`: what was checked and the directory's digest."""
+    """Result of :func:`check_model_dir`: what was checked and the directory's digest.
+
+    Attributes
+    ----------
+    path : Path
+        The model directory.
+    digest : str
+        SHA-256 of its ``checksums.sha256``.
+    n_files : int
+        Files listed (and found unaltered).
+    digest_checked : bool
+        Whether ``digest`` was compared with an expected value.
+    model_version : str
+        The model's version (``metadata.json``).
+    """
 
     path: Path
     digest: str
