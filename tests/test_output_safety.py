@@ -174,9 +174,9 @@ def test_a_refused_resume_after_sigkill_keeps_the_work_folder(trained, big_csv, 
                         (["--chunk-size", "100", "--explain", "3"], "explain changed")):
         result = runner.invoke(app, [str(a) for a in base + wrong])
         assert result.exit_code == 1, result.output
+        assert work.exists() and _snapshot(work) == kept  # not one byte of progress lost
         assert said in result.output and "--resume --chunk-size 100 --on-error skip" in \
             result.output, result.output
-        assert _snapshot(work) == kept  # not one byte of the progress lost
         assert not (tmp_path / ".o.csv.lock").exists()
     result = runner.invoke(app, [str(a) for a in base + ["--chunk-size", "100"]])
     assert result.exit_code == 0, result.output
