@@ -194,7 +194,9 @@ def test_planted_code_is_refused_by_the_cli(copy, tmp_path, cohort_csv, attack):
 
 
 def test_an_intact_directory_loads_in_a_fresh_process_from_source_only(copy, tmp_path,
-                                                                      cohort_csv):
+                                                                      cohort_csv, trained):
+    saved = trained.model_dir  # saving writes no bytecode cache either
+    assert not list(saved.rglob("__pycache__")) and not list(saved.rglob("*.pyc"))
     proc = _load_in_fresh_process(copy, tmp_path, cohort_csv)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("3\n")  # three rows scored
