@@ -727,14 +727,16 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *,
         else:
             text = [i for i, dtype in enumerate(frame.dtypes)
                     if not pd.api.types.is_numeric_dtype(dtype)]
-            if not raw_text and text:  # rebuilt in one step (wide files: many columns)
+            if not raw_text and text:  # in one block, not column by column (wide files)
+                cells = frame.iloc[:, text].to_numpy(dtype=object)
+                cells = np.array(neutralise_formulas(cells.ravel().tolist()),
+                                 dtype=object).reshape(cells.shape)
                 textual = set(text)
-                parts = [pd.Series(neutralise_formulas(frame.iloc[:, i].astype(object)
-                                                       .tolist()), index=frame.index,
-                                   dtype=object) if i in textual else frame.iloc[:, i]
-                         for i in range(frame.shape[1])]
-                frame = pd.concat(parts, axis=1, ignore_index=True).set_axis(
-                    frame.columns, axis=1)
+                numbers = [i for i in range(frame.shape[1]) if i not in textual]
+                frame = pd.concat(
+                    [frame.iloc[:, numbers].set_axis(numbers, axis=1),
+                     pd.DataFrame(cells, index=frame.index, columns=text)], axis=1
+                )[list(range(frame.shape[1]))].set_axis(frame.columns, axis=1)
             frame.to_csv(tmp, index=False)
             # Lines end in LF, so a CR comes from a cell. Python's csv quotes a cell
             # holding LF but not one holding only CR, which readers take for a line
