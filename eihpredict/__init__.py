@@ -29,6 +29,7 @@ _LAZY = {
     "fit_candidate": (".modeling", "fit_candidate"),
     "explain_model": (".explain", "explain_model"),
     "load_model_dir": (".model_dir", "load_model_dir"),
+    "check_model_dir": (".model_dir", "check_model_dir"),
     "score_frame": (".scoring", "score_frame"),
     "score_file": (".scoring", "score_file"),
     "explain_frame": (".explain", "explain_frame"),

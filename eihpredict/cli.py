@@ -406,6 +406,9 @@ _SEP = typer.Option("--sep", help="CSV separator (default: comma).")
 _DECIMAL = typer.Option("--decimal", help="Decimal mark of a CSV (e.g. ',').")
 _SHEET = typer.Option("--sheet", help="Excel sheet (default: the first).")
 _MAPPING = typer.Option("--mapping", help="Study mapping (YAML) onto the contract.")
+_DIGEST = typer.Option("--digest", help="The model directory's digest printed at training "
+                       "(SHA-256 of its checksums.sha256); refuse a directory without it "
+                       "(default: EIHPREDICT_MODEL_DIGEST when set).")
 
 
 @app.command()
@@ -497,6 +500,7 @@ def score(
         "missing_explanation_share and missing_dominated (contributions of every row with "
         "a missing input; the slow part of scoring with a tree model). --no-... leaves "
         "them empty.")] = True,
+    digest: Annotated[str | None, _DIGEST] = None,
 ) -> None:
     """Score a cohort file in chunks: probabilities, predictions, explanations, rejects."""
     from ._progress import progress_bar
@@ -510,10 +514,11 @@ def score(
                            mapping=_load_mapping(mapping),
                            read_options=_read_options(sep, decimal, sheet),
                            raw_text=raw_text, min_observed_share=min_observed,
-                           missing_explanation=missing_explanation)
-    except KeyboardInterrupt:
-        _fail("interrupted; finished chunks are kept: run the same command with --resume "
-              "to continue")
+                           missing_explanation=missing_explanation, digest=digest)
+    except KeyboardInterrupt as exc:  # the library notes whether chunks were kept
+        notes = getattr(exc, "__notes__", None)
+        _fail("interrupted; " + notes[0] if notes else "interrupted before any chunk was "
+              "finished (nothing to resume)")
     rate = summary.n_rows / max(summary.seconds, 1e-9)
     typer.echo(f"scored {summary.n_scored} of {summary.n_rows} rows -> {summary.output} "
                f"({rate:,.0f} rows/s" + (f", resumed after {summary.resumed_chunks} chunk(s)"
@@ -595,6 +600,7 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1, help="uvicorn worker "
                                          "processes.")] = 1,
+    digest: Annotated[str | None, _DIGEST] = None,
 ) -> None:
     """Serve a model over HTTP (FastAPI under uvicorn); settings from EIHPREDICT_*."""
     import os
@@ -603,11 +609,36 @@ def serve(
 
     from .model_dir import verify_model_dir
 
-    _run(verify_model_dir, model)  # fail before starting the server
+    _run(verify_model_dir, model, digest)  # fail before starting the server
     os.environ["EIHPREDICT_MODEL_DIR"] = str(model.resolve())
+    if digest is not None:  # the workers check it again when they load the model
+        os.environ["EIHPREDICT_MODEL_DIGEST"] = digest
     uvicorn.run("eihpredict.serve.app:create_app_from_env", factory=True, host=host,
                 port=port, workers=workers, log_level="info", timeout_graceful_shutdown=30,
                 server_header=False, timeout_keep_alive=5, h11_max_incomplete_event_size=65536)
+
+
+@app.command()
+def verify(
+    model: Annotated[Path, typer.Option("--model", help="Model directory.")],
+    digest: Annotated[str | None, typer.Option(
+        "--digest", help="The directory's digest printed at training (SHA-256 of its "
+        "checksums.sha256), kept outside the directory; default EIHPREDICT_MODEL_DIGEST.")
+    ] = None,
+) -> None:
+    """Check a model directory against its manifest (and the manifest against --digest),
+    loading nothing from it."""
+    from .model_dir import check_model_dir
+
+    check = _run(check_model_dir, model, digest)
+    typer.echo(f"ok: {check.path}: {check.n_files} files match checksums.sha256, no other "
+               "file, folder or link")
+    if check.digest_checked:
+        typer.echo(f"digest {check.digest}: matches the expected value")
+    else:
+        typer.echo(f"digest {check.digest}: not compared (give --digest with the value "
+                   "recorded at training: a directory rewritten whole, manifest included, "
+                   "passes the file checks)")
 
 
 class UpdateMethod(StrEnum):

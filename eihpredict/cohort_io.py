@@ -707,6 +707,11 @@ def check_columns(path: str | os.PathLike[str], columns: list[str],
         )
 
 
+def _holds_cr(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return any(b"\r" in block for block in iter(lambda: handle.read(1 << 20), b""))
+
+
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *,
                 raw_text: bool = False) -> None:
     """Write a frame as CSV or Parquet (by extension), atomically.
@@ -720,11 +725,21 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *,
         if fmt == "parquet":
             frame.to_parquet(tmp, index=False)
         else:
-            if not raw_text:
-                frame = frame.copy()
-                for column in frame.columns:
-                    if not pd.api.types.is_numeric_dtype(frame[column].dtype):
-                        frame[column] = pd.Series(neutralise_formulas(
-                            frame[column].astype(object).tolist()), index=frame.index,
-                            dtype=object)
+            text = [i for i, dtype in enumerate(frame.dtypes)
+                    if not pd.api.types.is_numeric_dtype(dtype)]
+            if not raw_text and text:  # in one block, not column by column (wide files)
+                cells = frame.iloc[:, text].to_numpy(dtype=object)
+                cells = np.array(neutralise_formulas(cells.ravel().tolist()),
+                                 dtype=object).reshape(cells.shape)
+                textual = set(text)
+                numbers = [i for i in range(frame.shape[1]) if i not in textual]
+                frame = pd.concat(
+                    [frame.iloc[:, numbers].set_axis(numbers, axis=1),
+                     pd.DataFrame(cells, index=frame.index, columns=text)], axis=1
+                )[list(range(frame.shape[1]))].set_axis(frame.columns, axis=1)
             frame.to_csv(tmp, index=False)
+            # Lines end in LF, so a CR comes from a cell. Python's csv quotes a cell
+            # holding LF but not one holding only CR, which readers take for a line
+            # end: then the file is written again with every text cell quoted.
+            if _holds_cr(tmp):
+                frame.to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC)

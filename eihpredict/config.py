@@ -16,9 +16,11 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from .features import FEATURE_GROUPS, feature_options
 from .fileio import read_yaml
@@ -53,6 +55,50 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_SCALAR = (str, int, float, bool, type(None))
+
+#: Types and bounds of the hyperparameters a config may fix, per model family (checked
+#: when the config is read, so a wrong value is named with its file and key instead of
+#: failing inside the estimator): ``(type, lowest, highest)``, bounds inclusive, ``None``
+#: open. Other keys are passed on to the estimator but must be plain values.
+PARAM_TYPES: dict[str, dict[str, tuple[type, float | None, float | None]]] = {
+    "lightgbm": {
+        "n_estimators": (int, 1, 100_000), "num_leaves": (int, 2, 131_072),
+        "max_depth": (int, -1, 1_000), "min_child_samples": (int, 1, None),
+        "learning_rate": (float, 1e-9, 10), "subsample": (float, 1e-9, 1),
+        "colsample_bytree": (float, 1e-9, 1), "subsample_freq": (int, 0, None),
+        "reg_alpha": (float, 0, None), "reg_lambda": (float, 0, None),
+        "min_split_gain": (float, 0, None), "min_child_weight": (float, 0, None),
+        "max_bin": (int, 2, 1_000_000), "n_jobs": (int, -1, 1_024),
+        "boosting_type": (str, None, None), "verbose": (int, None, None)},
+    "logistic": {
+        "C": (float, 1e-12, None), "l1_ratio": (float, 0, 1), "max_iter": (int, 1, 10_000_000),
+        "tol": (float, 0, None), "solver": (str, None, None),
+        "fit_intercept": (bool, None, None)},
+}
+_TYPE_WORDS = {int: "an integer", float: "a number", str: "text", bool: "true or false"}
+
+
+def _param_problem(value: Any, rule: tuple[type, float | None, float | None] | None
+                   ) -> str | None:
+    """Why ``value`` does not fit ``rule`` (None when it does)."""
+    if rule is None:
+        ok = isinstance(value, _SCALAR) or (isinstance(value, list) and all(
+            isinstance(v, _SCALAR) for v in value))
+        return None if ok else "a number, text, true/false or a flat list of them"
+    kind, low, high = rule
+    if kind is bool or kind is str:
+        return None if isinstance(value, kind) else _TYPE_WORDS[kind]
+    numbers = (int,) if kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, numbers) or value != value:
+        return _TYPE_WORDS[kind]
+    if (low is not None and value < low) or (high is not None and value > high):
+        span = (f"from {low:g} to {high:g}" if low is not None and high is not None
+                else f"at least {low:g}" if low is not None else f"at most {high:g}")
+        return f"{_TYPE_WORDS[kind]} {span}"
+    return None
+
+
 class ParamSpec(_Strict):
     """Search range of one hyperparameter (Optuna ``suggest_*``)."""
 
@@ -68,6 +114,20 @@ class ParamSpec(_Strict):
         if value is not None and not value:
             raise ValueError("choices must not be empty")
         return value
+
+    @model_validator(mode="after")
+    def _range(self):
+        if self.type == "categorical":
+            if self.choices is None:
+                raise ValueError("a categorical search needs choices")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError(f"an {self.type} search needs low and high")
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low:g}) is above high ({self.high:g})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log search needs low above 0, got {self.low:g}")
+        return self
 
 
 class CandidateConfig(_Strict):
@@ -103,6 +163,18 @@ class CandidateConfig(_Strict):
     baseline: bool = Field(
         False, description="A reference model: reported, never chosen as the final model."
     )
+
+    @field_validator("params")
+    @classmethod
+    def _typed_params(cls, value: dict[str, Any], info: ValidationInfo):
+        rules = PARAM_TYPES.get(info.data.get("kind"), {})
+        for key, given in value.items():
+            expected = _param_problem(given, rules.get(key))
+            if expected is not None:
+                raise PydanticCustomError(
+                    "param_type", "expected {expected}, got {given}",
+                    {"key": str(key), "expected": expected, "given": repr(given)[:80]})
+        return value
 
     @field_validator("groups")
     @classmethod
@@ -328,7 +400,9 @@ def load_config(path: str | os.PathLike[str], **overrides: Any) -> PipelineConfi
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            loc = [*err["loc"], *([err["ctx"]["key"]] if err["type"] == "param_type" else [])]
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
+                            for p in loc).lstrip(".") or "(top level)"
             if err["type"] == "extra_forbidden":
                 problems.append(f"unknown key {where!r}")
             elif not err["loc"]:  # a rule across keys names its keys itself

@@ -140,7 +140,9 @@ def check_outputs(outputs: Mapping[str, str | os.PathLike[str] | None],
 
 def load_yaml(text: str):
     """``yaml.safe_load`` that refuses a key given twice in one mapping (YAML itself keeps
-    the last one silently); the error carries the key's line like any YAML error.
+    the last one silently) and any alias (``*name``: a few lines of nested aliases expand
+    to billions of values, in every section of a file alike); the error carries the line
+    like any YAML error.
 
     Examples
     --------
@@ -152,11 +154,22 @@ def load_yaml(text: str):
     ... except yaml.YAMLError as exc:
     ...     print(str(exc).splitlines()[:2])
     ["key 'a' is given twice", '  in "<unicode string>", line 1, column 8:']
+    >>> try:
+    ...     load_yaml("a: &x [1, 2]\nb: *x")
+    ... except yaml.YAMLError as exc:
+    ...     print(str(exc).splitlines()[0])
+    alias *x is not allowed (write the value out; anchors and aliases are refused)
     """
     import yaml
 
     class UniqueKeyLoader(yaml.SafeLoader):
-        pass
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.events.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, f"alias *{event.anchor} is not allowed (write the value "
+                    "out; anchors and aliases are refused)", event.start_mark)
+            return super().compose_node(parent, index)
 
     def construct_unique(loader, node):
         keys = set()

@@ -222,4 +222,10 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
     if metadata.get("mlflow"):
         lines.append(f"- MLflow run `{metadata['mlflow']['run_id']}` in "
                      f"`{metadata['mlflow']['tracking_uri']}`.")
+    lines.append("- Integrity: `checksums.sha256` lists every file of the model directory; "
+                 "its own SHA-256 (the directory's digest) was printed at training and is "
+                 "logged with the MLflow run (`model_dir_sha256`, and in the run's copy of "
+                 "this card). It cannot be written inside the directory it stands for: "
+                 "keep it, and check with `eihpredict verify --model DIR --digest "
+                 "SHA256`.")
     return "\n".join(lines) + "\n"

@@ -16,14 +16,16 @@ from code (``_pyfunc_entry.py``, so no pickled wrapper class). MLflow's sklearn
 flavour now defaults to skops, which refuses a pipeline holding LightGBM, and the
 probability we serve is the calibrated one, which no stock flavour knows. Pickle
 runs code when loaded, so every load first checks the whole directory against
-``checksums.sha256`` (:mod:`eihpredict._manifest`: every file listed, none altered,
-missing or added): :func:`load_model_dir` does, and so does the generated
-``_pyfunc_entry.py`` that MLflow runs first, before any code of the directory is
-imported or the model unpickled. What stays trusted is that entry file and ``MLmodel``;
-the manifest's digest (:attr:`LoadedModel.digest`, logged with the training run)
-checks them out of band. Checksums catch alteration, not an attacker who rewrites the
-whole directory: load only directories you trust. ``code/`` holds a copy of this
-package, so MLflow can load the model where eihpredict is not installed.
+``checksums.sha256`` (:mod:`eihpredict._manifest`: every file listed, none altered or
+missing, no unlisted file or folder, bytecode caches included, no symbolic link):
+:func:`load_model_dir` does, and so does the generated ``_pyfunc_entry.py`` that MLflow
+runs first, before any code of the directory is imported (from source only) or the
+model unpickled. What stays trusted is that entry file and ``MLmodel``; the manifest's
+digest (:attr:`LoadedModel.digest`, printed at training and logged with the run)
+checks them out of band: :func:`check_model_dir` (``eihpredict verify --digest``), or
+``EIHPREDICT_MODEL_DIGEST`` for every loader. Checksums alone catch alteration, not an
+attacker who rewrites the whole directory (docs/security.md). ``code/`` holds a copy
+of this package, so MLflow can load the model where eihpredict is not installed.
 """
 
 from __future__ import annotations
@@ -43,11 +45,12 @@ from .mapping import StudyMapping
 from .modeling import FittedModel
 from .schema import COLUMN_BY_NAME, CONTRACT_VERSION
 
-__all__ = ["LoadedModel", "ModelDirectoryError", "check_model_destination", "load_model_dir",
-           "save_model_dir"]
+__all__ = ["DirectoryCheck", "LoadedModel", "ModelDirectoryError", "check_model_destination",
+           "check_model_dir", "load_model_dir", "save_model_dir"]
 
 CHECKSUMS = MANIFEST
 METADATA = "metadata.json"
+DIGEST_ENV = "EIHPREDICT_MODEL_DIGEST"
 MODEL_CARD = "model_card.md"
 
 
@@ -196,6 +199,7 @@ def save_model_dir(model: FittedModel, path: str | os.PathLike[str], *,
         for name, png in (plots or {}).items():
             (staging / "plots").mkdir(exist_ok=True)
             shutil.copyfile(png, staging / "plots" / name)
+        _drop_bytecode(staging)
         write_manifest(staging)
         if final.exists():  # the old directory goes into the work folder, removed below
             os.replace(final, work / "previous")
@@ -203,6 +207,15 @@ def save_model_dir(model: FittedModel, path: str | os.PathLike[str], *,
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return final
+
+
+def _drop_bytecode(staging: Path) -> None:
+    """No bytecode cache goes into a model directory (copied with the package's code or
+    written while MLflow tried the entry file): the directory holds source only."""
+    for cache in sorted(staging.rglob("__pycache__"), reverse=True):
+        shutil.rmtree(cache)
+    for pyc in [*staging.rglob("*.pyc"), *staging.rglob("*.pyo")]:
+        pyc.unlink()
 
 
 def _relative_paths(mlmodel: Path) -> None:
@@ -234,20 +247,32 @@ def _example(frame):
     return out
 
 
-def verify_model_dir(path: str | os.PathLike[str]) -> dict[str, Any]:
+def verify_model_dir(path: str | os.PathLike[str], digest: str | None = None
+                     ) -> dict[str, Any]:
     """Check a model directory's files and contract version; return its metadata.
+
+    Parameters
+    ----------
+    path : path
+        The model directory.
+    digest : str, optional
+        The directory's digest (SHA-256 of ``checksums.sha256``) recorded at training;
+        without it, the ``EIHPREDICT_MODEL_DIGEST`` environment variable when set.
 
     Raises
     ------
     ModelDirectoryError
-        Missing directory or file, a file altered since training, or a model made for
-        another contract version.
+        Missing directory or file, a file altered since training, an unlisted file or
+        folder (bytecode caches included), a symbolic link, another digest, or a model
+        made for another contract version.
     """
     root = Path(path)
     if not root.is_dir():
         raise ModelDirectoryError(f"{root}: no such model directory")
+    if digest is None:
+        digest = os.environ.get(DIGEST_ENV) or None
     try:
-        verify_manifest(root)
+        verify_manifest(root, digest)
     except ManifestError as exc:
         raise ModelDirectoryError(str(exc)) from None
     metadata = json.loads((root / METADATA).read_text())
@@ -260,10 +285,79 @@ def verify_model_dir(path: str | os.PathLike[str]) -> dict[str, Any]:
     return metadata
 
 
-def load_model_dir(path: str | os.PathLike[str]) -> LoadedModel:
+@dataclass(frozen=True)
+class DirectoryCheck:
+    """Result of :func:`check_model_dir`: what was checked and the directory's digest.
+
+    Attributes
+    ----------
+    path : Path
+        The model directory.
+    digest : str
+        SHA-256 of its ``checksums.sha256``.
+    n_files : int
+        Files listed (and found unaltered).
+    digest_checked : bool
+        Whether ``digest`` was compared with an expected value.
+    model_version : str
+        The model's version (``metadata.json``).
+    """
+
+    path: Path
+    digest: str
+    n_files: int
+    digest_checked: bool
+    model_version: str
+
+
+def check_model_dir(path: str | os.PathLike[str], digest: str | None = None
+                    ) -> DirectoryCheck:
+    """Check a whole model directory without loading anything from it.
+
+    Every file against ``checksums.sha256`` (none missing, altered or unlisted, no
+    folder unlisted, no bytecode cache, no symbolic link), the contract version, and,
+    when ``digest`` is given (or ``EIHPREDICT_MODEL_DIGEST`` is set), the manifest's
+    own SHA-256 against it: the value printed at training, kept outside the directory.
+
+    Parameters
+    ----------
+    path : path
+        The model directory.
+    digest : str, optional
+        The expected SHA-256 of ``checksums.sha256`` (64 hex characters).
+
+    Returns
+    -------
+    DirectoryCheck
+
+    Raises
+    ------
+    ModelDirectoryError
+        The first problem found, in one line.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> try:
+    ...     check_model_dir(tempfile.mkdtemp())
+    ... except ModelDirectoryError as exc:
+    ...     print("refused:", "checksums.sha256 is missing" in str(exc))
+    refused: True
+    """
+    if digest is None:
+        digest = os.environ.get(DIGEST_ENV) or None
+    metadata = verify_model_dir(path, digest)
+    root = Path(path)
+    n_files = len((root / CHECKSUMS).read_text().splitlines())
+    return DirectoryCheck(path=root, digest=manifest_digest(root), n_files=n_files,
+                          digest_checked=digest is not None,
+                          model_version=str(metadata.get("model_version")))
+
+
+def load_model_dir(path: str | os.PathLike[str], digest: str | None = None) -> LoadedModel:
     """Verify and load a model directory (see :func:`verify_model_dir`)."""
     import joblib
 
-    metadata = verify_model_dir(path)
+    metadata = verify_model_dir(path, digest)
     model = joblib.load(Path(path) / "artifacts" / "model.joblib")
     return LoadedModel(model=model, metadata=metadata, path=Path(path))

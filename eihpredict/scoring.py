@@ -65,6 +65,29 @@ class ScoringError(ValueError):
     """A batch scoring run that cannot start or must stop (one readable line)."""
 
 
+class _ResumeRefused(ScoringError):
+    """``--resume`` with other settings: the interrupted run's work folder is kept."""
+
+
+def _resume_options(settings: dict) -> str:
+    """The command-line options that reproduce a run's settings (for a refused resume)."""
+    options = [f"--chunk-size {settings['chunk_size']}"]
+    if settings.get("explain"):
+        options.append(f"--explain {settings['explain']}")
+    options.append(f"--on-error {settings.get('on_error', 'skip')}")
+    if settings.get("rejects"):
+        options.append(f"--rejects {settings['rejects']}")
+    if settings.get("raw_text"):
+        options.append("--raw-text")
+    if settings.get("min_observed_share") is not None:
+        options.append(f"--min-observed {settings['min_observed_share']:g}")
+    if settings.get("missing_explanation") is False:
+        options.append("--no-missing-explanation")
+    if settings.get("mapping"):
+        options.append("--mapping (the same study mapping)")
+    return " ".join(options)
+
+
 @dataclass
 class ScoreResult:
     """Scores of the valid rows (input order) and the rejected rows with reasons.
@@ -80,8 +103,23 @@ class ScoreResult:
 
 
 
+def check_explain(model: FittedModel, explain: int) -> None:
+    """Refuse an ``explain`` count the model cannot fill: more than its features.
+
+    Raises
+    ------
+    ScoringError
+    """
+    n = len(model.feature_names)
+    if explain > n:
+        raise ScoringError(f"--explain {explain}: the model has {n} features, so at most "
+                           f"{n} contributions per row can be listed; give --explain {n} "
+                           "or fewer")
+
+
 def _outputs_frame(model: FittedModel, batch: ColumnBatch, ids, explain: int,
                    missing_explanation: bool = True) -> pd.DataFrame:
+    check_explain(model, explain)
     contributions = model.explanation(batch) if explain > 0 else None
     scored = pd.DataFrame({"participant_id": ids, **model.predict(
         batch, contributions, missing_explanation=missing_explanation)})
@@ -185,9 +223,11 @@ def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
         scored.insert(1 + len(model.output_columns), "model_version", model_version)
     if passthrough:
         extra = [c for c in frame.columns if c not in COLUMN_BY_NAME]
-        names = passthrough_names(extra, scored.columns)
-        for col in extra:
-            scored[names[col]] = frame.loc[valid, col].to_numpy()
+        if extra:  # joined in one step (column by column is quadratic in their number)
+            names = passthrough_names(extra, scored.columns)
+            kept = frame.loc[valid, extra]
+            kept.columns = [names[c] for c in extra]
+            scored = pd.concat([scored, kept.reset_index(drop=True)], axis=1)
     rejects = reject_table(frame, issues, ~valid, first_row)
     return ScoreResult(scored=scored, rejects=rejects, issues=issues, valid=valid)
 
@@ -354,6 +394,9 @@ def _check_output(path: Path, what: str) -> None:
     probe = parent
     while not probe.exists():
         probe = probe.parent
+    if not probe.is_dir():
+        raise ScoringError(f"{path}: cannot write the {what} there: {probe} is a file, not a "
+                           "folder")
     if not os.access(probe, os.W_OK):
         raise ScoringError(f"{path}: cannot write the {what} here (no write permission "
                            f"in {probe})")
@@ -415,12 +458,22 @@ class _WorkDir:
             raise ScoringError("nothing to resume: no interrupted run of this output "
                                f"(no {state_path})")
         state = json.loads(state_path.read_text())
-        if state["settings"] != self.settings:
-            changed = [k for k in self.settings if state["settings"].get(k) != self.settings[k]]
-            raise ScoringError(
-                "cannot resume: " + ", ".join(changed) + " changed since the interrupted run; "
-                "run again without --resume"
-            )
+        before = state["settings"]
+        if before != self.settings:
+            changed = [k for k in self.settings if before.get(k) != self.settings[k]]
+            if any(k in changed for k in ("input", "model_version", "output")):
+                how = ("the input file or the model is not the one of that run, so it cannot "
+                       "be resumed: run again without --resume to start over")
+            else:
+                how = (f"to continue it, resume with the options it ran with: --resume "
+                       f"{_resume_options(before)}; or run without --resume to start over "
+                       "(discards its finished chunks)")
+            raise _ResumeRefused(
+                "cannot resume: " + ", ".join(
+                    f"{k} changed ({before.get(k)!r} then, {self.settings[k]!r} now)"
+                    if k not in ("input", "mapping") else f"{k} changed" for k in changed)
+                + f" since the interrupted run ({state['chunks_done']} chunk(s), "
+                f"{state['rows_done']} rows done, kept in {self.root}); {how}")
         return state
 
     def tracker(self) -> DuplicateTracker:
@@ -482,7 +535,8 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
                read_options: ReadOptions | None = None,
                raw_text: bool = False,
                min_observed_share: float | None = None,
-               missing_explanation: bool = True) -> ScoreSummary:
+               missing_explanation: bool = True,
+               digest: str | None = None) -> ScoreSummary:
     """Score a cohort file (or a directory of parts) in chunks; see the module docstring.
 
     ``mapping`` maps a study's own names, codes and units onto the contract; without
@@ -492,7 +546,8 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
     would run as a formula gets a leading single quote). ``min_observed_share``
     overrides the model's minimum share of observed inputs (rows below it are rejects).
     ``missing_explanation=False`` leaves ``missing_explanation_share`` and
-    ``missing_dominated`` empty (see :func:`score_frame`), for throughput.
+    ``missing_dominated`` empty (see :func:`score_frame`), for throughput. ``digest``
+    is the model directory's expected digest (:func:`eihpredict.model_dir.check_model_dir`).
 
     Raises
     ------
@@ -510,8 +565,9 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
         raise ScoringError(f"--engine must be local or dask, got {engine!r}")
     if chunk_size < 1 or explain < 0:
         raise ScoringError("--chunk-size must be positive and --explain at least 0")
-    loaded = load_model_dir(model_dir)
+    loaded = load_model_dir(model_dir, digest)
     model = loaded.model
+    check_explain(model, explain)
     if min_observed_share is None:
         min_observed_share = loaded.min_observed_share
     elif not 0 <= min_observed_share < 1:
@@ -533,7 +589,6 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
     if same_file(rejects_path, output):
         raise ScoringError(f"{rejects_path}: the rejects file and the output are the same "
                            "file; give --rejects another name")
-    lock = _lock(output)
     required = tuple(dict.fromkeys([*REQUIRED_COLUMNS, *model.input_columns]))
     if not input.is_dir():
         header = open_cohort(input, required=(), options=read_options).columns
@@ -550,22 +605,36 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
                 "raw_text": raw_text, "min_observed_share": min_observed_share,
                 "missing_explanation": missing_explanation}
     work = _WorkDir(output, rejects_path, settings)
+    lock = _lock(output)  # nothing is written before: a failure above leaves no lock file
     try:
         return _run_chunks(work, loaded, model, sources, settings, output, rejects,
                            rejects_path, resume=resume, engine=engine, scheduler=scheduler,
                            chunk_size=chunk_size, explain=explain, on_error=on_error,
                            mapping=mapping, total_rows=total_rows, on_progress=on_progress,
                            start=start, input=input)
+    except _ResumeRefused:
+        raise  # the interrupted run's progress stays for the right --resume
     except ScoringError:
         work.remove()
         raise
-    except BaseException:
-        if work.root.exists():
-            logger.error("finished chunks are kept in %s: run the same command with --resume "
-                         "to continue, or delete that folder", work.root)
+    except BaseException as exc:
+        if _has_progress(work.root):
+            kept = (f"finished chunks are kept in {work.root}: run the same command with "
+                    "--resume to continue, or delete that folder")
+            logger.error("%s", kept)
+            exc.add_note(kept)
+        else:  # nothing finished: nothing to resume, no folder left behind
+            work.remove()
         raise
     finally:
         _unlock(lock)
+
+
+def _has_progress(root: Path) -> bool:
+    """A work folder holding at least one finished chunk."""
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        return json.loads((root / "state.json").read_text())["chunks_done"] > 0
+    return False
 
 
 def _run_chunks(work, loaded, model, sources, settings, output, rejects, rejects_path, *,

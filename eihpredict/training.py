@@ -438,9 +438,13 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
                     model, out_dir, metadata=metadata,
                     model_card=render_model_card(result, metadata),
                     input_example=X[_example_columns(model, X)].head(3), plots=plots)
-                run.log_params({"model_dir_sha256": manifest_digest(result.model_dir)})
+                digest = manifest_digest(result.model_dir)
+                run.log_params({"model_dir_sha256": digest})
                 run.log_model(result.model_dir)
-                run.log_artifact(result.model_dir / "model_card.md")
+                card = (result.model_dir / "model_card.md").read_text()
+                run.log_text(card + f"\n## Model directory digest\n\n`{digest}` (SHA-256 of "
+                             "`checksums.sha256`; check with `eihpredict verify --model DIR "
+                             f"--digest {digest}`)\n", "model_card.md")
         else:
             result.model_dir = save_model_dir(
                 model, out_dir, metadata=metadata,
@@ -587,6 +591,10 @@ def format_results(result: TrainingResult) -> str:
     lines.append(get_task(result.task).decision_line(result.final.model.threshold,
                                                      config.threshold.rule))
     lines.append(f"Model directory: {result.model_dir}")
+    if result.model_dir is not None and (result.model_dir / "checksums.sha256").is_file():
+        lines.append("Model directory digest (SHA-256 of checksums.sha256; keep it to check "
+                     "the directory later: eihpredict verify --model DIR --digest ...): "
+                     + manifest_digest(result.model_dir))
     if result.run_id:
         lines.append(f"MLflow run: {result.run_id} in {result.tracking_uri} "
                      f"(mlflow ui --backend-store-uri {result.tracking_uri})")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -447,6 +448,17 @@ def _category_rules(text: np.ndarray, spec, issues: _Issues) -> np.ndarray:
     return np.where(known, lowered, None)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ID_RULE = ("one line of printable characters: no line break, tab or other control "
+            "character (such an id could not be written back unchanged everywhere)")
+
+
+def _id_controls(values) -> np.ndarray:
+    """Ids holding a control character (CR, LF, tab, NUL...): refused, never altered."""
+    return np.array([isinstance(v, str) and _CONTROL.search(v) is not None for v in values],
+                    dtype=bool)
+
+
 def _text_rules(text: np.ndarray, spec, issues: _Issues) -> np.ndarray:
     present = np.array([t is not None for t in text], dtype=bool)
     not_text = np.array([t is _NOT_TEXT for t in text], dtype=bool)
@@ -462,6 +474,8 @@ def _text_rules(text: np.ndarray, spec, issues: _Issues) -> np.ndarray:
                                          dtype=object),
                f"{spec.rule}; at most {MAX_TEXT} characters")
     not_text |= long
+    if spec.name == "participant_id":
+        issues.add(_id_controls(text) & ~(not_text | bad), spec.name, text, _ID_RULE)
     if spec.required:
         issues.add(~present, spec.name, text, f"{spec.rule}; required")
     return np.where(not_text | bad, None, text)
@@ -590,10 +604,11 @@ def validate_frame(
         [None] * len(raw), dtype=object)
     issues = _Issues(rows, ids)
     typed: dict[str, pd.Series] = {}
+    extra = [name for name in columns if name not in COLUMN_BY_NAME]
     for name in columns:
         spec = COLUMN_BY_NAME.get(name)
         if spec is None:
-            typed[name] = raw[name]
+            continue  # kept as read, joined below in one step
         elif spec.is_numeric:
             typed[name] = _check_number(raw[name], spec, issues)
         elif spec.is_category:
@@ -612,6 +627,8 @@ def validate_frame(
             if spec.required:
                 issues.add(text.isna().to_numpy() & ~nested, name, text,
                            f"{spec.rule}; required")
+            if name == "participant_id":
+                issues.add(_id_controls(text) & ~long, name, text, _ID_RULE)
             typed[name] = text.mask(long)
     if "participant_id" in typed and duplicates is not None:
         earlier = (duplicates.check(typed["participant_id"], rows)
@@ -622,6 +639,8 @@ def validate_frame(
                      dtype=object),
         )
     frame = pd.DataFrame(typed, index=raw.index)
+    if extra:  # columns outside the contract, as read, in the file's order
+        frame = pd.concat([frame, raw[extra]], axis=1)[columns]
     _check_totals(frame, issues)
     found = issues.frame()
     valid = np.ones(len(raw), dtype=bool)

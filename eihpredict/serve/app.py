@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import math
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..model_dir import LoadedModel, load_model_dir
@@ -72,7 +74,8 @@ def create_app(settings: ServiceSettings | None = None, *,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        loaded = model if model is not None else load_model_dir(settings.model_dir)
+        loaded = model if model is not None else load_model_dir(settings.model_dir,
+                                                                      settings.model_digest)
         app.state.model = ServedModel(loaded)
         logger.info("serving model %s", loaded.version)
         yield
@@ -102,6 +105,8 @@ def create_app(settings: ServiceSettings | None = None, *,
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, HTTPException) and exc.status_code < 500:  # e.g. a late 413
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
         # The exception's text may quote participant data: only its type is logged.
         logger.error("internal error on %s: %s", request.url.path, type(exc).__name__)
         return JSONResponse({"detail": "internal error"}, status_code=500)
@@ -209,6 +214,13 @@ class Guard:
 
         try:
             await self.app(scope, receive, secured)
+        except HTTPException as exc:
+            # A refusal raised below the routes (the body limit's 413 on a chunked body):
+            # answered with its own status, not logged as an internal error.
+            logger.info("refused %s with %d", scope["path"], exc.status_code)
+            if not started:
+                detail = json.dumps({"detail": exc.detail}, default=str).encode()
+                await _refuse(send, exc.status_code, detail, [])
         except Exception as exc:
             # Answered here, not re-raised: the server would log the exception's text,
             # which may quote the request. Only the type is logged.

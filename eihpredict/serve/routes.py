@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..schema import CONTRACT_VERSION
 from ..scoring import score_records, stored_mapping
+from ._strict_json import StrictJSONRoute
 from .deps import ServedModel, get_model, require_api_key
 from .schemas import Health, ModelInfo, PredictionResponse, prediction_request_model
 from .settings import ServiceSettings
@@ -25,7 +26,7 @@ logger = logging.getLogger("eihpredict.serve")
 
 
 def build_router(settings: ServiceSettings) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(route_class=StrictJSONRoute)  # duplicate JSON keys: 422
     request_model = prediction_request_model(settings.max_participants)
     secured = [Depends(require_api_key)]
 

@@ -17,6 +17,10 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EIHPREDICT_", extra="forbid")
 
     model_dir: Path = Field(Path("models/default"), description="Model directory to serve.")
+    model_digest: str | None = Field(
+        None, description="When set, the model directory's digest (SHA-256 of its "
+        "checksums.sha256, printed at training) must be this value, or the service does "
+        "not start.")
     api_key: SecretStr | None = Field(
         None, description="When set, every route but /health needs header X-API-Key."
     )

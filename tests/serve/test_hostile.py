@@ -198,3 +198,51 @@ def test_health_answers_while_large_requests_are_scored(hostile_server, records)
     assert len(spans) >= 2, "the large requests were answered"
     inside = sum(any(a <= start and end <= b for a, b in spans) for start, end in calls)
     assert inside >= len(calls) // 3, (inside, len(calls), spans[:5], calls[:5])
+
+
+# --- issue 27 ------------------------------------------------------------------------------
+
+def test_a_key_given_twice_in_the_body_is_refused_naming_it(hostile_server):
+    port, _ = hostile_server
+    one = json.dumps(_record())
+    for body, key in (
+        (b'{"participants": [' + one.encode() + b'], "participants": []}', "participants"),
+        (b'{"participants": [{"participant_id": "a", "participant_id": "b", '
+         b'"sex": "female"}]}', "participant_id"),
+        (b'{"participants": [{"participant_id": "a", "sex": "female", "sex": "male"}]}',
+         "sex"),
+    ):
+        status, _, data = _raw(port, body)
+        assert status == 422, data[:300]
+        detail = json.loads(data)["detail"]
+        assert detail[0]["field"] == key and f"key '{key}' is given more than once" in \
+            detail[0]["rule"], detail
+
+
+def test_ids_keep_their_bytes_or_are_refused_over_http(hostile_server):
+    port, log = hostile_server
+    for given in ("a\r\nb", "c\rd", "e\nf", "g\th"):
+        status, _, data = _raw(port, json.dumps({"participants": [
+            _record(participant_id=given)]}).encode())
+        assert status == 422, data[:300]
+        detail = json.loads(data)["detail"][0]
+        assert detail["field"] == "participant_id" and "control character" in detail["rule"]
+    status, _, data = _raw(port, json.dumps({"participants": [
+        _record(participant_id="a b/é-1")]}).encode())
+    assert status == 200 and json.loads(data)["predictions"][0]["participant_id"] == "a b/é-1"
+
+
+def test_an_oversized_chunked_body_gets_413_and_no_error_in_the_log(hostile_server):
+    port, log = hostile_server
+    before = log.read_text()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    chunks = (b" " * 65536 for _ in range(40))  # 2.6 MB, over the 2 MB default, no length
+    conn.request("POST", "/predict", body=chunks, encode_chunked=True,
+                 headers={"Content-Type": "application/json", "X-API-Key": "k3y",
+                          "Transfer-Encoding": "chunked"})
+    response = conn.getresponse()
+    assert response.status == 413
+    conn.close()
+    time.sleep(0.5)
+    added = log.read_text()[len(before):]
+    assert "internal error" not in added and "ERROR" not in added, added
