@@ -111,6 +111,10 @@ PRESSURE_TO_KPA: Mapping[str, float] = {
     "lbf/in2": 6.894757293168361,
 }
 
+#: Forces in newtons: an algometer reading N or lbf gives a pressure only with the area
+#: of its probe (``probe_area_cm2``): kPa = N / area_cm2 * 10.
+FORCE_TO_N: Mapping[str, float] = {"n": 1.0, "lbf": 4.4482216152605}
+
 #: Study units each contract unit can be converted from (multiplier to the contract unit).
 UNIT_FACTORS: Mapping[str, Mapping[str, float]] = {
     "kPa": PRESSURE_TO_KPA,
@@ -179,18 +183,24 @@ def _unit_key(unit: str) -> str:
             .replace("-hours", "-h").replace("-hour", "-h").replace("-minutes", "-min"))
 
 
-def unit_factor(spec: ColumnSpec, unit: str) -> float:
+def unit_factor(spec: ColumnSpec, unit: str, probe_area_cm2: float | None = None) -> float:
     """Multiplier from ``unit`` to the contract unit of ``spec``.
+
+    A force (``N``, ``lbf``) becomes a pressure only with the probe's area in cm2:
+    1 N on 1 cm2 = 10 kPa, 1 lbf = 4.4482216152605 N.
 
     Raises
     ------
     MappingError
-        When the column has no unit, or the unit is not one it converts from.
+        When the column has no unit, the unit is not one it converts from, a force comes
+        without ``probe_area_cm2``, or an area comes with a pressure unit.
 
     Examples
     --------
     >>> unit_factor(COLUMN_BY_NAME["ppt_local_kpa"], "kg/cm²")
     98.0665
+    >>> unit_factor(COLUMN_BY_NAME["ppt_local_kpa"], "N", probe_area_cm2=0.5)
+    20.0
     >>> unit_factor(COLUMN_BY_NAME["age_years"], "months") == 1 / 12
     True
     """
@@ -198,11 +208,22 @@ def unit_factor(spec: ColumnSpec, unit: str) -> float:
     if table is None:
         raise MappingError(f"{spec.name} has no unit to convert from"
                            + (f" (it is in {spec.unit})" if spec.unit else ""))
-    factor = table.get(_unit_key(unit))
+    key = _unit_key(unit)
+    if table is PRESSURE_TO_KPA and key in FORCE_TO_N:
+        if probe_area_cm2 is None:
+            raise MappingError(f"unit {unit!r} is a force; a pressure needs the probe's area: "
+                               f"add probe_area_cm2 (1 for the usual 1 cm2 algometer probe)")
+        return FORCE_TO_N[key] / probe_area_cm2 * 10.0
+    if probe_area_cm2 is not None:
+        raise MappingError(f"probe_area_cm2 goes with a force (unit: N or lbf), not with "
+                           f"unit {unit!r}")
+    factor = table.get(key)
     if factor is None:
         names = {"kpa": "kPa", "kg/cm2": "kg/cm2", "kgf/cm2": "kgf/cm2", "n/cm2": "N/cm2",
                  "lbf/cm2": "lbf/cm2", "psi": "psi", "lb/in2": "lb/in2", "lbf/in2": "lbf/in2"}
         known = ", ".join(names.get(k, k) for k in table)
+        if table is PRESSURE_TO_KPA:
+            known += ", N or lbf (with probe_area_cm2)"
         raise MappingError(f"unit {unit!r} is not one {spec.name} ({spec.unit}) converts from; "
                            f"expected one of {known}")
     return factor
@@ -295,7 +316,12 @@ class ColumnSource(_Strict):
     missing: list[str] = Field(
         default_factory=list, description="Study codes meaning 'missing' (e.g. 99, -9).")
     unit: str | None = Field(
-        None, description="Unit of the study's values, converted to the contract unit.")
+        None, description="Unit of the study's values, converted to the contract unit "
+        "(pressures: kPa, N/cm2, kg/cm2, lbf/cm2, or the forces N and lbf with "
+        "probe_area_cm2).")
+    probe_area_cm2: float | None = Field(
+        None, gt=0, le=100, description="Area of the algometer's probe in cm2, for a "
+        "force (unit: N or lbf): kPa = N / area * 10.")
 
     @field_validator("codes", mode="before")
     @classmethod
@@ -412,9 +438,11 @@ class StudyMapping(_Strict):
             factor = 1.0
             if source.unit is not None:
                 try:
-                    factor = unit_factor(spec, source.unit)
+                    factor = unit_factor(spec, source.unit, source.probe_area_cm2)
                 except MappingError as exc:
                     raise ValueError(f"columns.{column}.unit: {exc}") from None
+            elif source.probe_area_cm2 is not None:
+                raise ValueError(f"columns.{column}.probe_area_cm2 needs unit: N or lbf")
             if source.average is not None and not spec.is_numeric:
                 raise ValueError(f"columns.{column}: average needs a numeric column; "
                                  f"{column} is {spec.kind}")
@@ -667,14 +695,12 @@ class StudyMapping(_Strict):
             entry["rows_fewer_trials"] += n_fewer
         else:
             result = columns[0]
-        if t.factor != 1.0:
+        if t.unit is not None:  # declared, even as the contract's unit: counted, checked
             entry = report.converted.setdefault(
                 t.column, {"unit": t.unit, "to": t.spec.unit, "factor": t.factor, "values": 0})
             entry["values"] += int((~np.isnan(result)).sum())
-            result = result * t.factor
-        elif t.unit is not None:
-            report.converted.setdefault(
-                t.column, {"unit": t.unit, "to": t.spec.unit, "factor": 1.0, "values": 0})
+            if t.factor != 1.0:
+                result = result * t.factor
         if t.offset:
             result = result + t.offset
             report.offsets[t.column] = t.offset
@@ -945,6 +971,9 @@ class MappingReport:
         Contract column -> unit, factor and number of values converted.
     constants, offsets, missing_codes : dict
         Constants set, item offsets added, cells set missing by a declared missing code.
+    checked : list of str
+        What the unit check saw of each pressure column, after conversion (filled by
+        :func:`eihpredict.validation.validate_file`).
     unmapped_values : list of UnmappedValue
         Every study value no code map covers (errors).
     unmapped_columns : list of str
@@ -975,6 +1004,7 @@ class MappingReport:
                                               for c in _ISSUE_COLUMNS}))
     n_issues: int = 0
     more_unmapped: dict[str, int] = field(default_factory=dict)
+    checked: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -1049,7 +1079,8 @@ class MappingReport:
                        + (f" ({fewer} row(s) from fewer trials)" if fewer else ""))
         for column, entry in self.converted.items():
             out.append(f"converted {column}: {entry['unit']} -> {entry['to']} "
-                       f"(x {entry['factor']:g}, {entry['values']} value(s))")
+                       f"(x {entry['factor']:.8g}, {entry['values']} value(s))")
+        out += self.checked  # the unit check after conversion (filled by validation)
         for column, offset in self.offsets.items():
             out.append(f"item offset {column}: {offset:+d}")
         for column, count in self.missing_codes.items():
