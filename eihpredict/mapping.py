@@ -625,7 +625,7 @@ class StudyMapping(_Strict):
         n = len(frame)
         present = set(frame.columns)
         plan = self._plan(present)
-        report = MappingReport(n_rows=n)
+        report = MappingReport(n_rows=n, first_row=first_row)
         problems: list[tuple[str, str, np.ndarray, np.ndarray, str]] = []
         filled: dict[str, pd.Series] = {}
         for t in plan:
@@ -713,6 +713,12 @@ class StudyMapping(_Strict):
             return raw
         keys = pd.Series(_keys(raw), index=raw.index, dtype=object)
         present = keys.notna().to_numpy()
+        if t.codes is not None and not present.all():  # a blank code: missing, said so
+            entry = report.blank_codes.setdefault((t.column, source), {"count": 0, "rows": []})
+            entry["count"] += int((~present).sum())
+            room = _ROWS_KEPT - len(entry["rows"])
+            if room > 0:
+                entry["rows"] += (np.flatnonzero(~present)[:room] + report.first_row).tolist()
         is_missing = keys.isin(t.missing).to_numpy() & present
         if is_missing.any():
             report.missing_codes[t.column] = report.missing_codes.get(t.column, 0) + int(
@@ -971,6 +977,9 @@ class MappingReport:
         Contract column -> unit, factor and number of values converted.
     constants, offsets, missing_codes : dict
         Constants set, item offsets added, cells set missing by a declared missing code.
+    blank_codes : dict
+        (contract column, study column) -> count and first rows of blank cells in a
+        coded column, left missing (a warning, never silent).
     checked : list of str
         What the unit check saw of each pressure column, after conversion (filled by
         :func:`eihpredict.validation.validate_file`).
@@ -1005,6 +1014,8 @@ class MappingReport:
     n_issues: int = 0
     more_unmapped: dict[str, int] = field(default_factory=dict)
     checked: list[str] = field(default_factory=list)
+    blank_codes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    first_row: int = 1
 
     @property
     def ok(self) -> bool:
@@ -1057,6 +1068,10 @@ class MappingReport:
             self.absent.setdefault(column, sources)
         for column, count in other.more_unmapped.items():
             self.more_unmapped[column] = self.more_unmapped.get(column, 0) + count
+        for key, entry in other.blank_codes.items():
+            mine = self.blank_codes.setdefault(key, {"count": 0, "rows": []})
+            mine["count"] += entry["count"]
+            mine["rows"] += entry["rows"][: _ROWS_KEPT - len(mine["rows"])]
         self.n_issues += other.n_issues
         room = _ISSUES_KEPT - len(self.issues)
         if not other.issues.empty and room > 0:
@@ -1102,6 +1117,11 @@ class MappingReport:
                        f"never used as features): {', '.join(self.unmapped_columns)}")
         for column, sources in self.absent.items():
             out.append(f"{column}: mapped from {', '.join(sources)}, which the file lacks")
+        for (column, source), entry in self.blank_codes.items():
+            more = ", ..." if entry["count"] > len(entry["rows"]) else ""
+            out.append(f"{column}: {entry['count']} blank cell(s) in study column {source!r} "
+                       f"(rows {', '.join(map(str, entry['rows']))}{more}) left missing; "
+                       f"give them a code in the study file if they have a value")
         return out
 
     def error_lines(self) -> list[str]:

@@ -56,6 +56,7 @@ __all__ = [
     "as_text",
     "format_issue",
     "open_study",
+    "item_coding_shift",
     "plausibility_issues",
     "PlausibilityCheck",
     "read_valid_cohort",
@@ -1177,6 +1178,37 @@ def _pressure_message(column: str, st: _PressureStats, best: int, shares: list[f
             f"PPT ({low:.0f}-{high:.0f} kPa): {plausible}. {fix}")
 
 
+def item_coding_shift(prefix: str, counts: Mapping[float, int]) -> tuple[int, str] | None:
+    """(offset, why) when a questionnaire's answers, taken together, are coded one step off
+    the contract's scale; None when they are not.
+
+    A 1-5 coding of the 0-4 PCS (or 1-4 of the 0-3 HADS, 0-3 of the 1-4 TSK) shows in the
+    whole distribution, not in a row: every answer inside the shifted scale, its far end
+    used and the contract's near end never. ``counts`` maps answer -> how often, over all
+    the questionnaire's item columns and rows.
+
+    Examples
+    --------
+    >>> offset, why = item_coding_shift("pcs", {1.0: 40, 2.0: 30, 3.0: 20, 5.0: 3})
+    >>> offset, why.split(":")[0]
+    (-1, 'the PCS items look coded 1-5, not 0-4')
+    >>> item_coding_shift("pcs", {0.0: 1, 1.0: 40, 4.0: 3}) is None
+    True
+    """
+    q = QUESTIONNAIRES[prefix]
+    n = sum(counts.values())
+    for offset in (-1, 1):  # -1: coded one higher (1-5 for 0-4); +1: one lower
+        low, high = q.item_min - offset, q.item_max - offset
+        beyond = high if offset < 0 else low  # the answer the contract has no room for
+        near = q.item_min if offset < 0 else q.item_max
+        if (all(low <= v <= high and float(v).is_integer() for v in counts)
+                and counts.get(beyond, 0) > 0 and counts.get(near, 0) == 0):
+            return offset, (f"the {prefix.upper()} items look coded {low:g}-{high:g}, not "
+                            f"{q.item_min}-{q.item_max}: {counts[beyond]} of {n} answers "
+                            f"are {beyond:g} and none is {near}")
+    return None
+
+
 @dataclass
 class _ColumnStats:
     n: int = 0
@@ -1270,10 +1302,20 @@ class PlausibilityCheck:
                          else dict.fromkeys(declared, ""))
         self._stats: dict[tuple[str, int], _ColumnStats] = {}
         self._pressures: dict[str, _PressureStats] = {}
+        self._answers: dict[str, dict[float, int]] = {}
 
     def update(self, mapped: pd.DataFrame, result: ChunkValidation | None = None,
                first_row: int = 1) -> None:
         """Count one chunk's values (contract-named, cells as read or as converted)."""
+        for prefix, q in QUESTIONNAIRES.items():
+            items = [c for c in q.items if c in mapped]
+            if not items:
+                continue
+            answers = np.concatenate([_finite(mapped[c]) for c in items])
+            values, counts = np.unique(answers, return_counts=True)
+            tally = self._answers.setdefault(prefix, {})
+            for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+                tally[value] = tally.get(value, 0) + count
         for column in [*_PLAUSIBILITY, *_KPA_COLUMNS]:
             if column not in mapped:
                 continue
@@ -1303,6 +1345,18 @@ class PlausibilityCheck:
     def finish(self) -> pd.DataFrame:
         """One file-level issue (row 0) per implausible column."""
         rows = []
+        for prefix, counts in self._answers.items():
+            shift = item_coding_shift(prefix, counts)
+            enough = sum(counts.values()) >= 2 * QUESTIONNAIRES[prefix].n_items  # not 1 typo
+            if shift is not None and enough:
+                offset, why = shift
+                rows.append({"row": 0, "participant_id": None,
+                             "column": ", ".join(QUESTIONNAIRES[prefix].items[:1]) + " ...",
+                             "value": f"{sum(counts.values())} answers",
+                             "rule": f"{why}, so every total would be off, also in rows "
+                             f"that never used the top answer; recode the answers "
+                             f"({offset:+d} each), or declare item_offsets: {{{prefix}: "
+                             f"{offset}}} in a --mapping file"})
         for column, st in self._pressures.items():
             best, shares, median = st.verdict()
             if best:
@@ -1350,6 +1404,15 @@ class PlausibilityCheck:
                        f"kPa; plausible as a PPT ({PPT_VALUE_KPA[0]:.0f}-"
                        f"{PPT_VALUE_KPA[1]:.0f} kPa): {shown}; {verdict}")
         return out
+
+
+def _finite(raw: pd.Series) -> np.ndarray:
+    values = (raw.to_numpy(dtype="float64", na_value=np.nan)
+              if pd.api.types.is_numeric_dtype(raw.dtype)
+              and not pd.api.types.is_bool_dtype(raw.dtype)
+              else pd.to_numeric(as_text(raw), errors="coerce").to_numpy(
+                  dtype="float64", na_value=np.nan))
+    return values[np.isfinite(values)]
 
 
 def _already(rows: list[dict], column: str) -> bool:

@@ -224,3 +224,36 @@ def test_a_wrong_declared_unit_is_named(cohort):
     (rule,) = plausibility_issues(study, declared={"ppt_local_kpa": "N/cm2"})["rule"]
     assert rule.startswith("after converting the declared unit 'N/cm2' to kPa")
     assert "about x 10 too small" in rule and "The declared unit looks wrong" in rule
+
+
+def test_a_1_to_5_coding_of_the_pcs_is_refused_for_the_whole_file(tmp_path, cohort):
+    """Issue 25: PCS items coded 1-5 were refused only in rows with a 5; the others
+    validated with every total 13 points too high."""
+    items = [f"pcs_{i:02d}" for i in range(1, 14)]
+    study = cohort.drop(columns=["pcs_total"], errors="ignore").copy()
+    study[items] = study[items] + 1
+    path = tmp_path / "pcs.csv"
+    study.to_csv(path, index=False)
+    report = tmp_path / "r.csv"
+    summary = validate_file(path, report=report)
+    issues = pd.read_csv(report)
+    (rule,) = issues.loc[issues["row"] == 0, "rule"]
+    fives = int((study[items] == 5).sum().sum())
+    assert rule.startswith(f"the PCS items look coded 1-5, not 0-4: {fives} of")
+    assert "item_offsets: {pcs: -1}" in rule
+    assert summary.n_file_issues == 1
+    rows_without_five = int((study[items] != 5).all(axis=1).sum())
+    assert rows_without_five > 0  # those rows are refused with the file, not accepted
+    with pytest.raises(CohortValidationError, match="look coded 1-5"):
+        read_valid_cohort(path)
+    # Declared, the recode gives the contract's answers back exactly.
+    mapping = StudyMapping.from_dict({"columns": {c: c for c in items},
+                                      "item_offsets": {"pcs": -1}})
+    frame = read_valid_cohort(path, mapping=mapping)
+    np.testing.assert_array_equal(frame[items].to_numpy(dtype=float),
+                                  cohort[items].to_numpy(dtype=float))
+    # A genuine 0-4 coding, and a single mistyped 5, are not called a shifted coding.
+    assert plausibility_issues(cohort[items]).empty
+    one = cohort[items].head(1).clip(lower=1)
+    one.iloc[0, 0] = 5
+    assert plausibility_issues(one).empty
