@@ -17,6 +17,7 @@ and produces the same bytes as an uninterrupted run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -54,7 +55,7 @@ from .validation import (
     validate_records,
 )
 
-__all__ = ["RecordScores", "ScoreResult", "ScoreSummary", "ScoringError",
+__all__ = ["RecordScores", "ScoreResult", "ScoreSummary", "ScoringError", "absent_inputs",
            "passthrough_names", "score_file", "score_frame", "score_records", "stored_mapping",
            "too_few_observed"]
 
@@ -168,7 +169,12 @@ def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
                                         duplicates=duplicates)[0]
     valid, issues = checked.valid, checked.issues
     typed = checked.frame.loc[valid]
-    batch = model.batch(typed)
+    # An input column the file lacks (an instrument the study never used) is missing in
+    # every row, as an absent field of a JSON record is; missing_dominated says when that
+    # leaves most of a row unmeasured. score_file refuses absent outcome columns first.
+    reads = [*model.input_columns, *model.optional_columns]
+    batch = (model.batch(typed) if all(c in typed.columns for c in model.input_columns)
+             else ColumnBatch.from_frame(typed, reads).with_missing(reads))
     if min_observed_share > 0:
         few, few_issues = too_few_observed(model, batch, min_observed_share,
                                            typed["participant_id"].to_numpy(dtype=object),
@@ -287,6 +293,41 @@ class ScoreSummary:
     chunks: int
     seconds: float
     resumed_chunks: int = 0
+    absent_groups: list[str] = dataclasses.field(default_factory=list)
+    absent_columns: list[str] = dataclasses.field(default_factory=list)
+    n_inputs: int = 0
+
+    def absent_line(self) -> str | None:
+        """What the input lacked, for the log and the terminal (None when nothing)."""
+        if not self.absent_columns:
+            return None
+        groups = (f"feature group(s) {', '.join(self.absent_groups)} absent; "
+                  if self.absent_groups else "")
+        return (f"{groups}{len(self.absent_columns)} of the model's {self.n_inputs} input "
+                f"columns are not in the input ({', '.join(self.absent_columns)}): scored as "
+                "missing in every row; missing_dominated is yes where most of a row's "
+                "inputs were never measured")
+
+
+def absent_inputs(model: FittedModel, header) -> tuple[list[str], list[str]]:
+    """The model's input columns a header lacks, and the feature groups it lacks whole.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> model = SimpleNamespace(input_columns=["participant_id", "hads_anxiety",
+    ...                                        "hads_depression", "pcs_total", "age_years"])
+    >>> absent_inputs(model, ["participant_id", "pcs_total"])
+    (['hads_anxiety', 'hads_depression', 'age_years'], ['hads', 'age'])
+    """
+    columns = [c for c in model.input_columns if c != "participant_id"]
+    absent = [c for c in columns if c not in set(header)]
+    groups: dict[str, list[str]] = {}
+    for c in columns:
+        spec = COLUMN_BY_NAME.get(c)
+        groups.setdefault(spec.group if spec is not None else c, []).append(c)
+    whole = [g for g, cs in groups.items() if all(c in absent for c in cs)]
+    return absent, whole
 
 
 def _sources(path: Path, required: tuple[str, ...], mapping=None, read_options=None
@@ -534,11 +575,22 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
         raise ScoringError(f"{rejects_path}: the rejects file and the output are the same "
                            "file; give --rejects another name")
     lock = _lock(output)
-    required = tuple(dict.fromkeys([*REQUIRED_COLUMNS, *model.input_columns]))
+    # A study that never measured a feature group scores without it (missing in every
+    # row, named in the summary and the log); the outcome's own columns, when the model
+    # reads them, must be there.
+    required = tuple(dict.fromkeys([*REQUIRED_COLUMNS, *(
+        c for c in model.input_columns if c in OUTCOME_COLUMNS)]))
     if not input.is_dir():
         header = open_cohort(input, required=(), options=read_options).columns
         mapping = stored_mapping(loaded.mapping, header, mapping)
     sources = _sources(input, required, mapping, read_options)
+    header = [c for s in sources for c in (mapping.header(s.columns) if mapping is not None
+                                           else s.columns)]
+    absent, absent_groups = absent_inputs(model, header)
+    if absent:
+        logger.warning("feature group(s) absent from %s: %s (%d of the model's input "
+                       "columns); scored as missing", input, ", ".join(absent_groups) or
+                       "none whole", len(absent))
     # Row totals are known for Parquet; a CSV's progress shows rows and rows/s only
     # (Arrow reads ahead, so the byte position would overstate it).
     total_rows = (sum(s.total_rows for s in sources)
@@ -551,11 +603,14 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
                 "missing_explanation": missing_explanation}
     work = _WorkDir(output, rejects_path, settings)
     try:
-        return _run_chunks(work, loaded, model, sources, settings, output, rejects,
-                           rejects_path, resume=resume, engine=engine, scheduler=scheduler,
-                           chunk_size=chunk_size, explain=explain, on_error=on_error,
-                           mapping=mapping, total_rows=total_rows, on_progress=on_progress,
-                           start=start, input=input)
+        summary = _run_chunks(work, loaded, model, sources, settings, output, rejects,
+                              rejects_path, resume=resume, engine=engine,
+                              scheduler=scheduler, chunk_size=chunk_size, explain=explain,
+                              on_error=on_error, mapping=mapping, total_rows=total_rows,
+                              on_progress=on_progress, start=start, input=input)
+        summary.absent_columns, summary.absent_groups = absent, absent_groups
+        summary.n_inputs = len([c for c in model.input_columns if c != "participant_id"])
+        return summary
     except ScoringError:
         work.remove()
         raise

@@ -132,8 +132,8 @@ def test_clear_errors_before_any_work(model_dir, cohort_csv, tmp_path, raw):
     with pytest.raises(ScoringError, match="must end in .csv or .parquet"):
         score_file(model_dir, cohort_csv, tmp_path / "o.xlsx")
     lacking = tmp_path / "lacking.csv"
-    raw.drop(columns=["cpm_test_after_kpa"]).to_csv(lacking, index=False)
-    with pytest.raises(Exception, match="missing required column.*cpm_test_after_kpa"):
+    raw.drop(columns=["sex"]).to_csv(lacking, index=False)
+    with pytest.raises(Exception, match="missing required column.*sex"):
         score_file(model_dir, lacking, tmp_path / "o.csv")
     altered = tmp_path / "model"
     shutil.copytree(model_dir, altered)
