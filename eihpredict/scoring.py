@@ -45,6 +45,7 @@ from .modeling import ColumnBatch, FittedModel
 from .schema import COLUMN_BY_NAME, OUTCOME_COLUMNS, REQUIRED_COLUMNS
 from .validation import (
     DuplicateTracker,
+    PlausibilityCheck,
     as_text,
     format_issue,
     open_study,
@@ -60,6 +61,10 @@ __all__ = ["RecordScores", "ScoreResult", "ScoreSummary", "ScoringError", "absen
            "too_few_observed"]
 
 logger = logging.getLogger("eihpredict.score")
+
+
+#: Rows of each chunk the unit check of a scoring run reads (validate reads every row).
+PLAUSIBILITY_SAMPLE = 10_000
 
 
 class ScoringError(ValueError):
@@ -505,12 +510,10 @@ def _score_chunk(model: FittedModel, raw: pd.DataFrame, first_row: int,
     return result.scored, result.rejects, first_issue
 
 
-def _earlier(tracker: DuplicateTracker, raw: pd.DataFrame, first_row: int, mapping=None
-             ) -> np.ndarray:
-    rows = np.arange(first_row, first_row + len(raw), dtype=np.int64)
-    ids = raw["participant_id"] if mapping is None else mapping.apply(
-        raw, first_row=first_row)[0]["participant_id"]
-    return tracker.check(as_text(ids), rows)
+def _earlier(tracker: DuplicateTracker, mapped: pd.DataFrame, first_row: int) -> np.ndarray:
+    """Rows whose id an earlier chunk had (``mapped``: contract-named, a mapping applied)."""
+    rows = np.arange(first_row, first_row + len(mapped), dtype=np.int64)
+    return tracker.check(as_text(mapped["participant_id"]), rows)
 
 
 def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
@@ -637,12 +640,19 @@ def _run_chunks(work, loaded, model, sources, settings, output, rejects, rejects
                 loaded.version, engine, chunk_size,
                 f", resuming after chunk {resumed}" if resumed else "")
     runner = _DaskRunner(model, scheduler) if engine == "dask" else None
+    # Units are judged over the file, as validate does (from the first
+    # PLAUSIBILITY_SAMPLE rows of every chunk, also of those a resumed run skips: the
+    # verdict rests on shares and a median); an implausible column stops the run before
+    # the output is written.
+    plausible = PlausibilityCheck(declared=mapping.declared_units if mapping else {})
     try:
         pending = []
         for i, (raw, first, rows_read) in enumerate(_chunks(sources, chunk_size)):
+            mapped = raw if mapping is None else mapping.apply(raw, first_row=first)[0]
+            plausible.update(mapped.iloc[:PLAUSIBILITY_SAMPLE])
             if i < state["chunks_done"]:
                 continue  # finished before the interruption; its part is on disk
-            earlier = _earlier(tracker, raw, first, mapping)
+            earlier = _earlier(tracker, mapped, first)
             job = (raw, first, earlier, explain, loaded.version, mapping,
                    settings["min_observed_share"], settings["missing_explanation"])
             if runner is None:
@@ -660,6 +670,13 @@ def _run_chunks(work, loaded, model, sources, settings, output, rejects, rejects
     finally:
         if runner is not None:
             runner.close()
+    implausible = plausible.finish()
+    if len(implausible):
+        first = implausible.iloc[0]
+        raise ScoringError(f"{input}: nothing written; {first['column']}: {first['rule']}"
+                           + (f" (and {len(implausible) - 1} more column(s) like it; "
+                              "eihpredict validate lists them)" if len(implausible) > 1
+                              else ""))
     n = state["chunks_done"]
     _join_parts([work.out_part(i) for i in range(n)], output)
     wrote_rejects = rejects is not None or state["n_rejected"] > 0

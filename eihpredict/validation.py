@@ -1121,8 +1121,10 @@ class _PressureStats:
         for i, (_, factor, _, _) in enumerate(PRESSURE_SUSPECTS):
             kpa = values * factor
             self.in_range[i] += int(((kpa >= low) & (kpa <= high)).sum())
-        self.histogram += np.bincount(np.searchsorted(_LOG_BINS, np.log10(values)),
-                                      minlength=len(self.histogram))
+        step = _LOG_BINS[1] - _LOG_BINS[0]  # the bin of log10(v), as searchsorted gives
+        index = np.clip(np.ceil((np.log10(values) - _LOG_BINS[0]) / step), 0,
+                        len(_LOG_BINS)).astype(np.int64)
+        self.histogram += np.bincount(index, minlength=len(self.histogram))
 
     def quantile(self, q: float) -> float:
         """The ``q`` quantile (to about 1 %: the middle of its histogram bin)."""
@@ -1143,10 +1145,11 @@ class _PressureStats:
         best = max(range(len(PRESSURE_SUSPECTS)), key=fit)
         kpa_fits = fit(0)
         # kPa is refused only when another unit explains the values clearly better: a
-        # quarter more of them plausible, or as many with a plausible median where kPa's
-        # median is not.
+        # quarter more of them plausible, or (from 10 values on: one low PPT of a
+        # patient is not a unit) as many with a plausible median where kPa's is not.
         clearly = (shares[best] - shares[0] >= 0.25
-                   or (not kpa_fits[1] and fit(best)[1] and shares[best] >= shares[0]))
+                   or (self.n >= _MIN_ROWS_FOR_SHARES and not kpa_fits[1]
+                       and fit(best)[1] and shares[best] >= shares[0]))
         return (best if best and clearly else 0), shares, median
 
 
@@ -1170,7 +1173,8 @@ def _pressure_message(column: str, st: _PressureStats, best: int, shares: list[f
     else:
         looks = f"they look like {name} ({what_it_is}; x {factor:.6g} = kPa)"
         fix = (f"Convert them to kPa, or declare {declare} in a --mapping file (columns: "
-               f"{{{column}: {{from: ..., unit: {name}}}}})")
+               f"{{{column}: {{from: ..., unit: {name}}}}}); values that are no pressure "
+               "at all (pain ratings of a test stimulus) do not belong in a kPa column")
     return (f"{what}the values do not look like pressure pain thresholds in kPa;{below} "
             f"{looks}. Median "
             f"{median:.3g} ({as_units}; PPTs at any body site have medians of "
@@ -1311,20 +1315,16 @@ class PlausibilityCheck:
             items = [c for c in q.items if c in mapped]
             if not items:
                 continue
-            answers = np.concatenate([_finite(mapped[c]) for c in items])
-            values, counts = np.unique(answers, return_counts=True)
             tally = self._answers.setdefault(prefix, {})
-            for value, count in zip(values.tolist(), counts.tolist(), strict=True):
-                tally[value] = tally.get(value, 0) + count
+            for column in items:
+                values = _column_numbers(mapped[column])
+                values, counts = np.unique(values[np.isfinite(values)], return_counts=True)
+                for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+                    tally[value] = tally.get(value, 0) + count
         for column in [*_PLAUSIBILITY, *_KPA_COLUMNS]:
             if column not in mapped:
                 continue
-            raw = mapped[column]
-            values = (raw.to_numpy(dtype="float64", na_value=np.nan)
-                      if pd.api.types.is_numeric_dtype(raw.dtype)
-                      and not pd.api.types.is_bool_dtype(raw.dtype)
-                      else pd.to_numeric(as_text(raw), errors="coerce").to_numpy(
-                          dtype="float64", na_value=np.nan))
+            values = _column_numbers(mapped[column])
             values = values[np.isfinite(values)]
             if not len(values):
                 continue
@@ -1406,13 +1406,31 @@ class PlausibilityCheck:
         return out
 
 
-def _finite(raw: pd.Series) -> np.ndarray:
-    values = (raw.to_numpy(dtype="float64", na_value=np.nan)
-              if pd.api.types.is_numeric_dtype(raw.dtype)
-              and not pd.api.types.is_bool_dtype(raw.dtype)
-              else pd.to_numeric(as_text(raw), errors="coerce").to_numpy(
-                  dtype="float64", na_value=np.nan))
-    return values[np.isfinite(values)]
+def _arrow_text(raw: pd.Series):
+    """The Arrow array behind a text column read by Arrow (zero-copy), else None."""
+    if not isinstance(raw.dtype, pd.StringDtype) or raw.dtype.storage != "pyarrow":
+        return None
+    import pyarrow as pa
+
+    return pa.array(raw.array)
+
+
+def _column_numbers(raw: pd.Series) -> np.ndarray:
+    """Cells as float64 (NaN where not a number); Arrow's cast when every cell is a
+    plain number (a hundred times faster than ``pd.to_numeric`` on text)."""
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.to_numpy(dtype="float64", na_value=np.nan)
+    array = _arrow_text(raw)
+    if array is not None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            return pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # text, spaces or commas somewhere: the general path
+    return pd.to_numeric(as_text(raw), errors="coerce").to_numpy(dtype="float64",
+                                                                 na_value=np.nan)
 
 
 def _already(rows: list[dict], column: str) -> bool:
