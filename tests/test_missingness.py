@@ -268,7 +268,7 @@ def test_a_study_without_whole_groups_scores_and_is_told_so(trained, loaded, sma
     assert (share > 0.5).all()
     assert (scored["missing_dominated"] == "yes").all()
     # The same file with the columns added empty scores the same numbers.
-    padded = frame.assign(**{c: np.nan for c in dropped})
+    padded = frame.assign(**dict.fromkeys(dropped, np.nan))
     padded.to_csv(tmp_path / "padded.csv", index=False)
     score_file(trained.model_dir, tmp_path / "padded.csv", tmp_path / "p.csv")
     again = pd.read_csv(tmp_path / "p.csv")
