@@ -82,6 +82,7 @@ from .cohort_io import (
 )
 from .fileio import read_yaml
 from .schema import COLUMN_BY_NAME, QUESTIONNAIRES, TSK11_ITEMS, ColumnSpec
+from .validation import PlausibilityCheck
 
 __all__ = [
     "MAPPING_FORMAT",
@@ -924,12 +925,15 @@ def map_file(path: str | os.PathLike[str], mapping: StudyMapping,
                          keep_codes=NUMERIC_COLUMNS | mapping.keep_codes(),
                          text_columns=TEXT_COLUMNS | mapping.text_sources())
     report = MappingReport()
+    plausible = PlausibilityCheck(mapping.declared_units)
     frames, n = [], 0
     for raw, _ in source.chunks(chunk_size):
         frame, chunk_report = mapping.apply(raw, first_row=n + 1)
         n += len(raw)
         report.update(chunk_report)
+        plausible.update(frame)
         frames.append(frame)
+    report.checked = plausible.checked_lines()
     if not report.ok:
         lines = report.error_lines() or [
             f"row {r.row}, column {r.column}: value {r.value!r}: {r.rule}"
