@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-MODULES = ["validate", "features", "training", "biomarkers", "discovery", "scoring", "service",
-           "passthrough"]
+MODULES = ["validate", "ragged_lines", "features", "training", "biomarkers", "discovery",
+           "scoring", "service", "passthrough"]
 
 for name in MODULES:
     print(f"\n## benchmarks.{name}\n", flush=True)

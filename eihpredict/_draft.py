@@ -23,6 +23,7 @@ import yaml
 from .cohort_io import ReadOptions, open_cohort
 from .mapping import MAPPING_FORMAT, code_key
 from .schema import COLUMN_BY_NAME, COLUMNS, QUESTIONNAIRES
+from .validation import item_coding_shift
 
 __all__ = ["MappingDraft", "draft_mapping"]
 
@@ -96,8 +97,14 @@ _VALUE_SYNONYMS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
 }
 
 _UNIT_TOKENS = (("kgcm2", "kg/cm2"), ("kgf", "kg/cm2"), ("kg", "kg/cm2"),
-                ("ncm2", "N/cm2"), ("newton", "N/cm2"), ("lbf", "lbf/cm2"), ("psi", "psi"),
-                ("kpa", "kPa"))
+                ("ncm2", "N/cm2"), ("lbfcm2", "lbf/cm2"), ("newtons", "N"), ("newton", "N"),
+                ("lbf", "lbf"), ("psi", "psi"), ("kpa", "kPa"))
+#: Name parts of a derived effect (a change, difference or percentage computed from a
+#: before and an after value), never a raw before/after measurement.
+_DERIVED = {"abs", "pct", "percent", "perc", "diff", "difference", "change", "delta",
+            "effect", "eff", "efficiency", "gain", "ratio", "reduction", "increase",
+            "improvement", "magnitude", "chg", "response"}
+_FORCES = ("N", "lbf")
 _LOCAL = {"local", "l", "loc", "quad", "quadriceps", "vl", "leg", "thigh", "ex", "exercising",
           "biceps", "arm_ex"}
 _REMOTE = {"remote", "r", "rem", "trap", "trapezius", "hand", "forearm", "contra",
@@ -138,6 +145,7 @@ class _Entry:
     contract: str
     sources: list[str]
     unit: str | None = None
+    probe_area_cm2: float | None = None
     codes: dict[str, str] | None = None
     missing: list[str] = field(default_factory=list)
     why: list[str] = field(default_factory=list)
@@ -213,12 +221,13 @@ def _unit_of(tokens: list[str], profile: _Profile) -> tuple[str | None, str]:
         if token in tokens or (len(token) > 2 and token in joined):
             return unit, f"'{token}' in the name"
     if tokens and tokens[-1] == "n":
-        return "N/cm2", "'n' in the name"
+        return "N", "'n' in the name"
     if profile.numeric and profile.high < 20:
         return "kg/cm2", (f"CHECK: every value is below 20 (largest {profile.high:.3g}), as "
                           "kg/cm2 are")
     if profile.numeric and profile.mean < 100:
-        return "N/cm2", f"CHECK: mean {profile.mean:.3g}, below PPTs in kPa, as N/cm2 are"
+        return "N", (f"CHECK: mean {profile.mean:.3g}, below PPTs in kPa, as newtons on a "
+                     "1 cm2 probe (or N/cm2) are")
     return None, ""
 
 
@@ -243,15 +252,54 @@ def _trial_stem(norm: str) -> tuple[str, bool]:
     return stem.strip("_"), stem != norm
 
 
-def _suggest(name: str, profile: _Profile) -> tuple[str | None, str, list[str]]:
+def _same_measure(first: str, name: str) -> str:
+    """Why two study columns that would fill one contract column are not trials of one
+    measure (``""`` when they are: the same name but for a trial number)."""
+    stem_a, stem_b = _trial_stem(_norm(first))[0], _trial_stem(_norm(name))[0]
+    if stem_a == stem_b:
+        return ""
+    words_a, words_b = set(stem_a.split("_")), set(stem_b.split("_"))
+    return (f"its name differs by {', '.join(sorted(words_b - words_a)) or 'word order'}"
+            f" (not by a trial number) from {first}'s "
+            f"{', '.join(sorted(words_a - words_b)) or 'name'}")
+
+
+_ITEM_NAME = re.compile(r"(pcs|tsk|hads)_?(?:item_?|q_?)?(\d{1,2})")
+
+
+def _item_shifts(columns: list[str], profiles: Mapping[str, _Profile]
+                 ) -> dict[str, tuple[int, str]]:
+    """Questionnaire -> (offset, why) when its items, taken together, are coded one step
+    off the contract's scale (:func:`eihpredict.validation.item_coding_shift`)."""
+    counts: dict[str, dict[float, int]] = {}
+    for name in columns:
+        match = _ITEM_NAME.fullmatch(_norm(name))
+        profile = profiles[name]
+        if match is None or not profile.numeric or profile.many:
+            continue
+        mine = counts.setdefault(match.group(1), {})
+        for key, count in profile.values.items():
+            mine[float(key)] = mine.get(float(key), 0) + count
+    out = {}
+    for prefix, seen in counts.items():
+        shift = item_coding_shift(prefix, seen)
+        if shift is not None:
+            out[prefix] = (shift[0], f"CHECK: {shift[1]}; item_offsets.{prefix}: "
+                                     f"{shift[0]:+d} recodes them")
+    return out
+
+
+def _suggest(name: str, profile: _Profile, shifts: Mapping[str, tuple[int, str]] = {}
+             ) -> tuple[str | None, str, list[str]]:
     """(contract column, why, tokens) for one study column, or (None, why, tokens)."""
     norm = _norm(name)
     tokens = norm.split("_")
-    item = re.fullmatch(r"(pcs|tsk|hads)_?(?:item_?|q_?)?(\d{1,2})", norm)
+    item = _ITEM_NAME.fullmatch(norm)
     if item:
         questionnaire = QUESTIONNAIRES[item.group(1)]
         number = int(item.group(2))
-        if profile.numeric and profile.high > questionnaire.item_max:
+        shift = shifts.get(item.group(1), (0, ""))[0]
+        if profile.numeric and profile.high + shift > questionnaire.item_max:
             if item.group(1) == "tsk" and 11 <= profile.low and profile.high <= 44:
                 return ("tsk11_total", f"values {profile.low:g}-{profile.high:g} are totals, "
                         "not answers 1-4, and fit the TSK-11 (11-44)", tokens)
@@ -262,8 +310,17 @@ def _suggest(name: str, profile: _Profile) -> tuple[str | None, str, list[str]]:
             return questionnaire.item(number), "item name", tokens
     if name in COLUMN_BY_NAME:
         return name, "contract name", tokens
-    if any(t in ("ppt", "pressure", "algometer", "algo", "ppts") for t in tokens) or (
-            "cpm" in tokens and profile.numeric and profile.mean > 1):
+    is_pressure = any(t in ("ppt", "pressure", "algometer", "algo", "ppts") for t in tokens)
+    if is_pressure or "cpm" in tokens or "eih" in tokens:
+        derived = sorted(set(tokens) & _DERIVED) or (
+            ["median"] if "median" in tokens and len(tokens) > 2 else [])
+        if derived or (profile.numeric and profile.low < 0):
+            evidence = (f"'{derived[0]}' in the name" if derived else
+                        f"negative values (lowest {profile.low:.3g}), which no pressure is")
+            return None, (f"a derived effect ({evidence}), not a raw before/after "
+                          "measurement: left unmapped; the toolkit computes its own effects "
+                          "(cpm_abs, cpm_pct) from the raw before and after columns"), tokens
+    if is_pressure or ("cpm" in tokens and profile.numeric and profile.mean > 1):
         stem, _ = _trial_stem(norm)
         target = _pressure_target(stem.split("_"))
         if target is None:
@@ -335,6 +392,7 @@ def draft_mapping(path: str | os.PathLike[str], *, read_options: ReadOptions | N
     entries: dict[str, _Entry] = {}
     unmapped: list[str] = []
     drop = []
+    shifts = _item_shifts(columns, profiles)
     for name in columns:
         profile = profiles[name]
         if _norm(name).startswith("redcap_") or _norm(name).endswith("_complete"):
@@ -343,7 +401,7 @@ def draft_mapping(path: str | os.PathLike[str], *, read_options: ReadOptions | N
         if profile.n_present == 0:
             unmapped.append(f"{name} (empty)")
             continue
-        target, why, tokens = _suggest(name, profile)
+        target, why, tokens = _suggest(name, profile, shifts)
         if target is None:
             unmapped.append(f"{name} ({why})")
             continue
@@ -355,6 +413,14 @@ def draft_mapping(path: str | os.PathLike[str], *, read_options: ReadOptions | N
         if target in entries:
             entry = entries[target]
             if spec.unit == "kPa" and spec.is_numeric:
+                other = _same_measure(entry.sources[0], name)
+                if other:
+                    unmapped.append(f"{name} (would also fill {target}, already from "
+                                    f"{entry.sources[0]}, but {other}: a contract column "
+                                    "holds one measure, trials of different sites are never "
+                                    "averaged; map it by hand, e.g. to ppt_remote_kpa if it "
+                                    "is the site away from the exercising muscle)")
+                    continue
                 entry.sources.append(name)
                 entry.why = [w for w in entry.why if not w.endswith("trials averaged")]
                 entry.why.append(f"{len(entry.sources)} trials averaged")
@@ -369,6 +435,9 @@ def draft_mapping(path: str | os.PathLike[str], *, read_options: ReadOptions | N
                 entry.unit = unit
                 if unit != "kPa":
                     entry.why.append(f"unit {unit}: {reason}")
+                if unit in _FORCES:
+                    entry.probe_area_cm2 = 1.0
+                    entry.why.append("CHECK: probe_area_cm2 (1 cm2 is the usual probe)")
         elif target == "age_years" and profile.numeric and profile.low > 100:
             entry.unit = "months"
             entry.why.append(f"CHECK: every value above 100 (lowest {profile.low:.4g}): "
@@ -380,11 +449,15 @@ def draft_mapping(path: str | os.PathLike[str], *, read_options: ReadOptions | N
                                  f"{spec.rule}, read as missing-value codes")
         if spec.is_category:
             entry.codes, undecided = _codes_for(target, profile)
+            blank = profile.n - profile.n_present
+            if blank:
+                entry.why.append(f"CHECK: {blank} blank cell(s) in {name} will be a missing "
+                                 f"{target} (reported when the mapping is applied)")
             if undecided:
                 entry.why.append(f"TODO: decide {', '.join(undecided)} -> "
                                  f"{' / '.join(spec.categories or ())}")
         entries[target] = entry
-    return _render(path, entries, unmapped, drop)
+    return _render(path, entries, unmapped, drop, shifts)
 
 
 def _scalar(value: str) -> str:
@@ -393,7 +466,7 @@ def _scalar(value: str) -> str:
 
 
 def _render(path: Path, entries: dict[str, _Entry], unmapped: list[str],
-            drop: list[str]) -> MappingDraft:
+            drop: list[str], shifts: Mapping[str, tuple[int, str]] = {}) -> MappingDraft:
     lines = [
         f"# Study mapping drafted by `eihpredict map --init {path.name}` on "
         f"{_dt.date.today().isoformat()}.",
@@ -406,12 +479,13 @@ def _render(path: Path, entries: dict[str, _Entry], unmapped: list[str],
     ]
     suggestions, unmapped_values = [], []
     order = {c.name: i for i, c in enumerate(COLUMNS)}
+    offset_items = {item for prefix in shifts for item in QUESTIONNAIRES[prefix].items}
     for target in sorted(entries, key=order.__getitem__):
         entry = entries[target]
         simple = (len(entry.sources) == 1 and entry.unit is None and entry.codes is None
                   and not entry.missing)
         why = "; ".join(entry.why)
-        if simple and entry.sources[0] == target:
+        if simple and entry.sources[0] == target and target not in offset_items:
             lines.append(f"  # {target}: as named")
             continue
         if simple:
@@ -424,6 +498,8 @@ def _render(path: Path, entries: dict[str, _Entry], unmapped: list[str],
                 lines.append(f"    from: {_scalar(entry.sources[0])}")
             if entry.unit is not None:
                 lines.append(f"    unit: {entry.unit}")
+            if entry.probe_area_cm2 is not None:
+                lines.append(f"    probe_area_cm2: {entry.probe_area_cm2:g}")
             if entry.codes:
                 lines.append("    codes:")
                 for key, value in entry.codes.items():  # a TODO refuses to load: decide it
@@ -436,6 +512,13 @@ def _render(path: Path, entries: dict[str, _Entry], unmapped: list[str],
         if todo:
             unmapped_values.append(f"{', '.join(entry.sources)} -> {target}: value(s) "
                                    f"{', '.join(todo)} could not be mapped (TODO)")
+    shifted = {prefix: shift for prefix, shift in shifts.items()
+               if any(e.contract in QUESTIONNAIRES[prefix].items for e in entries.values())}
+    if shifted:
+        lines.append("item_offsets:")
+        for prefix, (offset, why) in shifted.items():
+            lines.append(f"  {prefix}: {offset}  # {why}")
+            suggestions.append(f"item_offsets.{prefix} = {offset:+d}: {why}")
     absent = [c.name for c in COLUMNS if c.is_category and c.name not in entries
               and c.name not in ("sex",)]
     if absent:

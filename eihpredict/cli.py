@@ -526,6 +526,8 @@ def score(
     if summary.rejects is not None:
         typer.echo(f"rejected {summary.n_rejected} row(s) -> {summary.rejects}",
                    err=summary.n_rejected > 0)
+    if summary.absent_line():
+        typer.echo(f"warning: {summary.absent_line()}", err=True)
 
 
 class Control(StrEnum):

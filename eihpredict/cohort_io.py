@@ -212,10 +212,12 @@ class CohortSource:
         return chunk
 
     def _csv_chunks(self, chunk_size: int) -> Iterator[tuple[pd.DataFrame, int]]:
-        """Arrow's multithreaded CSV reader (all cells as text), re-cut into chunks of
-        exactly ``chunk_size`` rows; on anything Arrow refuses (a ragged line, bad UTF-8)
-        pandas' reader takes over from the first row not yet yielded, so short lines are
-        still read (missing trailing cells) and errors still name their line."""
+        """Arrow's multithreaded CSV reader (all cells as text; plain or ``.gz``,
+        ``.bz2``, ``.zst``), re-cut into chunks of exactly ``chunk_size`` rows; on
+        anything Arrow refuses (a ragged line, a quoted line break, bad UTF-8) pandas'
+        reader takes over from the first row not yet yielded, and names the line: a line
+        with fewer or more fields than the header is an error (pandas would pad a short
+        one with missing cells)."""
         n_seen = 0
         try:
             for chunk, position in self._arrow_csv_chunks(chunk_size):
@@ -232,13 +234,20 @@ class CohortSource:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
-        if self.total_bytes is None:  # compressed: let pandas decompress
+        codec = _arrow_codec(self.path)
+        if self.total_bytes is None and codec is None:  # .zip, .xz: pandas decompresses
             raise _ArrowFallback
         text = {name: pa.string() for name in self.columns}
         with open(self.path, "rb") as handle:
+            stream = handle if codec is None else pa.CompressedInputStream(handle, codec)
+            n_rows = 0
+
+            def position() -> int:  # bytes of a plain file, rows of a compressed one
+                return handle.tell() if codec is None else n_rows
+
             try:
                 reader = pacsv.open_csv(
-                    handle,
+                    stream,
                     read_options=pacsv.ReadOptions(block_size=1 << 22, use_threads=True),
                     parse_options=pacsv.ParseOptions(delimiter=self.options.separator),
                     convert_options=pacsv.ConvertOptions(
@@ -252,12 +261,14 @@ class CohortSource:
                     n_buffered += batch.num_rows
                     while n_buffered >= chunk_size:
                         table = pa.Table.from_batches(buffered)
-                        yield _to_pandas(table.slice(0, chunk_size)), handle.tell()
+                        n_rows += chunk_size
+                        yield _to_pandas(table.slice(0, chunk_size)), position()
                         rest = table.slice(chunk_size)
                         buffered, n_buffered = rest.to_batches(), rest.num_rows
                 if n_buffered:
-                    yield _to_pandas(pa.Table.from_batches(buffered)), handle.tell()
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                    n_rows += n_buffered
+                    yield _to_pandas(pa.Table.from_batches(buffered)), position()
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OSError):
                 raise _ArrowFallback from None
 
     def _pandas_csv_chunks(self, chunk_size: int, skip: int = 0
@@ -275,7 +286,16 @@ class CohortSource:
                     chunksize=chunk_size,
                     skiprows=range(1, skip + 1) if skip else None,
                 )
+                checked = False
                 for chunk in reader:
+                    # pandas pads a short line with missing cells on the right, so only a
+                    # chunk whose last column has a missing cell can hold one: then the
+                    # file's lines are counted once (the Arrow path never gets here for
+                    # a clean file, so a clean file is read once).
+                    if not checked and len(chunk.columns) > 1 and chunk.iloc[:, -1].isna().any():
+                        _check_field_counts(self.path, self.options.separator,
+                                            len(self.columns))
+                        checked = True
                     chunk.index = pd.RangeIndex(n_seen, n_seen + len(chunk))
                     n_seen += len(chunk)
                     yield chunk, handle.tell() if self.total_bytes else n_seen
@@ -378,6 +398,37 @@ class _ArrowFallback(Exception):
     """Arrow's reader refused the file; pandas' reader takes over."""
 
 
+#: Compressed CSV endings Arrow decompresses itself (others: pandas).
+_ARROW_CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}
+
+
+def _arrow_codec(path: Path) -> str | None:
+    return _ARROW_CODECS.get(path.suffix.lower()) if path.suffix.lower() != ".csv" else None
+
+
+def _check_field_counts(path: Path, sep: str, n_fields: int) -> None:
+    """Raise :class:`CohortFileError` naming the first line (1 = the header) whose number
+    of fields differs from the header's (a truncated export, a stray separator)."""
+    from pandas.io.common import get_handle
+
+    with get_handle(path, "r", encoding="utf-8-sig", compression="infer",
+                    errors="strict") as handles:
+        reader = csv.reader(handles.handle, delimiter=sep)
+        start = 1
+        for record in reader:
+            if record and len(record) != n_fields:
+                message = _field_count_message(start, n_fields, len(record), sep)
+                raise CohortFileError(f"{path}: {message}")
+            start = reader.line_num + 1
+
+
+def _field_count_message(line: int, expected: int, saw: int, sep: str) -> str:
+    name = "comma" if sep == "," else f"{sep!r}"
+    why = ("a truncated line or a missing separator?" if saw < expected
+           else f"a stray {sep!r} or unquoted text?")
+    return f"line {line}: expected {expected} {name}-separated fields, saw {saw} ({why})"
+
+
 def _to_pandas(table) -> pd.DataFrame:
     """Arrow text columns as pandas' ``str`` dtype (Arrow-backed, no Python objects)."""
     import pyarrow as pa
@@ -391,11 +442,7 @@ def _parser_message(text: str, sep: str = ",") -> str:
     match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
     if match:
         expected, line, saw = match.groups()
-        name = "comma" if sep == "," else f"{sep!r}"
-        return (
-            f"line {line}: expected {expected} {name}-separated fields, saw {saw} "
-            f"(a stray {sep!r} or unquoted text?)"
-        )
+        return _field_count_message(int(line), int(expected), int(saw), sep)
     return "cannot be parsed as CSV: " + text.strip().splitlines()[-1]
 
 

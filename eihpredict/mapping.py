@@ -82,6 +82,7 @@ from .cohort_io import (
 )
 from .fileio import read_yaml
 from .schema import COLUMN_BY_NAME, QUESTIONNAIRES, TSK11_ITEMS, ColumnSpec
+from .validation import PlausibilityCheck
 
 __all__ = [
     "MAPPING_FORMAT",
@@ -110,6 +111,10 @@ PRESSURE_TO_KPA: Mapping[str, float] = {
     "lbf/cm2": 44.482216152605, "psi": 6.894757293168361, "lb/in2": 6.894757293168361,
     "lbf/in2": 6.894757293168361,
 }
+
+#: Forces in newtons: an algometer reading N or lbf gives a pressure only with the area
+#: of its probe (``probe_area_cm2``): kPa = N / area_cm2 * 10.
+FORCE_TO_N: Mapping[str, float] = {"n": 1.0, "lbf": 4.4482216152605}
 
 #: Study units each contract unit can be converted from (multiplier to the contract unit).
 UNIT_FACTORS: Mapping[str, Mapping[str, float]] = {
@@ -179,18 +184,24 @@ def _unit_key(unit: str) -> str:
             .replace("-hours", "-h").replace("-hour", "-h").replace("-minutes", "-min"))
 
 
-def unit_factor(spec: ColumnSpec, unit: str) -> float:
+def unit_factor(spec: ColumnSpec, unit: str, probe_area_cm2: float | None = None) -> float:
     """Multiplier from ``unit`` to the contract unit of ``spec``.
+
+    A force (``N``, ``lbf``) becomes a pressure only with the probe's area in cm2:
+    1 N on 1 cm2 = 10 kPa, 1 lbf = 4.4482216152605 N.
 
     Raises
     ------
     MappingError
-        When the column has no unit, or the unit is not one it converts from.
+        When the column has no unit, the unit is not one it converts from, a force comes
+        without ``probe_area_cm2``, or an area comes with a pressure unit.
 
     Examples
     --------
     >>> unit_factor(COLUMN_BY_NAME["ppt_local_kpa"], "kg/cm²")
     98.0665
+    >>> unit_factor(COLUMN_BY_NAME["ppt_local_kpa"], "N", probe_area_cm2=0.5)
+    20.0
     >>> unit_factor(COLUMN_BY_NAME["age_years"], "months") == 1 / 12
     True
     """
@@ -198,11 +209,22 @@ def unit_factor(spec: ColumnSpec, unit: str) -> float:
     if table is None:
         raise MappingError(f"{spec.name} has no unit to convert from"
                            + (f" (it is in {spec.unit})" if spec.unit else ""))
-    factor = table.get(_unit_key(unit))
+    key = _unit_key(unit)
+    if table is PRESSURE_TO_KPA and key in FORCE_TO_N:
+        if probe_area_cm2 is None:
+            raise MappingError(f"unit {unit!r} is a force; a pressure needs the probe's area: "
+                               f"add probe_area_cm2 (1 for the usual 1 cm2 algometer probe)")
+        return FORCE_TO_N[key] / probe_area_cm2 * 10.0
+    if probe_area_cm2 is not None:
+        raise MappingError(f"probe_area_cm2 goes with a force (unit: N or lbf), not with "
+                           f"unit {unit!r}")
+    factor = table.get(key)
     if factor is None:
         names = {"kpa": "kPa", "kg/cm2": "kg/cm2", "kgf/cm2": "kgf/cm2", "n/cm2": "N/cm2",
                  "lbf/cm2": "lbf/cm2", "psi": "psi", "lb/in2": "lb/in2", "lbf/in2": "lbf/in2"}
         known = ", ".join(names.get(k, k) for k in table)
+        if table is PRESSURE_TO_KPA:
+            known += ", N or lbf (with probe_area_cm2)"
         raise MappingError(f"unit {unit!r} is not one {spec.name} ({spec.unit}) converts from; "
                            f"expected one of {known}")
     return factor
@@ -295,7 +317,12 @@ class ColumnSource(_Strict):
     missing: list[str] = Field(
         default_factory=list, description="Study codes meaning 'missing' (e.g. 99, -9).")
     unit: str | None = Field(
-        None, description="Unit of the study's values, converted to the contract unit.")
+        None, description="Unit of the study's values, converted to the contract unit "
+        "(pressures: kPa, N/cm2, kg/cm2, lbf/cm2, or the forces N and lbf with "
+        "probe_area_cm2).")
+    probe_area_cm2: float | None = Field(
+        None, gt=0, le=100, description="Area of the algometer's probe in cm2, for a "
+        "force (unit: N or lbf): kPa = N / area * 10.")
 
     @field_validator("codes", mode="before")
     @classmethod
@@ -412,9 +439,11 @@ class StudyMapping(_Strict):
             factor = 1.0
             if source.unit is not None:
                 try:
-                    factor = unit_factor(spec, source.unit)
+                    factor = unit_factor(spec, source.unit, source.probe_area_cm2)
                 except MappingError as exc:
                     raise ValueError(f"columns.{column}.unit: {exc}") from None
+            elif source.probe_area_cm2 is not None:
+                raise ValueError(f"columns.{column}.probe_area_cm2 needs unit: N or lbf")
             if source.average is not None and not spec.is_numeric:
                 raise ValueError(f"columns.{column}: average needs a numeric column; "
                                  f"{column} is {spec.kind}")
@@ -597,7 +626,7 @@ class StudyMapping(_Strict):
         n = len(frame)
         present = set(frame.columns)
         plan = self._plan(present)
-        report = MappingReport(n_rows=n)
+        report = MappingReport(n_rows=n, first_row=first_row)
         problems: list[tuple[str, str, np.ndarray, np.ndarray, str]] = []
         filled: dict[str, pd.Series] = {}
         for t in plan:
@@ -667,14 +696,12 @@ class StudyMapping(_Strict):
             entry["rows_fewer_trials"] += n_fewer
         else:
             result = columns[0]
-        if t.factor != 1.0:
+        if t.unit is not None:  # declared, even as the contract's unit: counted, checked
             entry = report.converted.setdefault(
                 t.column, {"unit": t.unit, "to": t.spec.unit, "factor": t.factor, "values": 0})
             entry["values"] += int((~np.isnan(result)).sum())
-            result = result * t.factor
-        elif t.unit is not None:
-            report.converted.setdefault(
-                t.column, {"unit": t.unit, "to": t.spec.unit, "factor": 1.0, "values": 0})
+            if t.factor != 1.0:
+                result = result * t.factor
         if t.offset:
             result = result + t.offset
             report.offsets[t.column] = t.offset
@@ -687,6 +714,12 @@ class StudyMapping(_Strict):
             return raw
         keys = pd.Series(_keys(raw), index=raw.index, dtype=object)
         present = keys.notna().to_numpy()
+        if t.codes is not None and not present.all():  # a blank code: missing, said so
+            entry = report.blank_codes.setdefault((t.column, source), {"count": 0, "rows": []})
+            entry["count"] += int((~present).sum())
+            room = _ROWS_KEPT - len(entry["rows"])
+            if room > 0:
+                entry["rows"] += (np.flatnonzero(~present)[:room] + report.first_row).tolist()
         is_missing = keys.isin(t.missing).to_numpy() & present
         if is_missing.any():
             report.missing_codes[t.column] = report.missing_codes.get(t.column, 0) + int(
@@ -892,12 +925,15 @@ def map_file(path: str | os.PathLike[str], mapping: StudyMapping,
                          keep_codes=NUMERIC_COLUMNS | mapping.keep_codes(),
                          text_columns=TEXT_COLUMNS | mapping.text_sources())
     report = MappingReport()
+    plausible = PlausibilityCheck(mapping.declared_units)
     frames, n = [], 0
     for raw, _ in source.chunks(chunk_size):
         frame, chunk_report = mapping.apply(raw, first_row=n + 1)
         n += len(raw)
         report.update(chunk_report)
+        plausible.update(frame)
         frames.append(frame)
+    report.checked = plausible.checked_lines()
     if not report.ok:
         lines = report.error_lines() or [
             f"row {r.row}, column {r.column}: value {r.value!r}: {r.rule}"
@@ -945,6 +981,12 @@ class MappingReport:
         Contract column -> unit, factor and number of values converted.
     constants, offsets, missing_codes : dict
         Constants set, item offsets added, cells set missing by a declared missing code.
+    blank_codes : dict
+        (contract column, study column) -> count and first rows of blank cells in a
+        coded column, left missing (a warning, never silent).
+    checked : list of str
+        What the unit check saw of each pressure column, after conversion (filled by
+        :func:`eihpredict.validation.validate_file`).
     unmapped_values : list of UnmappedValue
         Every study value no code map covers (errors).
     unmapped_columns : list of str
@@ -975,6 +1017,9 @@ class MappingReport:
                                               for c in _ISSUE_COLUMNS}))
     n_issues: int = 0
     more_unmapped: dict[str, int] = field(default_factory=dict)
+    checked: list[str] = field(default_factory=list)
+    blank_codes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    first_row: int = 1
 
     @property
     def ok(self) -> bool:
@@ -1027,6 +1072,10 @@ class MappingReport:
             self.absent.setdefault(column, sources)
         for column, count in other.more_unmapped.items():
             self.more_unmapped[column] = self.more_unmapped.get(column, 0) + count
+        for key, entry in other.blank_codes.items():
+            mine = self.blank_codes.setdefault(key, {"count": 0, "rows": []})
+            mine["count"] += entry["count"]
+            mine["rows"] += entry["rows"][: _ROWS_KEPT - len(mine["rows"])]
         self.n_issues += other.n_issues
         room = _ISSUES_KEPT - len(self.issues)
         if not other.issues.empty and room > 0:
@@ -1049,7 +1098,8 @@ class MappingReport:
                        + (f" ({fewer} row(s) from fewer trials)" if fewer else ""))
         for column, entry in self.converted.items():
             out.append(f"converted {column}: {entry['unit']} -> {entry['to']} "
-                       f"(x {entry['factor']:g}, {entry['values']} value(s))")
+                       f"(x {entry['factor']:.8g}, {entry['values']} value(s))")
+        out += self.checked  # the unit check after conversion (filled by validation)
         for column, offset in self.offsets.items():
             out.append(f"item offset {column}: {offset:+d}")
         for column, count in self.missing_codes.items():
@@ -1071,6 +1121,11 @@ class MappingReport:
                        f"never used as features): {', '.join(self.unmapped_columns)}")
         for column, sources in self.absent.items():
             out.append(f"{column}: mapped from {', '.join(sources)}, which the file lacks")
+        for (column, source), entry in self.blank_codes.items():
+            more = ", ..." if entry["count"] > len(entry["rows"]) else ""
+            out.append(f"{column}: {entry['count']} blank cell(s) in study column {source!r} "
+                       f"(rows {', '.join(map(str, entry['rows']))}{more}) left missing; "
+                       f"give them a code in the study file if they have a value")
         return out
 
     def error_lines(self) -> list[str]:

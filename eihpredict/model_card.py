@@ -70,9 +70,14 @@ def _missingness_lines(rows: list[dict[str, Any]], missing: dict[str, Any]) -> l
     policy = (f"rows with less than {minimum * 100:.0f} % of the inputs observed are "
               "rejected, not scored." if minimum > 0 else
               "every valid row is scored (missing.min_observed_share 0).")
+    groups = ", ".join(dict.fromkeys(r["group"] for r in rows))
     lines += ["", "- Each prediction carries missing_input_share, missing_explanation_share "
-              "and missing_dominated (more than half of its explanation from missing "
-              f"inputs); {policy}"]
+              "and missing_dominated (more than half of its input columns missing, or more "
+              f"than half of its explanation from missing inputs); {policy}",
+              f"- The model reads the groups {groups}. A file without a whole group (an "
+              "instrument a study never used) is scored with that group missing in every "
+              "row, and the scoring summary names the absent groups; a file without the "
+              "outcome columns the model reads is refused."]
     return lines
 
 

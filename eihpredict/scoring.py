@@ -17,6 +17,7 @@ and produces the same bytes as an uninterrupted run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -44,6 +45,7 @@ from .modeling import ColumnBatch, FittedModel
 from .schema import COLUMN_BY_NAME, OUTCOME_COLUMNS, REQUIRED_COLUMNS
 from .validation import (
     DuplicateTracker,
+    PlausibilityCheck,
     as_text,
     format_issue,
     open_study,
@@ -54,11 +56,15 @@ from .validation import (
     validate_records,
 )
 
-__all__ = ["RecordScores", "ScoreResult", "ScoreSummary", "ScoringError",
+__all__ = ["RecordScores", "ScoreResult", "ScoreSummary", "ScoringError", "absent_inputs",
            "passthrough_names", "score_file", "score_frame", "score_records", "stored_mapping",
            "too_few_observed"]
 
 logger = logging.getLogger("eihpredict.score")
+
+
+#: Rows of each chunk the unit check of a scoring run reads (validate reads every row).
+PLAUSIBILITY_SAMPLE = 10_000
 
 
 class ScoringError(ValueError):
@@ -206,7 +212,12 @@ def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
                                         duplicates=duplicates)[0]
     valid, issues = checked.valid, checked.issues
     typed = checked.frame.loc[valid]
-    batch = model.batch(typed)
+    # An input column the file lacks (an instrument the study never used) is missing in
+    # every row, as an absent field of a JSON record is; missing_dominated says when that
+    # leaves most of a row unmeasured. score_file refuses absent outcome columns first.
+    reads = [*model.input_columns, *model.optional_columns]
+    batch = (model.batch(typed) if all(c in typed.columns for c in model.input_columns)
+             else ColumnBatch.from_frame(typed, reads).with_missing(reads))
     if min_observed_share > 0:
         few, few_issues = too_few_observed(model, batch, min_observed_share,
                                            typed["participant_id"].to_numpy(dtype=object),
@@ -327,6 +338,41 @@ class ScoreSummary:
     chunks: int
     seconds: float
     resumed_chunks: int = 0
+    absent_groups: list[str] = dataclasses.field(default_factory=list)
+    absent_columns: list[str] = dataclasses.field(default_factory=list)
+    n_inputs: int = 0
+
+    def absent_line(self) -> str | None:
+        """What the input lacked, for the log and the terminal (None when nothing)."""
+        if not self.absent_columns:
+            return None
+        groups = (f"feature group(s) {', '.join(self.absent_groups)} absent; "
+                  if self.absent_groups else "")
+        return (f"{groups}{len(self.absent_columns)} of the model's {self.n_inputs} input "
+                f"columns are not in the input ({', '.join(self.absent_columns)}): scored as "
+                "missing in every row; missing_dominated is yes where most of a row's "
+                "inputs were never measured")
+
+
+def absent_inputs(model: FittedModel, header) -> tuple[list[str], list[str]]:
+    """The model's input columns a header lacks, and the feature groups it lacks whole.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> model = SimpleNamespace(input_columns=["participant_id", "hads_anxiety",
+    ...                                        "hads_depression", "pcs_total", "age_years"])
+    >>> absent_inputs(model, ["participant_id", "pcs_total"])
+    (['hads_anxiety', 'hads_depression', 'age_years'], ['hads', 'age'])
+    """
+    columns = [c for c in model.input_columns if c != "participant_id"]
+    absent = [c for c in columns if c not in set(header)]
+    groups: dict[str, list[str]] = {}
+    for c in columns:
+        spec = COLUMN_BY_NAME.get(c)
+        groups.setdefault(spec.group if spec is not None else c, []).append(c)
+    whole = [g for g, cs in groups.items() if all(c in absent for c in cs)]
+    return absent, whole
 
 
 def _sources(path: Path, required: tuple[str, ...], mapping=None, read_options=None
@@ -517,12 +563,10 @@ def _score_chunk(model: FittedModel, raw: pd.DataFrame, first_row: int,
     return result.scored, result.rejects, first_issue
 
 
-def _earlier(tracker: DuplicateTracker, raw: pd.DataFrame, first_row: int, mapping=None
-             ) -> np.ndarray:
-    rows = np.arange(first_row, first_row + len(raw), dtype=np.int64)
-    ids = raw["participant_id"] if mapping is None else mapping.apply(
-        raw, first_row=first_row)[0]["participant_id"]
-    return tracker.check(as_text(ids), rows)
+def _earlier(tracker: DuplicateTracker, mapped: pd.DataFrame, first_row: int) -> np.ndarray:
+    """Rows whose id an earlier chunk had (``mapped``: contract-named, a mapping applied)."""
+    rows = np.arange(first_row, first_row + len(mapped), dtype=np.int64)
+    return tracker.check(as_text(mapped["participant_id"]), rows)
 
 
 def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
@@ -589,11 +633,22 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
     if same_file(rejects_path, output):
         raise ScoringError(f"{rejects_path}: the rejects file and the output are the same "
                            "file; give --rejects another name")
-    required = tuple(dict.fromkeys([*REQUIRED_COLUMNS, *model.input_columns]))
+    # A study that never measured a feature group scores without it (missing in every
+    # row, named in the summary and the log); the outcome's own columns, when the model
+    # reads them, must be there.
+    required = tuple(dict.fromkeys([*REQUIRED_COLUMNS, *(
+        c for c in model.input_columns if c in OUTCOME_COLUMNS)]))
     if not input.is_dir():
         header = open_cohort(input, required=(), options=read_options).columns
         mapping = stored_mapping(loaded.mapping, header, mapping)
     sources = _sources(input, required, mapping, read_options)
+    header = [c for s in sources for c in (mapping.header(s.columns) if mapping is not None
+                                           else s.columns)]
+    absent, absent_groups = absent_inputs(model, header)
+    if absent:
+        logger.warning("feature group(s) absent from %s: %s (%d of the model's input "
+                       "columns); scored as missing", input, ", ".join(absent_groups) or
+                       "none whole", len(absent))
     # Row totals are known for Parquet; a CSV's progress shows rows and rows/s only
     # (Arrow reads ahead, so the byte position would overstate it).
     total_rows = (sum(s.total_rows for s in sources)
@@ -607,11 +662,14 @@ def score_file(model_dir: str | os.PathLike[str], input: str | os.PathLike[str],
     work = _WorkDir(output, rejects_path, settings)
     lock = _lock(output)  # nothing is written before: a failure above leaves no lock file
     try:
-        return _run_chunks(work, loaded, model, sources, settings, output, rejects,
-                           rejects_path, resume=resume, engine=engine, scheduler=scheduler,
-                           chunk_size=chunk_size, explain=explain, on_error=on_error,
-                           mapping=mapping, total_rows=total_rows, on_progress=on_progress,
-                           start=start, input=input)
+        summary = _run_chunks(work, loaded, model, sources, settings, output, rejects,
+                              rejects_path, resume=resume, engine=engine,
+                              scheduler=scheduler, chunk_size=chunk_size, explain=explain,
+                              on_error=on_error, mapping=mapping, total_rows=total_rows,
+                              on_progress=on_progress, start=start, input=input)
+        summary.absent_columns, summary.absent_groups = absent, absent_groups
+        summary.n_inputs = len([c for c in model.input_columns if c != "participant_id"])
+        return summary
     except _ResumeRefused:
         raise  # the interrupted run's progress stays for the right --resume
     except ScoringError:
@@ -651,12 +709,19 @@ def _run_chunks(work, loaded, model, sources, settings, output, rejects, rejects
                 loaded.version, engine, chunk_size,
                 f", resuming after chunk {resumed}" if resumed else "")
     runner = _DaskRunner(model, scheduler) if engine == "dask" else None
+    # Units are judged over the file, as validate does (from the first
+    # PLAUSIBILITY_SAMPLE rows of every chunk, also of those a resumed run skips: the
+    # verdict rests on shares and a median); an implausible column stops the run before
+    # the output is written.
+    plausible = PlausibilityCheck(declared=mapping.declared_units if mapping else {})
     try:
         pending = []
         for i, (raw, first, rows_read) in enumerate(_chunks(sources, chunk_size)):
+            mapped = raw if mapping is None else mapping.apply(raw, first_row=first)[0]
+            plausible.update(mapped.iloc[:PLAUSIBILITY_SAMPLE])
             if i < state["chunks_done"]:
                 continue  # finished before the interruption; its part is on disk
-            earlier = _earlier(tracker, raw, first, mapping)
+            earlier = _earlier(tracker, mapped, first)
             job = (raw, first, earlier, explain, loaded.version, mapping,
                    settings["min_observed_share"], settings["missing_explanation"])
             if runner is None:
@@ -674,6 +739,13 @@ def _run_chunks(work, loaded, model, sources, settings, output, rejects, rejects
     finally:
         if runner is not None:
             runner.close()
+    implausible = plausible.finish()
+    if len(implausible):
+        first = implausible.iloc[0]
+        raise ScoringError(f"{input}: nothing written; {first['column']}: {first['rule']}"
+                           + (f" (and {len(implausible) - 1} more column(s) like it; "
+                              "eihpredict validate lists them)" if len(implausible) > 1
+                              else ""))
     n = state["chunks_done"]
     _join_parts([work.out_part(i) for i in range(n)], output)
     wrote_rejects = rejects is not None or state["n_rejected"] > 0

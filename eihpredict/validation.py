@@ -57,6 +57,7 @@ __all__ = [
     "as_text",
     "format_issue",
     "open_study",
+    "item_coding_shift",
     "plausibility_issues",
     "PlausibilityCheck",
     "read_valid_cohort",
@@ -841,6 +842,8 @@ def validate_file(
                 on_progress(position, total)
             logger.debug("validated %d rows", summary.n_rows)
         finals = [f for f in (c.finish() for c in all_checks) if f is not None and len(f)]
+        if summary.mapping is not None:
+            summary.mapping.checked = plausible.checked_lines()
         if finals:
             file_issues = pd.concat(finals, ignore_index=True)
             summary.n_file_issues += len(file_issues)
@@ -1086,13 +1089,147 @@ class ChunkCheck(Protocol):
 
 
 # -- plausibility: values valid one by one, implausible together ---------------------------
-# A PPT of 4 kPa is in range (> 0), but a file whose every PPT is below 20 holds kg/cm2
-# (or N/cm2), not kPa. These checks look at whole columns (streamed: counts only) and
-# name the likely unit; they are file-level issues (row 0). A unit the study mapping
-# declares for a column (even "kPa") switches its check off.
+# A PPT of 4 kPa is in range (> 0), but a file whose PPTs are all near 4 holds kg/cm2,
+# not kPa. These checks look at whole columns (streamed: counts and a histogram only) and
+# name the likely unit; they are file-level issues (row 0). They run on the values as the
+# study mapping gives them (after converting a declared unit), so a declared unit is
+# checked too: a wrong declaration is named like a missing one.
 
 _KPA_COLUMNS = tuple(c.name for c in COLUMNS if c.unit == "kPa")
-_MIN_ROWS_FOR_SHARES = 10  # distribution rules (other than "every PPT below 20")
+_MIN_ROWS_FOR_SHARES = 10  # distribution rules of the other (non-pressure) columns
+
+#: Pressure pain thresholds in kPa at any body site (DOMAIN: baselines about 300-600 kPa
+#: by site, log-normal with SD 35-50 % of the mean, women 20-25 % lower, chronic pain
+#: lower; the hand about 300, the quadriceps about 550): one reading is plausible in
+#: 40-1500 kPa, a column's median in 100-1200 kPa.
+PPT_VALUE_KPA = (40.0, 1500.0)
+PPT_MEDIAN_KPA = (100.0, 1200.0)
+
+#: Units a pressure column may be in by mistake, as (name, multiplier to kPa, what it
+#: is, how to declare it), in the order a tie goes to (kPa first: the contract's unit;
+#: then the common algometer readings). Newtons read on the usual 1 cm2 probe are N/cm2
+#: in number.
+PRESSURE_SUSPECTS: tuple[tuple[str, float, str, str], ...] = (
+    ("kPa", 1.0, "kPa", "unit: kPa"),
+    ("N/cm2", 10.0, "newtons on a 1 cm2 probe, or N/cm2",
+     "unit: N with probe_area_cm2: AREA, or unit: N/cm2"),
+    ("kg/cm2", 98.0665, "kgf/cm2", "unit: kg/cm2"),
+    ("lbf/cm2", 44.482216152605, "lbf/cm2, or lbf on a 1 cm2 probe",
+     "unit: lbf/cm2, or unit: lbf with probe_area_cm2: AREA"),
+)
+
+_LOG_BINS = np.linspace(-3.0, 6.0, 1801)  # log10 of a value: bins 0.005 wide (1.2 %)
+
+
+class _PressureStats:
+    """Streamed distribution of one pressure column: candidate-unit shares, histogram."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.in_range = np.zeros(len(PRESSURE_SUSPECTS), dtype=np.int64)
+        self.histogram = np.zeros(len(_LOG_BINS) + 1, dtype=np.int64)
+        self.largest = -np.inf
+
+    def update(self, values: np.ndarray) -> None:
+        values = values[values > 0]
+        if not len(values):
+            return
+        self.n += len(values)
+        self.largest = max(self.largest, float(values.max()))
+        low, high = PPT_VALUE_KPA
+        for i, (_, factor, _, _) in enumerate(PRESSURE_SUSPECTS):
+            kpa = values * factor
+            self.in_range[i] += int(((kpa >= low) & (kpa <= high)).sum())
+        step = _LOG_BINS[1] - _LOG_BINS[0]  # the bin of log10(v), as searchsorted gives
+        index = np.clip(np.ceil((np.log10(values) - _LOG_BINS[0]) / step), 0,
+                        len(_LOG_BINS)).astype(np.int64)
+        self.histogram += np.bincount(index, minlength=len(self.histogram))
+
+    def quantile(self, q: float) -> float:
+        """The ``q`` quantile (to about 1 %: the middle of its histogram bin)."""
+        k = int(np.searchsorted(np.cumsum(self.histogram), q * self.n, side="left"))
+        k = min(max(k, 1), len(_LOG_BINS) - 1)
+        return float(10 ** ((_LOG_BINS[k - 1] + _LOG_BINS[k]) / 2))
+
+    def verdict(self) -> tuple[int, list[float], float]:
+        """(index of the unit that explains the values best, share of values plausible
+        as a PPT in each unit, median)."""
+        median = self.quantile(0.5)
+        shares = [int(c) / self.n for c in self.in_range]
+        low, high = PPT_MEDIAN_KPA
+
+        def fit(i: int) -> tuple[float, bool, int]:
+            return shares[i], low <= median * PRESSURE_SUSPECTS[i][1] <= high, -i
+
+        best = max(range(len(PRESSURE_SUSPECTS)), key=fit)
+        kpa_fits = fit(0)
+        # kPa is refused only when another unit explains the values clearly better: a
+        # quarter more of them plausible, or (from 10 values on: one low PPT of a
+        # patient is not a unit) as many with a plausible median where kPa's is not.
+        clearly = (shares[best] - shares[0] >= 0.25
+                   or (self.n >= _MIN_ROWS_FOR_SHARES and not kpa_fits[1]
+                       and fit(best)[1] and shares[best] >= shares[0]))
+        return (best if best and clearly else 0), shares, median
+
+
+def _pressure_message(column: str, st: _PressureStats, best: int, shares: list[float],
+                      median: float, declared: str | None) -> str:
+    name, factor, what_it_is, declare = PRESSURE_SUSPECTS[best]
+    if declared and declared.replace(" ", "").lower() == "kpa":
+        declared = "kPa"
+    low, high = PPT_VALUE_KPA
+    as_units = ", ".join(f"{median * f:.4g} kPa as {u}" for u, f, _, _ in PRESSURE_SUSPECTS[1:])
+    plausible = ", ".join(f"{100 * s:.0f} % as {u}" for (u, _, _, _), s in
+                          zip(PRESSURE_SUSPECTS, shares, strict=True))
+    below = " every value is below 20;" if st.largest < 20 else ""
+    what = (f"after converting the declared unit {declared!r} to kPa, " if declared
+            and declared.replace(" ", "").lower() != "kpa" else
+            "declared kPa, but " if declared else "")
+    if declared:  # the values are converted already: they are off by about ``factor``
+        looks = f"they are about x {factor:.4g} too small, as if the unit were off by that"
+        fix = ("The declared unit looks wrong: check it (and probe_area_cm2) against the "
+               "algometer's display")
+    else:
+        looks = f"they look like {name} ({what_it_is}; x {factor:.6g} = kPa)"
+        fix = (f"Convert them to kPa, or declare {declare} in a --mapping file (columns: "
+               f"{{{column}: {{from: ..., unit: {name}}}}}); values that are no pressure "
+               "at all (pain ratings of a test stimulus) do not belong in a kPa column")
+    return (f"{what}the values do not look like pressure pain thresholds in kPa;{below} "
+            f"{looks}. Median "
+            f"{median:.3g} ({as_units}; PPTs at any body site have medians of "
+            f"{PPT_MEDIAN_KPA[0]:.0f}-{PPT_MEDIAN_KPA[1]:.0f} kPa); values plausible as a "
+            f"PPT ({low:.0f}-{high:.0f} kPa): {plausible}. {fix}")
+
+
+def item_coding_shift(prefix: str, counts: Mapping[float, int]) -> tuple[int, str] | None:
+    """(offset, why) when a questionnaire's answers, taken together, are coded one step off
+    the contract's scale; None when they are not.
+
+    A 1-5 coding of the 0-4 PCS (or 1-4 of the 0-3 HADS, 0-3 of the 1-4 TSK) shows in the
+    whole distribution, not in a row: every answer inside the shifted scale, its far end
+    used and the contract's near end never. ``counts`` maps answer -> how often, over all
+    the questionnaire's item columns and rows.
+
+    Examples
+    --------
+    >>> offset, why = item_coding_shift("pcs", {1.0: 40, 2.0: 30, 3.0: 20, 5.0: 3})
+    >>> offset, why.split(":")[0]
+    (-1, 'the PCS items look coded 1-5, not 0-4')
+    >>> item_coding_shift("pcs", {0.0: 1, 1.0: 40, 4.0: 3}) is None
+    True
+    """
+    q = QUESTIONNAIRES[prefix]
+    n = sum(counts.values())
+    for offset in (-1, 1):  # -1: coded one higher (1-5 for 0-4); +1: one lower
+        low, high = q.item_min - offset, q.item_max - offset
+        beyond = high if offset < 0 else low  # the answer the contract has no room for
+        near = q.item_min if offset < 0 else q.item_max
+        if (all(low <= v <= high and float(v).is_integer() for v in counts)
+                and counts.get(beyond, 0) > 0 and counts.get(near, 0) == 0):
+            return offset, (f"the {prefix.upper()} items look coded {low:g}-{high:g}, not "
+                            f"{q.item_min}-{q.item_max}: {counts[beyond]} of {n} answers "
+                            f"are {beyond:g} and none is {near}")
+    return None
 
 
 @dataclass
@@ -1114,22 +1251,6 @@ class _Rule:
     share: float
     min_rows: int
     message: Callable[[str, _ColumnStats], str]
-
-
-def _pressure_below_20(column: str, st: _ColumnStats) -> str:
-    mean = st.total / st.n
-    kg, newton = mean * 98.0665, mean * 10.0
-    likely = "kg/cm2" if 100 <= kg <= 1500 or not 100 <= newton <= 1500 else "N/cm2"
-    return (f"every value is below 20, which is not a pressure pain threshold in kPa; the "
-            f"values look like {likely} (mean {mean:.3g}: {kg:.0f} kPa as kg/cm2, "
-            f"{newton:.0f} kPa as N/cm2). Convert them to kPa, or declare the unit in a "
-            f"--mapping file (columns: {{{column}: {{from: ..., unit: {likely}}}}})")
-
-
-def _pressure_n_cm2(column: str, st: _ColumnStats) -> str:
-    return (f"{st.below} of {st.n} values are below 100 (largest {st.largest:.4g}), lower than "
-            f"PPTs in kPa are; the values look like N/cm2 (x 10 = kPa). Convert them, or "
-            f"declare the unit in a --mapping file (unit: N/cm2, or kPa if they are kPa)")
 
 
 def _ages_in_months(column: str, st: _ColumnStats) -> str:
@@ -1160,9 +1281,6 @@ def _seconds(column: str, st: _ColumnStats) -> str:
 
 
 _PLAUSIBILITY: dict[str, list[_Rule]] = {
-    **{c: [_Rule(20.0, None, 1.0, 1, _pressure_below_20),
-           _Rule(100.0, None, 0.5, _MIN_ROWS_FOR_SHARES, _pressure_n_cm2)]
-       for c in _KPA_COLUMNS},
     "age_years": [_Rule(None, 100.0, 0.5, 1, _ages_in_months)],
     "pain_intensity_nrs": [_Rule(None, 10.0, 0.5, 1, _scale_0_100)],
     "ts_first_nrs": [_Rule(None, 10.0, 0.5, 1, _scale_0_100)],
@@ -1177,11 +1295,17 @@ _PLAUSIBILITY: dict[str, list[_Rule]] = {
 class PlausibilityCheck:
     """Whole-column plausibility of units and scales, streamed over the chunks of a file.
 
+    Pressures are judged by their distribution: the share of values plausible as a PPT
+    (40-1500 kPa) and the median (100-1200 kPa) when read as kPa, N/cm2 (or newtons on a
+    1 cm2 probe), kg/cm2 and lbf/cm2; a column another unit explains clearly better is
+    refused naming that unit, whatever the file's size.
+
     Parameters
     ----------
     declared : mapping
-        Contract column -> unit declared by the study mapping; those columns are not
-        checked.
+        Contract column -> unit declared by the study mapping. The values are checked
+        after conversion all the same; a declared unit changes the advice (the
+        declaration looks wrong) and is named in :meth:`checked_lines`.
 
     Examples
     --------
@@ -1190,28 +1314,43 @@ class PlausibilityCheck:
     >>> issue = check.finish().iloc[0]
     >>> int(issue["row"]), issue["column"], "look like kg/cm2" in issue["rule"]
     (0, 'ppt_local_kpa', True)
+    >>> newtons = PlausibilityCheck()
+    >>> newtons.update(pd.DataFrame({"ppt_local_kpa": [12.0, 18.5, 25.0, 31.0, 44.0]}))
+    >>> "look like N/cm2" in newtons.finish().iloc[0]["rule"]
+    True
     """
 
     def __init__(self, declared: Mapping[str, str] | Iterable[str] = ()) -> None:
-        self.declared = set(declared)
+        self.declared = (dict(declared) if isinstance(declared, Mapping)
+                         else dict.fromkeys(declared, ""))
         self._stats: dict[tuple[str, int], _ColumnStats] = {}
+        self._pressures: dict[str, _PressureStats] = {}
+        self._answers: dict[str, dict[float, int]] = {}
 
     def update(self, mapped: pd.DataFrame, result: ChunkValidation | None = None,
                first_row: int = 1) -> None:
-        """Count one chunk's values (contract-named, cells as read)."""
-        for column, rules in _PLAUSIBILITY.items():
-            if column not in mapped or column in self.declared:
+        """Count one chunk's values (contract-named, cells as read or as converted)."""
+        for prefix, q in QUESTIONNAIRES.items():
+            items = [c for c in q.items if c in mapped]
+            if not items:
                 continue
-            raw = mapped[column]
-            values = (raw.to_numpy(dtype="float64", na_value=np.nan)
-                      if pd.api.types.is_numeric_dtype(raw.dtype)
-                      and not pd.api.types.is_bool_dtype(raw.dtype)
-                      else pd.to_numeric(as_text(raw), errors="coerce").to_numpy(
-                          dtype="float64", na_value=np.nan))
+            tally = self._answers.setdefault(prefix, {})
+            for column in items:
+                values = _column_numbers(mapped[column])
+                values, counts = np.unique(values[np.isfinite(values)], return_counts=True)
+                for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+                    tally[value] = tally.get(value, 0) + count
+        for column in [*_PLAUSIBILITY, *_KPA_COLUMNS]:
+            if column not in mapped:
+                continue
+            values = _column_numbers(mapped[column])
             values = values[np.isfinite(values)]
             if not len(values):
                 continue
-            for i, rule in enumerate(rules):
+            if column in _KPA_COLUMNS:
+                self._pressures.setdefault(column, _PressureStats()).update(values)
+                continue
+            for i, rule in enumerate(_PLAUSIBILITY[column]):
                 st = self._stats.setdefault((column, i), _ColumnStats())
                 st.n += len(values)
                 st.total += float(values.sum())
@@ -1225,6 +1364,25 @@ class PlausibilityCheck:
     def finish(self) -> pd.DataFrame:
         """One file-level issue (row 0) per implausible column."""
         rows = []
+        for prefix, counts in self._answers.items():
+            shift = item_coding_shift(prefix, counts)
+            enough = sum(counts.values()) >= 2 * QUESTIONNAIRES[prefix].n_items  # not 1 typo
+            if shift is not None and enough:
+                offset, why = shift
+                rows.append({"row": 0, "participant_id": None,
+                             "column": ", ".join(QUESTIONNAIRES[prefix].items[:1]) + " ...",
+                             "value": f"{sum(counts.values())} answers",
+                             "rule": f"{why}, so every total would be off, also in rows "
+                             f"that never used the top answer; recode the answers "
+                             f"({offset:+d} each), or declare item_offsets: {{{prefix}: "
+                             f"{offset}}} in a --mapping file"})
+        for column, st in self._pressures.items():
+            best, shares, median = st.verdict()
+            if best:
+                rows.append({"row": 0, "participant_id": None, "column": column,
+                             "value": f"{st.n} values, median {median:.4g}",
+                             "rule": _pressure_message(column, st, best, shares, median,
+                                                       self.declared.get(column))})
         for (column, i), st in self._stats.items():
             rule = _PLAUSIBILITY[column][i]
             if st.n < rule.min_rows or _already(rows, column):
@@ -1241,21 +1399,75 @@ class PlausibilityCheck:
                              "rule": rule.message(column, st)})
         return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
 
+    def checked_lines(self) -> list[str]:
+        """What the unit check looked at, one line per pressure column.
+
+        Examples
+        --------
+        >>> check = PlausibilityCheck({"ppt_local_kpa": "N/cm2"})
+        >>> check.update(pd.DataFrame({"ppt_local_kpa": [310.0, 420.0, 505.0]}))
+        >>> check.checked_lines()[0].split(":")[0]
+        'unit check ppt_local_kpa (declared N/cm2, checked after conversion)'
+        """
+        out = []
+        for column, st in self._pressures.items():
+            best, shares, median = st.verdict()
+            unit = self.declared.get(column)
+            how = (f"declared {unit}, checked after conversion" if unit
+                   else "no unit declared: read as kPa")
+            verdict = (f"refused: looks like {PRESSURE_SUSPECTS[best][0]}" if best
+                       else "plausible as kPa")
+            shown = ", ".join(f"{100 * s:.0f} % as {u}" for (u, _, _, _), s in
+                              zip(PRESSURE_SUSPECTS, shares, strict=True))
+            out.append(f"unit check {column} ({how}): {st.n} value(s), median {median:.4g} "
+                       f"kPa; plausible as a PPT ({PPT_VALUE_KPA[0]:.0f}-"
+                       f"{PPT_VALUE_KPA[1]:.0f} kPa): {shown}; {verdict}")
+        return out
+
+
+def _arrow_text(raw: pd.Series):
+    """The Arrow array behind a text column read by Arrow (zero-copy), else None."""
+    if not isinstance(raw.dtype, pd.StringDtype) or raw.dtype.storage != "pyarrow":
+        return None
+    import pyarrow as pa
+
+    return pa.array(raw.array)
+
+
+def _column_numbers(raw: pd.Series) -> np.ndarray:
+    """Cells as float64 (NaN where not a number); Arrow's cast when every cell is a
+    plain number (a hundred times faster than ``pd.to_numeric`` on text)."""
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.to_numpy(dtype="float64", na_value=np.nan)
+    array = _arrow_text(raw)
+    if array is not None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            return pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # text, spaces or commas somewhere: the general path
+    return pd.to_numeric(as_text(raw), errors="coerce").to_numpy(dtype="float64",
+                                                                 na_value=np.nan)
+
 
 def _already(rows: list[dict], column: str) -> bool:
     return any(r["column"] == column for r in rows)
 
 
-def plausibility_issues(frame: pd.DataFrame, *, declared: Iterable[str] = ()) -> pd.DataFrame:
-    """File-level plausibility issues of one table (or a batch of records).
+def plausibility_issues(frame: pd.DataFrame, *,
+                        declared: Mapping[str, str] | Iterable[str] = ()) -> pd.DataFrame:
+    """File-level plausibility issues of one table (or a batch of records); a declared
+    unit (column -> unit) is checked too, after conversion.
 
     Examples
     --------
     >>> frame = pd.DataFrame({"ppt_local_kpa": [3.8], "age_years": [40]})
     >>> plausibility_issues(frame)["column"].tolist()
     ['ppt_local_kpa']
-    >>> plausibility_issues(frame, declared=["ppt_local_kpa"]).empty
-    True
+    >>> plausibility_issues(frame, declared={"ppt_local_kpa": "kPa"})["column"].tolist()
+    ['ppt_local_kpa']
     """
     check = PlausibilityCheck(declared)
     check.update(frame)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 import sys
 
@@ -46,6 +47,11 @@ MALFORMED = {
     "total disagrees": ("a.csv", "participant_id,sex," + ",".join(
         f"pcs_{i:02d}" for i in range(1, 14)) + ",pcs_total\np1,male," + ",".join(
         ["1"] * 13) + ",20\n", "pcs_total"),
+    "short line": ("a.csv", f"{HEADER}\np1,male,1,,,\np2,male,1\np3,male,1,,,\n",
+                   "line 3: expected 6 comma-separated fields, saw 3 (a truncated"),
+    "short line, gzip": ("a.csv.gz",
+                         gzip.compress(f"{HEADER}\np1,male,1,,,\np2,male\n".encode()),
+                         "line 3: expected 6 comma-separated fields, saw 2"),
     "ragged line": ("a.csv", f"{HEADER}\np1,male,1,,,\np2,male,1,,,,,,9\n",
                     "line 3: expected 6 comma-separated fields, saw 9"),
     "latin-1": ("a.csv", f"{HEADER}\np1,male,1,,,\n".encode() + "p\xe9,male,,,,\n".encode(
@@ -118,10 +124,13 @@ def _rows_file(tmp_path, replace: dict[int, str]) -> str:
     return write(tmp_path, "a.csv", "\n".join(rows) + "\n")
 
 
-def test_short_line_deep_in_a_chunked_file_reads_as_missing_cells(tmp_path):
+def test_short_line_deep_in_a_chunked_file_is_named(tmp_path):
+    """Issue 25: a short line (a truncated export) was read as missing cells and passed."""
     path = _rows_file(tmp_path, {61: "p60,male"})
-    result = run("validate", path, "--chunk-size", "25")
-    assert result.exit_code == 0, result.stderr
+    for chunk in ("25", "1000"):
+        result = run("validate", path, "--chunk-size", chunk)
+        assert result.exit_code == 1
+        assert "line 62: expected 4 comma-separated fields, saw 2" in result.stderr
 
 
 def test_long_line_deep_in_a_chunked_file_is_named(tmp_path):

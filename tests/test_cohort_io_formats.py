@@ -328,3 +328,58 @@ def _csv(tmp_path, frame):
     path = tmp_path / "plain.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+def _truncated(tmp_path, clean, name, *, cut: int = 20, extra: bool = False):
+    """The cohort as CSV with data row ``cut`` cut short (or given a field too many)."""
+    import bz2
+    import gzip
+
+    lines = clean.to_csv(index=False).splitlines()
+    if extra:
+        lines[cut] = lines[cut] + ",surplus"
+    else:
+        lines[cut] = ",".join(lines[cut].split(",")[:5])  # 5 of the header's fields
+    data = ("\n".join(lines) + "\n").encode()
+    path = tmp_path / name
+    opener = {".gz": gzip.compress, ".bz2": bz2.compress}.get(path.suffix, lambda b: b)
+    path.write_bytes(opener(data))
+    return path
+
+
+@pytest.mark.parametrize("name", ["t.csv", "t.csv.gz", "t.csv.bz2"])
+@pytest.mark.parametrize("extra", [False, True], ids=["short", "long"])
+def test_a_short_or_long_line_is_refused_naming_it_in_every_reader(tmp_path, clean, trained,
+                                                                    name, extra):
+    """Issue 25: a truncated export was read with blank cells and reported valid."""
+    from eihpredict._draft import draft_mapping
+    from eihpredict.mapping import StudyMapping, map_file
+    from eihpredict.scoring import score_file
+
+    path = _truncated(tmp_path, clean, name, extra=extra)
+    n = clean.shape[1]
+    saw = n + 1 if extra else 5
+    expected = rf"line 21: expected {n} comma-separated fields, saw {saw} \("
+    with pytest.raises(CohortFileError, match=expected):
+        validate_file(path)
+    with pytest.raises(CohortFileError, match=expected):
+        read_valid_cohort(path)  # train
+    with pytest.raises(CohortFileError, match=expected):
+        score_file(trained.model_dir, path, tmp_path / "s.csv", chunk_size=7)
+    assert not (tmp_path / "s.csv").exists()
+    with pytest.raises(CohortFileError, match=expected):
+        map_file(path, StudyMapping.from_dict({"columns": {"age_years": "age_years"}}),
+                 tmp_path / "m.csv")
+    with pytest.raises(CohortFileError, match=expected):
+        draft_mapping(path)
+
+
+def test_a_quoted_line_break_and_blank_last_cells_are_not_ragged(tmp_path):
+    """The line count follows CSV quoting: a quoted line break is one record."""
+    path = tmp_path / "q.csv"
+    rows = [f"p{i},male,{300 + i}," for i in range(30)]
+    path.write_text("participant_id,sex,ppt_local_kpa,site\n" + '"p\nx",female,280,a\n'
+                    + "\n".join(rows) + "\n")
+    frame = read_valid_cohort(path)
+    assert frame["participant_id"].iloc[0] == "p\nx" and len(frame) == 31
+    assert frame["site"].isna().sum() == 30

@@ -407,3 +407,19 @@ def test_many_distinct_unmapped_values_are_capped_and_counted():
     assert report.more_unmapped == {"gender": 950}
     assert report.n_issues == 1000
     assert "950 more cell(s)" in report.error_lines()[-1]
+
+
+def test_map_reports_what_the_unit_check_saw(tmp_path):
+    """Issue 25: the report said `kPa -> kPa (x 1, 0 value(s))` and nothing else."""
+    from eihpredict.mapping import map_file
+
+    study = pd.DataFrame({"id": ["a", "b", "c"], "sex": "male", "ppt": [310.0, 420.0, 505.0]})
+    study.to_csv(tmp_path / "s.csv", index=False)
+    mapping = StudyMapping.from_dict({"columns": {"participant_id": "id", "ppt_local_kpa": {
+        "from": "ppt", "unit": "kPa"}}})
+    lines = map_file(tmp_path / "s.csv", mapping, tmp_path / "out.csv").lines()
+    assert "converted ppt_local_kpa: kPa -> kPa (x 1, 3 value(s))" in lines
+    (check,) = [line for line in lines if line.startswith("unit check ppt_local_kpa")]
+    assert check.startswith("unit check ppt_local_kpa (declared kPa, checked after conversion"
+                            "): 3 value(s), median ")
+    assert check.endswith("; plausible as kPa")

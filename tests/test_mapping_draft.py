@@ -115,3 +115,75 @@ def test_missing_value_codes_and_unmatched_columns_are_reported(tmp_path, cohort
     assert columns_of(draft)["age_years"] == {"from": "age", "missing": [999]}
     assert draft.unmapped_columns == [
         "favourite_colour (no contract column matches the name)", "empty (empty)"]
+
+
+# -- issue 25: meaning checks, not only ranges ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def lab_export(tmp_path_factory, cohort):
+    """A REDCap-like export: knee and shoulder PPTs in newtons (two trials each), three
+    derived CPM effects, PCS items coded 1-5, a group code with one blank."""
+    n = len(cohort)
+    effect = cohort["cpm_test_after_kpa"] - cohort["cpm_test_before_kpa"]
+    study = pd.DataFrame({
+        "record_id": range(1, n + 1),
+        "group": np.where(cohort["population"] == "healthy", "1", "2").astype(object),
+        "sex": cohort["sex"],
+        "ppt_knee_t1": cohort["ppt_local_kpa"] / 10, "ppt_knee_t2": cohort["ppt_local_kpa"] / 10,
+        "ppt_shoulder_t1": cohort["ppt_remote_kpa"] / 10,
+        "ppt_shoulder_t2": cohort["ppt_remote_kpa"] / 10,
+        "cpm_abs": effect, "cpm_pct": 100 * effect / cohort["cpm_test_before_kpa"],
+        "cpm_median_change": effect.abs(),
+        **{f"pcs_{i}": cohort[f"pcs_{i:02d}"] + 1 for i in range(1, 14)},
+    })
+    study.loc[5, "group"] = None
+    path = tmp_path_factory.mktemp("lab") / "lab.csv"
+    study.to_csv(path, index=False)
+    return path, study
+
+
+def test_draft_never_averages_two_sites_nor_derived_effects(lab_export):
+    """Issue 25: knee and shoulder PPTs were averaged into ppt_local_kpa, and cpm_abs,
+    cpm_pct and a median change into cpm_test_before_kpa."""
+    path, _ = lab_export
+    draft = draft_mapping(path)
+    columns = columns_of(draft)
+    assert columns["ppt_local_kpa"]["average"] == ["ppt_knee_t1", "ppt_knee_t2"]
+    assert "cpm_test_before_kpa" not in columns and "cpm_test_after_kpa" not in columns
+    unmapped = "\n".join(draft.unmapped_columns)
+    for name in ("ppt_shoulder_t1", "ppt_shoulder_t2"):
+        assert f"{name} (would also fill ppt_local_kpa" in unmapped
+    assert "trials of different sites are never averaged" in unmapped
+    for name, word in (("cpm_abs", "abs"), ("cpm_pct", "pct"), ("cpm_median_change", "change")):
+        assert f"{name} (a derived effect ('{word}' in the name)" in unmapped
+    # A difference column named like a raw PPT is caught by its negative values.
+    frame = pd.read_csv(path)
+    other = frame[["record_id", "sex"]].assign(ppt_cpm_t2=frame["cpm_abs"])
+    other.to_csv(path.with_name("neg.csv"), index=False)
+    negative = draft_mapping(path.with_name("neg.csv"))
+    assert "cpm_test_after_kpa" not in columns_of(negative)
+    assert "negative values" in negative.unmapped_columns[0]
+
+
+def test_draft_names_a_1_to_5_coding_of_the_pcs_and_suggests_the_offset(lab_export, cohort):
+    path, study = lab_export
+    draft = draft_mapping(path)
+    mapping = yaml.safe_load(draft.text)
+    assert mapping["item_offsets"] == {"pcs": -1}
+    fives = int((study[[f"pcs_{i}" for i in range(1, 14)]] == 5).sum().sum())
+    assert f"PCS items look coded 1-5, not 0-4: {fives} of" in draft.text
+    # Every item is mapped explicitly (the offset applies to mapped items only).
+    assert all(mapping["columns"][f"pcs_{i:02d}"] == f"pcs_{i}" for i in range(1, 14))
+
+
+def test_draft_and_mapping_report_blank_group_codes(lab_export):
+    path, _ = lab_export
+    draft = draft_mapping(path)
+    assert "CHECK: 1 blank cell(s) in group will be a missing population" in draft.text
+    mapping = StudyMapping.from_dict({"columns": {
+        "participant_id": "record_id",
+        "population": {"from": "group", "codes": {"1": "healthy", "2": "fibromyalgia"}}}})
+    _, report = mapping.apply(pd.read_csv(path))
+    assert report.ok
+    (line,) = [w for w in report.warning_lines() if w.startswith("population")]
+    assert line.startswith("population: 1 blank cell(s) in study column 'group' (rows 6)")

@@ -63,8 +63,9 @@ def test_the_share_is_the_explanations_own(loaded, small_cohort):
     expected[scored["missing_input_share"].to_numpy() == 0] = 0.0
     assert (scored["missing_input_share"] > 0).sum() >= 5, "the cohort has rows with gaps"
     np.testing.assert_allclose(scored["missing_explanation_share"], expected, atol=1e-12)
-    assert (scored["missing_dominated"] == np.where(expected > MISSING_DOMINATES, "yes",
-                                                    "no")).all()
+    mostly_missing = scored["missing_input_share"].to_numpy() > MISSING_DOMINATES
+    assert (scored["missing_dominated"] == np.where(
+        (expected > MISSING_DOMINATES) | mostly_missing, "yes", "no")).all()
 
 
 def _typed(rows: pd.DataFrame) -> pd.DataFrame:
@@ -228,3 +229,52 @@ def test_no_missing_explanation_leaves_the_two_columns_empty_and_the_rest_equal(
                                    "--no-missing-explanation"])
     assert cli.exit_code == 0, cli.output
     assert pd.read_csv(tmp_path / "o.csv")["missing_dominated"].isna().all()
+
+
+# -- issue 25: absent instruments are a model question, not the user's chore ----------------
+
+def test_a_study_without_whole_groups_scores_and_is_told_so(trained, loaded, small_cohort,
+                                                            tmp_path):
+    """A file lacking the model's questionnaire and CPM columns was refused; adding empty
+    columns by hand then gave missing_dominated = no for rows mostly never measured."""
+    from eihpredict.schema import COLUMN_BY_NAME
+
+    model = loaded.model
+    inputs = [c for c in model.input_columns if c != "participant_id"]
+    by_group: dict[str, list[str]] = {}
+    for c in inputs:
+        by_group.setdefault(COLUMN_BY_NAME[c].group, []).append(c)
+    # Drop the largest groups until more than half of the inputs are gone.
+    dropped_groups, dropped = [], []
+    for group, columns in sorted(by_group.items(), key=lambda kv: -len(kv[1])):
+        if len(dropped) > len(inputs) / 2:
+            break
+        dropped_groups.append(group)
+        dropped += columns
+    frame = small_cohort.frame.drop(columns=[c for c in dropped if c in small_cohort.frame])
+    path = tmp_path / "without.csv"
+    frame.to_csv(path, index=False)
+    summary = score_file(trained.model_dir, path, tmp_path / "o.csv")
+    assert summary.n_scored == len(frame)
+    assert sorted(summary.absent_groups) == sorted(dropped_groups)
+    assert sorted(summary.absent_columns) == sorted(dropped)
+    line = summary.absent_line()
+    assert f"{len(dropped)} of the model's {len(inputs)} input columns" in line
+    scored = pd.read_csv(tmp_path / "o.csv")
+    # Independent count: the share of the model's inputs blank or absent in each row.
+    present = [c for c in inputs if c in frame]
+    share = (frame[present].isna().sum(axis=1).to_numpy() + len(dropped)) / len(inputs)
+    np.testing.assert_allclose(scored["missing_input_share"], share, atol=1e-12)
+    assert (share > 0.5).all()
+    assert (scored["missing_dominated"] == "yes").all()
+    # The same file with the columns added empty scores the same numbers.
+    padded = frame.assign(**dict.fromkeys(dropped, np.nan))
+    padded.to_csv(tmp_path / "padded.csv", index=False)
+    score_file(trained.model_dir, tmp_path / "padded.csv", tmp_path / "p.csv")
+    again = pd.read_csv(tmp_path / "p.csv")
+    np.testing.assert_allclose(again["p_impaired_eih"], scored["p_impaired_eih"], rtol=1e-12)
+    result = CliRunner().invoke(app, ["score", "--model", str(trained.model_dir), "--input",
+                                      str(path), "--output", str(tmp_path / "c.csv")])
+    assert result.exit_code == 0, result.output
+    assert f"warning: feature group(s) {', '.join(summary.absent_groups)} absent" in (
+        result.stderr)

@@ -132,8 +132,8 @@ def test_clear_errors_before_any_work(model_dir, cohort_csv, tmp_path, raw):
     with pytest.raises(ScoringError, match="must end in .csv or .parquet"):
         score_file(model_dir, cohort_csv, tmp_path / "o.xlsx")
     lacking = tmp_path / "lacking.csv"
-    raw.drop(columns=["cpm_test_after_kpa"]).to_csv(lacking, index=False)
-    with pytest.raises(Exception, match="missing required column.*cpm_test_after_kpa"):
+    raw.drop(columns=["sex"]).to_csv(lacking, index=False)
+    with pytest.raises(Exception, match="missing required column.*sex"):
         score_file(model_dir, lacking, tmp_path / "o.csv")
     altered = tmp_path / "model"
     shutil.copytree(model_dir, altered)
@@ -247,3 +247,17 @@ def test_input_columns_named_like_outputs_never_replace_them(model_dir, raw):
     assert result.scored["feature_1"].tolist() == fresh["feature_1"].tolist()
     assert result.scored["input_feature_1"].eq("x").all()
     assert not result.scored.columns.duplicated().any()
+
+
+def test_score_refuses_pressures_in_another_unit_naming_it(model_dir, raw, tmp_path):
+    """Issue 25: PPTs in newtons (values 10-40) were scored as kPa."""
+    study = raw.copy()
+    for column in ("ppt_local_kpa", "ppt_remote_kpa"):
+        study[column] = pd.to_numeric(study[column]) / 10  # newtons on a 1 cm2 probe
+    path = tmp_path / "newtons.csv"
+    study.to_csv(path, index=False)
+    with pytest.raises(ScoringError, match=r"nothing written; ppt_local_kpa: .*look like "
+                                           r"N/cm2 \(newtons on a 1 cm2 probe.*1 more column"):
+        score_file(model_dir, path, tmp_path / "o.csv", chunk_size=50)
+    assert not (tmp_path / "o.csv").exists()
+    assert not list(tmp_path.glob(".o.csv*"))  # no work folder left behind

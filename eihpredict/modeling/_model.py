@@ -33,7 +33,9 @@ __all__ = ["MISSINGNESS_COLUMNS", "MISSING_DOMINATES", "OUTPUT_COLUMNS", "Covari
 MISSINGNESS_COLUMNS = ("missing_input_share", "missing_explanation_share", "missing_dominated")
 
 #: A prediction is ``missing_dominated`` when more than this share of its explanation
-#: (sum of absolute contributions) comes from inputs that were missing.
+#: (sum of absolute contributions) comes from inputs that were missing, or more than this
+#: share of its input columns were missing (a mean-imputed input contributes little, so
+#: the explanation alone understates a row that was mostly never measured).
 MISSING_DOMINATES = 0.5
 
 #: Output columns of a binary model, in order (contract sections 3-4, then
@@ -127,9 +129,10 @@ class FittedModel(ABC):
         row; ``missing_explanation_share`` the share of the row's explanation (absolute
         contributions to the raw score, or to the predicted class's logit) carried by
         features whose inputs were missing, including learned missing-value indicators;
-        ``missing_dominated`` is ``yes`` when that share is above
-        :data:`MISSING_DOMINATES` (the prediction leans on what was learned about
-        missingness, not on the participant), else ``no``. Contributions are computed
+        ``missing_dominated`` is ``yes`` when either share is above
+        :data:`MISSING_DOMINATES` (most of the row was never measured, or the prediction
+        leans on what was learned about missingness, not on the participant), else
+        ``no``. Contributions are computed
         only for rows with a missing input (the others have share 0), or taken from
         ``explanation`` (:meth:`explanation` of the same batch) when the caller has it.
         ``missing_explanation=False`` skips those contributions (a tree model's TreeSHAP
@@ -153,7 +156,8 @@ class FittedModel(ABC):
                 contributions = contributions.select(self.outputs_map.explained(
                     {name: values[rows] for name, values in outputs.items()}))
             explained[rows] = contributions.missing_share()
-        dominated = np.where(explained > MISSING_DOMINATES, "yes", "no").astype(object)
+        dominated = np.where((explained > MISSING_DOMINATES) | (missing > MISSING_DOMINATES),
+                             "yes", "no").astype(object)
         return {**outputs, "missing_input_share": missing,
                 "missing_explanation_share": explained, "missing_dominated": dominated}
 
