@@ -1,6 +1,7 @@
 """Batch scoring throughput and memory on a 1,000,000-row simulated file.
 
     python -m benchmarks.scoring [--rows 1000000]
+    python -m benchmarks.scoring --rows 200000 --missingness 5   # the missingness columns' cost
 
 All in the same run, each in a fresh process (peak memory = its max RSS):
 
@@ -92,10 +93,16 @@ LABELS = {
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--missingness", type=int, default=0, metavar="RUNS",
+                        help="only the cost of the missingness columns: RUNS runs each of "
+                             "score and score --no-missing-explanation, alternating; medians")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-c", SETUP, tmp, str(args.rows),
                         str(ROOT / "benchmarks" / "lightgbm_only.yaml")], check=True)
+        if args.missingness:
+            _missingness(tmp, args.rows, args.missingness)
+            return
         results = {}
         for mode in LABELS:
             out = subprocess.run([sys.executable, "-c", RUN, mode, tmp],
@@ -123,6 +130,34 @@ def main() -> None:
     print(f"--explain 3: {explain_rate:,.0f} rows/s vs pred_contrib {contrib_rate:,.0f} rows/s")
     print(f"first probability identical in both outputs: {same}")
     print(f"rows with a missing input (their missingness share needs TreeSHAP): {gaps:.0%}")
+
+
+def _missingness(tmp: str, rows: int, runs: int) -> None:
+    """Median seconds of the default score and of --no-missing-explanation (each run a
+    fresh process, the two alternating so that load on the machine hits both alike)."""
+    import statistics
+
+    seconds: dict[str, list[float]] = {"score": [], "score_plain": []}
+    for run in range(runs):
+        for mode in seconds:
+            out = subprocess.run([sys.executable, "-c", RUN, mode, tmp],
+                                 capture_output=True, text=True)
+            if out.returncode:
+                sys.exit(f"{mode} failed:\n{out.stderr[-3000:]}")
+            seconds[mode].append(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
+            print(f"run {run + 1} {mode}: {seconds[mode][-1]:.1f} s", file=sys.stderr,
+                  flush=True)
+    gaps = _share_with_gaps(Path(tmp, "out_score.csv"))
+    print(f"rows: {rows:,} (CSV), {gaps:.0%} with a missing input; {runs} runs each, "
+          "fresh processes, alternating")
+    print("| path | median seconds | rows/s | runs (s) |")
+    print("|---|---|---|---|")
+    for mode, values in seconds.items():
+        median = statistics.median(values)
+        print(f"| {LABELS[mode]} | {median:.1f} | {rows / median:,.0f} | "
+              f"{', '.join(f'{v:.1f}' for v in values)} |")
+    ratio = statistics.median(seconds["score"]) / statistics.median(seconds["score_plain"])
+    print(f"default / --no-missing-explanation: {ratio:.2f}x (target <= 1.5x)")
 
 
 def _share_with_gaps(path: Path) -> float:

@@ -1,0 +1,179 @@
+"""Two-group Shapley values of a tree ensemble: how much of a prediction the missing inputs
+carry, at the cost of a few tree walks instead of TreeSHAP.
+
+The players are two groups of features, ``M`` (missing in the row) and ``O`` (observed).
+The value of a group ``S`` is TreeSHAP's own tree-path-dependent expectation
+``v(S)``: walk each tree, follow the row's value at a split on a feature in ``S``, and
+at a split on any other feature go down both sides weighted by the training rows that
+went each way (the cover). ``v(M + O)`` is the raw score, ``v({})`` the expected raw
+score (the bias of ``pred_contrib``). With two players the Shapley values are
+
+``phi_M = ((v(M) - v({})) + (v(M + O) - v(O))) / 2`` and ``phi_O = raw - base - phi_M``.
+
+Cost: ``v(O)`` follows the row's observed values and branches only at splits on a
+missing feature (a path or a few per tree); ``v(M)`` depends only on *which* features
+are missing (their values are all missing), so it is computed once per missingness
+pattern of the batch. Both are exact (no sampling), in the raw score's units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+__all__ = ["TreeTable", "group_values"]
+
+_NONE, _ZERO, _NAN = 0, 1, 2
+_MISSING_TYPES = {"None": _NONE, "Zero": _ZERO, "NaN": _NAN}
+#: LightGBM's ``kZeroThreshold``: |x| at or below it counts as zero.
+_ZERO_THRESHOLD = 1e-35
+
+
+@dataclass(frozen=True)
+class TreeTable:
+    """A LightGBM model's trees as flat arrays (one row per node, leaves included).
+
+    ``feature`` is -1 at a leaf; ``left``/``right`` are node indices; ``left_share`` is
+    the share of the node's training rows that went left (the cover weight);
+    ``value`` is a leaf's output; ``roots`` the first node of each tree, ``output``
+    the output (class) each tree adds to.
+    """
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    default_left: np.ndarray
+    missing_type: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    left_share: np.ndarray
+    value: np.ndarray
+    roots: np.ndarray
+    output: np.ndarray
+    k: int
+    max_nodes: int
+
+    @classmethod
+    def from_dump(cls, dump: dict) -> TreeTable:
+        """From ``Booster.dump_model()``; categorical splits are refused by name."""
+        k = int(dump.get("num_tree_per_iteration", 1))
+        rows: list[list] = []
+        roots, outputs, max_nodes = [], [], 1
+
+        def add(node: dict) -> int:
+            index = len(rows)
+            if "split_index" not in node:
+                rows.append([-1, 0.0, False, 0, -1, -1, 0.0, float(node["leaf_value"])])
+                return index
+            if node["decision_type"] != "<=":
+                raise ValueError(
+                    f"the model has a categorical split (feature {node['split_feature']}); "
+                    "the missingness columns support numerical splits only: score with "
+                    "--no-missing-explanation")
+            rows.append(None)  # filled once the children have indices
+            left, right = add(node["left_child"]), add(node["right_child"])
+            count = float(node["internal_count"])
+            left_count = float(_count(node["left_child"]))
+            rows[index] = [int(node["split_feature"]), float(node["threshold"]),
+                           bool(node["default_left"]), _MISSING_TYPES[node["missing_type"]],
+                           left, right, left_count / count if count > 0 else 0.5, 0.0]
+            return index
+
+        for t, tree in enumerate(dump["tree_info"]):
+            start = len(rows)
+            roots.append(add(tree["tree_structure"]))
+            outputs.append(t % k)
+            max_nodes = max(max_nodes, len(rows) - start)
+        columns = list(zip(*rows, strict=True)) if rows else [[]] * 8
+        return cls(
+            feature=np.asarray(columns[0], dtype=np.int64),
+            threshold=np.asarray(columns[1], dtype=np.float64),
+            default_left=np.asarray(columns[2], dtype=np.bool_),
+            missing_type=np.asarray(columns[3], dtype=np.int64),
+            left=np.asarray(columns[4], dtype=np.int64),
+            right=np.asarray(columns[5], dtype=np.int64),
+            left_share=np.asarray(columns[6], dtype=np.float64),
+            value=np.asarray(columns[7], dtype=np.float64),
+            roots=np.asarray(roots, dtype=np.int64),
+            output=np.asarray(outputs, dtype=np.int64),
+            k=k, max_nodes=max_nodes,
+        )
+
+    def expected(self, design: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+        """``v(S)`` per row, shape (n, k): ``fixed[i, j]`` says feature ``j`` is in
+        row ``i``'s ``S`` (its value followed); other features are averaged by cover."""
+        design = np.ascontiguousarray(design, dtype=np.float64)
+        fixed = np.ascontiguousarray(fixed, dtype=np.bool_)
+        out = np.zeros((len(design), self.k))
+        if len(design) and len(self.roots):
+            _walk(design, fixed, self.feature, self.threshold, self.default_left,
+                      self.missing_type, self.left, self.right, self.left_share, self.value,
+                      self.roots, self.output, self.max_nodes, out)
+        return out
+
+
+def _count(node: dict) -> float:
+    return node["internal_count"] if "split_index" in node else node["leaf_count"]
+
+
+def group_values(table: TreeTable, design: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """``(phi_M, phi_O)`` per row and output, shape (n, 2, k): the two-group Shapley
+    values of the missing and the observed features (module docstring)."""
+    n = len(design)
+    raw = table.expected(design, np.ones(design.shape, dtype=bool))  # the raw score
+    base = table.expected(np.zeros((1, design.shape[1])), np.zeros((1, design.shape[1]),
+                                                                   dtype=bool))[0]
+    observed = table.expected(design, ~missing)
+    # v(M): the missing features' values are all "missing", so it depends on the pattern.
+    packed = np.packbits(missing, axis=1) if n else np.zeros((0, 1), dtype=np.uint8)
+    _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
+    by_pattern = table.expected(design[first], missing[first])
+    missing_only = by_pattern[np.ravel(inverse)]
+    phi_m = 0.5 * ((missing_only - base) + (raw - observed))
+    phi_m[~missing.any(axis=1)] = 0.0  # no missing feature: exactly no share
+    return np.stack([phi_m, raw - base - phi_m], axis=1)
+
+
+@numba.njit(cache=True, nogil=True)
+def _walk(design, fixed, feature, threshold, default_left, missing_type, left, right,
+          left_share, value, roots, output, max_nodes, out):  # pragma: no cover (compiled)
+    """Add ``v(S)`` of every tree to ``out`` (see :meth:`TreeTable.expected`)."""
+    stack = np.empty(max_nodes + 1, dtype=np.int64)
+    weights = np.empty(max_nodes + 1, dtype=np.float64)
+    for i in range(design.shape[0]):
+        for t in range(roots.shape[0]):
+            total = 0.0
+            top = 0
+            stack[0] = roots[t]
+            weights[0] = 1.0
+            while top >= 0:
+                node = stack[top]
+                w = weights[top]
+                top -= 1
+                f = feature[node]
+                if f < 0:
+                    total += w * value[node]
+                elif fixed[i, f]:  # LightGBM's NumericalDecision
+                    x = design[i, f]
+                    kind = missing_type[node]
+                    if np.isnan(x) and kind != _NAN:
+                        x = 0.0
+                    if (kind == _ZERO and -_ZERO_THRESHOLD <= x <= _ZERO_THRESHOLD) or (
+                            kind == _NAN and np.isnan(x)):
+                        go_left = default_left[node]
+                    else:
+                        go_left = x <= threshold[node]
+                    top += 1
+                    stack[top] = left[node] if go_left else right[node]
+                    weights[top] = w
+                else:  # not in S: both sides, weighted by cover
+                    share = left_share[node]
+                    top += 1
+                    stack[top] = left[node]
+                    weights[top] = w * share
+                    top += 1
+                    stack[top] = right[node]
+                    weights[top] = w * (1.0 - share)
+            out[i, output[t]] += total
+    return out
