@@ -422,7 +422,11 @@ def train(
         "sqlite:///mlflow.db).")] = None,
     storage: Annotated[str | None, typer.Option(
         "--storage", help="Optuna storage shared by worker processes (journal:PATH or a "
-        "database URL).")] = None,
+        "database URL such as postgresql+psycopg://user@host:5432/db).")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Dask scheduler (tcp://host:port): run the outer folds on its "
+        "workers (default: the config's cv.scheduler); same results as a serial run.")
+    ] = None,
     no_tracking: Annotated[bool, typer.Option("--no-tracking", help="Do not log to "
                                               "MLflow.")] = False,
     sep: Annotated[str | None, _SEP] = None,
@@ -452,7 +456,8 @@ def train(
          {"the training data": data, "the config": config, "the mapping": mapping,
           "--dropped": dropped})
     result = _run(run_training, cfg, data, out=out, tracking_uri=tracking_uri,
-                  storage=storage, track=not no_tracking, mapping=_load_mapping(mapping),
+                  storage=storage, track=not no_tracking, scheduler=scheduler,
+                  mapping=_load_mapping(mapping),
                   read_options=_read_options(sep, decimal, sheet),
                   drop_invalid=drop_invalid, dropped=dropped)
     typer.echo(format_results(result))

@@ -103,14 +103,19 @@ class TreeTable:
     def expected(self, design: np.ndarray, fixed: np.ndarray) -> np.ndarray:
         """``v(S)`` per row, shape (n, k): ``fixed[i, j]`` says feature ``j`` is in
         row ``i``'s ``S`` (its value followed); other features are averaged by cover."""
+        return self.expected_and_raw(design, fixed)[0]
+
+    def expected_and_raw(self, design: np.ndarray, fixed: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """``v(S)`` and the raw score (``v`` of every feature) per row, in one walk."""
         design = np.ascontiguousarray(design, dtype=np.float64)
         fixed = np.ascontiguousarray(fixed, dtype=np.bool_)
-        out = np.zeros((len(design), self.k))
+        out, full = np.zeros((len(design), self.k)), np.zeros((len(design), self.k))
         if len(design) and len(self.roots):
             _walk(design, fixed, self.feature, self.threshold, self.default_left,
-                      self.missing_type, self.left, self.right, self.left_share, self.value,
-                      self.roots, self.output, self.max_nodes, out)
-        return out
+                  self.missing_type, self.left, self.right, self.left_share, self.value,
+                  self.roots, self.output, self.max_nodes, out, full)
+        return out, full
 
 
 def _count(node: dict) -> float:
@@ -121,10 +126,9 @@ def group_values(table: TreeTable, design: np.ndarray, missing: np.ndarray) -> n
     """``(phi_M, phi_O)`` per row and output, shape (n, 2, k): the two-group Shapley
     values of the missing and the observed features (module docstring)."""
     n = len(design)
-    raw = table.expected(design, np.ones(design.shape, dtype=bool))  # the raw score
     base = table.expected(np.zeros((1, design.shape[1])), np.zeros((1, design.shape[1]),
                                                                    dtype=bool))[0]
-    observed = table.expected(design, ~missing)
+    observed, raw = table.expected_and_raw(design, ~missing)
     # v(M): the missing features' values are all "missing", so it depends on the pattern.
     packed = np.packbits(missing, axis=1) if n else np.zeros((0, 1), dtype=np.uint8)
     _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
@@ -137,43 +141,56 @@ def group_values(table: TreeTable, design: np.ndarray, missing: np.ndarray) -> n
 
 @numba.njit(cache=True, nogil=True)
 def _walk(design, fixed, feature, threshold, default_left, missing_type, left, right,
-          left_share, value, roots, output, max_nodes, out):  # pragma: no cover (compiled)
-    """Add ``v(S)`` of every tree to ``out`` (see :meth:`TreeTable.expected`)."""
+          left_share, value, roots, output, max_nodes, out, full):  # pragma: no cover
+    """Add ``v(S)`` of every tree to ``out`` and the raw score (every feature followed)
+    to ``full`` (see :meth:`TreeTable.expected`): one walk per tree and row, going down
+    both sides only at splits on a feature outside ``S``."""
     stack = np.empty(max_nodes + 1, dtype=np.int64)
     weights = np.empty(max_nodes + 1, dtype=np.float64)
+    on_path = np.empty(max_nodes + 1, dtype=np.bool_)
     for i in range(design.shape[0]):
         for t in range(roots.shape[0]):
             total = 0.0
+            raw = 0.0
             top = 0
             stack[0] = roots[t]
             weights[0] = 1.0
+            on_path[0] = True
             while top >= 0:
                 node = stack[top]
                 w = weights[top]
+                path = on_path[top]
                 top -= 1
                 f = feature[node]
                 if f < 0:
                     total += w * value[node]
-                elif fixed[i, f]:  # LightGBM's NumericalDecision
-                    x = design[i, f]
-                    kind = missing_type[node]
-                    if np.isnan(x) and kind != _NAN:
-                        x = 0.0
-                    if (kind == _ZERO and -_ZERO_THRESHOLD <= x <= _ZERO_THRESHOLD) or (
-                            kind == _NAN and np.isnan(x)):
-                        go_left = default_left[node]
-                    else:
-                        go_left = x <= threshold[node]
+                    if path:
+                        raw += value[node]
+                    continue
+                x = design[i, f]  # LightGBM's NumericalDecision
+                kind = missing_type[node]
+                if np.isnan(x) and kind != _NAN:
+                    x = 0.0
+                if (kind == _ZERO and -_ZERO_THRESHOLD <= x <= _ZERO_THRESHOLD) or (
+                        kind == _NAN and np.isnan(x)):
+                    go_left = default_left[node]
+                else:
+                    go_left = x <= threshold[node]
+                if fixed[i, f]:
                     top += 1
                     stack[top] = left[node] if go_left else right[node]
                     weights[top] = w
+                    on_path[top] = path
                 else:  # not in S: both sides, weighted by cover
                     share = left_share[node]
                     top += 1
                     stack[top] = left[node]
                     weights[top] = w * share
+                    on_path[top] = path and go_left
                     top += 1
                     stack[top] = right[node]
                     weights[top] = w * (1.0 - share)
+                    on_path[top] = path and not go_left
             out[i, output[t]] += total
+            full[i, output[t]] += raw
     return out
