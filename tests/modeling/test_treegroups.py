@@ -144,6 +144,8 @@ def test_a_row_gets_the_same_numbers_alone_and_in_a_batch():
     for i in (0, 13, 101):
         alone = group_values(table, X[i:i + 1], missing[i:i + 1])
         np.testing.assert_array_equal(alone[0], together[i])
+    large = group_values(table, np.tile(X, (11, 1)), np.tile(missing, (11, 1)))  # threads
+    np.testing.assert_array_equal(large, np.tile(together, (11, 1, 1)))
 
 
 def test_a_categorical_split_is_refused_by_name():
