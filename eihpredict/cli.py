@@ -499,9 +499,9 @@ def score(
         "model's inputs observed (default: the model's missing.min_observed_share).")] = None,
     missing_explanation: Annotated[bool, typer.Option(
         "--missing-explanation/--no-missing-explanation", help="Compute "
-        "missing_explanation_share and missing_dominated (contributions of every row with "
-        "a missing input; the slow part of scoring with a tree model). --no-... leaves "
-        "them empty.")] = True,
+        "missing_explanation_share and missing_dominated (the two-group split of each "
+        "prediction between missing and observed inputs, rows with a gap only; see "
+        "docs/scoring.md). --no-... leaves them empty.")] = True,
 ) -> None:
     """Score a cohort file in chunks: probabilities, predictions, explanations, rejects."""
     from ._progress import progress_bar

@@ -137,7 +137,8 @@ class FittedModel(ABC):
         walks per row, not TreeSHAP. ``missing_explanation=False`` leaves the two columns
         empty. ``explanation`` is accepted for compatibility and not needed.
         """
-        outputs = self.outputs(self.raw_score(batch))
+        raw = self.raw_score(batch)
+        outputs = self.outputs(raw)
         missing = self.missing_share(batch)
         explained = np.zeros(batch.n)
         rows = missing > 0
@@ -146,7 +147,7 @@ class FittedModel(ABC):
                     "missing_explanation_share": np.full(batch.n, np.nan),
                     "missing_dominated": np.full(batch.n, None, dtype=object)}
         if rows.any():
-            split = self.missing_split(batch.take(rows))
+            split = self.missing_split(batch.take(rows), raw[rows])
             if split.shape[2] > 1:
                 chosen = np.asarray(self.outputs_map.explained(
                     {name: values[rows] for name, values in outputs.items()}), dtype=int)
@@ -158,10 +159,10 @@ class FittedModel(ABC):
         return {**outputs, "missing_input_share": missing,
                 "missing_explanation_share": explained, "missing_dominated": dominated}
 
-    def missing_split(self, batch: ColumnBatch) -> np.ndarray:
+    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None) -> np.ndarray:
         """Two-group Shapley values ``(phi_M, phi_O)`` of the missing and the observed
         features, shape (n, 2, K) (K = 1 for one output): they add up to the raw score
-        minus its expected value."""
+        minus its expected value. ``raw``: :meth:`raw_score` of the batch, when known."""
         raise NotImplementedError(f"{type(self).__name__} has no missing_split")
 
     def missing_share(self, batch: ColumnBatch) -> np.ndarray:
@@ -276,8 +277,8 @@ class TrainedModel(FittedModel):
     def contributions(self, batch: ColumnBatch) -> Contributions:
         return self.scorer.contributions(batch)
 
-    def missing_split(self, batch: ColumnBatch) -> np.ndarray:
-        return self.scorer.missing_split(batch)
+    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None) -> np.ndarray:
+        return self.scorer.missing_split(batch, raw)
 
     def feature_matrix(self, batch: ColumnBatch) -> np.ndarray:
         return self.scorer.features(batch)
@@ -326,7 +327,7 @@ class EnsembleModel(FittedModel):
         return Contributions(values, data, float(base) if base.ndim == 0 else base, names,
                              parts[0].outputs)
 
-    def missing_split(self, batch: ColumnBatch) -> np.ndarray:
+    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None) -> np.ndarray:
         """The members' average (a Shapley value is linear in the model)."""
         return sum(m.missing_split(batch) for m in self.members) / len(self.members)
 
@@ -416,7 +417,7 @@ class CovariateAdjustedModel(FittedModel):
     def raw_score(self, batch: ColumnBatch) -> np.ndarray:
         return self._merge(batch, lambda m, b: m.raw_score(b))
 
-    def missing_split(self, batch: ColumnBatch) -> np.ndarray:
+    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None) -> np.ndarray:
         return self._merge(batch, lambda m, b: m.missing_split(b))
 
     def predict(self, batch: ColumnBatch, explanation: Contributions | None = None, *,

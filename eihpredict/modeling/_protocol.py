@@ -311,16 +311,16 @@ class PipelineScorer:
         values, base = self.head.contributions(design)
         return Contributions(values, shown, base, self.feature_names, self.outputs)
 
-    def missing_split(self, batch: ColumnBatch) -> np.ndarray:
+    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None) -> np.ndarray:
         """Two-group Shapley values ``(phi_M, phi_O)`` of the missing and the observed
         features (:func:`missing_features`), shape (n, 2, k): a tree model's by tree
         walks (:mod:`._treegroups`, no TreeSHAP), an additive model's as sums of its
-        exact contributions."""
+        exact contributions. ``raw``: :meth:`raw_score` of the batch, when known."""
         shown, design = self.design(batch)
         missing = missing_features(shown, self.feature_names)
         group_values = getattr(self.head, "group_values", None)
         if group_values is not None:
-            return group_values(design, missing)
+            return group_values(design, missing, raw)
         return _additive_split(self.head.contributions(design)[0], missing)
 
     def interaction_values(self, batch: ColumnBatch) -> tuple[list[str], np.ndarray] | None:
@@ -379,14 +379,15 @@ class _TreeHead:
         return (np.ascontiguousarray(blocks[: len(design), :, :-1].transpose(0, 2, 1)),
                 blocks[0, :, -1].copy())
 
-    def group_values(self, design: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    def group_values(self, design: np.ndarray, missing: np.ndarray,
+                     raw: np.ndarray | None = None) -> np.ndarray:
         """Two-group Shapley values (n, 2, k) by tree walks (:mod:`._treegroups`)."""
         from ._treegroups import TreeTable, group_values
 
         table = self.__dict__.get("_table")
         if table is None:
             table = self.__dict__["_table"] = TreeTable.from_dump(self.booster.dump_model())
-        return group_values(table, design, missing)
+        return group_values(table, design, missing, self.raw(design) if raw is None else raw)
 
     def interactions(self, design: np.ndarray) -> np.ndarray:
         import shap
@@ -420,7 +421,8 @@ class _LinearHead:
             return design * self.coef, self.intercept
         return np.stack([design * c for c in self.coefs], axis=2), self.intercepts.copy()
 
-    def group_values(self, design: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    def group_values(self, design: np.ndarray, missing: np.ndarray,
+                     raw: np.ndarray | None = None) -> np.ndarray:
         """Two-group Shapley values (n, 2, k): sums of the contributions by group."""
         return _additive_split(self.contributions(design)[0], missing)
 

@@ -41,7 +41,8 @@ class TreeTable:
     ``feature`` is -1 at a leaf; ``left``/``right`` are node indices; ``left_share`` is
     the share of the node's training rows that went left (the cover weight);
     ``value`` is a leaf's output; ``roots`` the first node of each tree, ``output``
-    the output (class) each tree adds to.
+    the output (class) each tree adds to; ``uses[t, j]`` says tree ``t`` splits on
+    feature ``j``; ``tree_base`` is each tree's expected output ``v({})``.
     """
 
     feature: np.ndarray
@@ -56,6 +57,8 @@ class TreeTable:
     output: np.ndarray
     k: int
     max_nodes: int
+    uses: np.ndarray
+    tree_base: np.ndarray
 
     @classmethod
     def from_dump(cls, dump: dict) -> TreeTable:
@@ -89,6 +92,12 @@ class TreeTable:
             outputs.append(t % k)
             max_nodes = max(max_nodes, len(rows) - start)
         columns = list(zip(*rows, strict=True)) if rows else [[]] * 8
+        features = np.asarray(columns[0], dtype=np.int64)
+        uses = np.zeros((len(roots), int(features.max(initial=-1)) + 1), dtype=np.bool_)
+        ends = [*roots[1:], len(rows)]
+        for t, (a, b) in enumerate(zip(roots, ends, strict=True)):
+            used = features[a:b]
+            uses[t, used[used >= 0]] = True
         return cls(
             feature=np.asarray(columns[0], dtype=np.int64),
             threshold=np.asarray(columns[1], dtype=np.float64),
@@ -100,29 +109,40 @@ class TreeTable:
             value=np.asarray(columns[7], dtype=np.float64),
             roots=np.asarray(roots, dtype=np.int64),
             output=np.asarray(outputs, dtype=np.int64),
-            k=k, max_nodes=max_nodes,
+            k=k, max_nodes=max_nodes, uses=uses,
+            tree_base=np.array([_expected(t["tree_structure"]) for t in dump["tree_info"]]),
         )
+
+    @property
+    def base(self) -> np.ndarray:
+        """The expected raw score ``v({})`` per output, shape (k,)."""
+        return np.bincount(self.output, weights=self.tree_base, minlength=self.k)
 
     def expected(self, design: np.ndarray, fixed: np.ndarray) -> np.ndarray:
         """``v(S)`` per row, shape (n, k): ``fixed[i, j]`` says feature ``j`` is in
         row ``i``'s ``S`` (its value followed); other features are averaged by cover."""
-        return self.expected_and_raw(design, fixed)[0]
+        return self.walk(design, fixed, None)[0]
 
-    def expected_and_raw(self, design: np.ndarray, fixed: np.ndarray
-                         ) -> tuple[np.ndarray, np.ndarray]:
-        """``v(S)`` and the raw score (``v`` of every feature) per row, in one walk."""
+    def walk(self, design: np.ndarray, fixed: np.ndarray, only: np.ndarray | None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sums over trees, per row and output: ``v(S)``, the raw score (every feature
+        followed) and ``v({})``, in one walk. With ``only`` (n, p) bool, a row walks only
+        the trees that split on one of its ``only`` features (the sums are then over
+        those trees)."""
         design = np.ascontiguousarray(design, dtype=np.float64)
         fixed = np.ascontiguousarray(fixed, dtype=np.bool_)
+        every = only is None
+        only = np.ascontiguousarray(fixed if every else only, dtype=np.bool_)
         n = len(design)
-        out, full = np.zeros((n, self.k)), np.zeros((n, self.k))
+        out, full, bases = (np.zeros((n, self.k)) for _ in range(3))
         if not n or not len(self.roots):
-            return out, full
+            return out, full, bases
 
         def walk(rows: slice) -> None:
-            _walk(design[rows], fixed[rows], self.feature, self.threshold,
-                  self.default_left, self.missing_type, self.left, self.right,
-                  self.left_share, self.value, self.roots, self.output, self.max_nodes,
-                  out[rows], full[rows])
+            _walk(design[rows], fixed[rows], only[rows], every, self.uses, self.tree_base,
+                  self.feature, self.threshold, self.default_left, self.missing_type,
+                  self.left, self.right, self.left_share, self.value, self.roots,
+                  self.output, self.max_nodes, out[rows], full[rows], bases[rows])
 
         # The compiled walk releases the GIL: large batches use every core (each row's
         # numbers are the same whatever the batch and the split).
@@ -136,41 +156,76 @@ class TreeTable:
             with ThreadPoolExecutor(threads) as pool:
                 list(pool.map(walk, [slice(a, b) for a, b in zip(edges[:-1], edges[1:],
                                                                    strict=True)]))
-        return out, full
+        return out, full, bases
 
 
 def _count(node: dict) -> float:
     return node["internal_count"] if "split_index" in node else node["leaf_count"]
 
 
-def group_values(table: TreeTable, design: np.ndarray, missing: np.ndarray) -> np.ndarray:
+def _expected(node: dict) -> float:
+    """A tree's ``v({})``: its leaves' values weighted by cover."""
+    if "split_index" not in node:
+        return float(node["leaf_value"])
+    share = _count(node["left_child"]) / node["internal_count"] \
+        if node["internal_count"] > 0 else 0.5
+    return share * _expected(node["left_child"]) + (1 - share) * _expected(
+        node["right_child"])
+
+
+def group_values(table: TreeTable, design: np.ndarray, missing: np.ndarray,
+                 raw: np.ndarray | None = None) -> np.ndarray:
     """``(phi_M, phi_O)`` per row and output, shape (n, 2, k): the two-group Shapley
-    values of the missing and the observed features (module docstring)."""
+    values of the missing and the observed features (module docstring). ``raw`` is the
+    model's raw score of ``design`` when the caller has it ((n,) or (n, k)).
+
+    A tree that splits on none of a row's missing features adds the same to ``v(O)``
+    as to the raw score, and the same to ``v(M)`` as to ``v({})``: only the trees that
+    split on a missing feature are walked, and ``phi_M`` needs only their sums.
+    """
     n = len(design)
-    base = table.expected(np.zeros((1, design.shape[1])), np.zeros((1, design.shape[1]),
-                                                                   dtype=bool))[0]
-    observed, raw = table.expected_and_raw(design, ~missing)
+    missing = np.ascontiguousarray(missing, dtype=np.bool_)
+    if raw is None:
+        raw = table.walk(design, np.ones(design.shape, dtype=bool), None)[1]
+    raw = np.asarray(raw, dtype=np.float64).reshape(n, table.k)
+    observed, path, _ = table.walk(design, ~missing, missing)
     # v(M): the missing features' values are all "missing", so it depends on the pattern.
     packed = np.packbits(missing, axis=1) if n else np.zeros((0, 1), dtype=np.uint8)
     _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
-    by_pattern = table.expected(design[first], missing[first])
-    missing_only = by_pattern[np.ravel(inverse)]
-    phi_m = 0.5 * ((missing_only - base) + (raw - observed))
+    fixed_missing, _, bases = table.walk(design[first], missing[first], missing[first])
+    inverse = np.ravel(inverse)
+    phi_m = 0.5 * ((fixed_missing - bases)[inverse] + (path - observed))
     phi_m[~missing.any(axis=1)] = 0.0  # no missing feature: exactly no share
-    return np.stack([phi_m, raw - base - phi_m], axis=1)
+    return np.stack([phi_m, raw - table.base - phi_m], axis=1)
 
 
 @numba.njit(cache=True, nogil=True)
-def _walk(design, fixed, feature, threshold, default_left, missing_type, left, right,
-          left_share, value, roots, output, max_nodes, out, full):  # pragma: no cover
-    """Add ``v(S)`` of every tree to ``out`` and the raw score (every feature followed)
-    to ``full`` (see :meth:`TreeTable.expected`): one walk per tree and row, going down
-    both sides only at splits on a feature outside ``S``."""
+def _walk(design, fixed, only, every, uses, tree_base, feature, threshold, default_left,
+          missing_type, left, right, left_share, value, roots, output, max_nodes, out, full,
+          bases):  # pragma: no cover (compiled)
+    """Add, per row, ``v(S)`` of each tree walked to ``out``, its raw score to ``full``
+    and its ``v({})`` to ``bases`` (see :meth:`TreeTable.walk`): one pass down each
+    tree, going down both sides only at splits on a feature outside ``S``."""
     stack = np.empty(max_nodes + 1, dtype=np.int64)
     weights = np.empty(max_nodes + 1, dtype=np.float64)
     on_path = np.empty(max_nodes + 1, dtype=np.bool_)
+    listed = np.empty(design.shape[1], dtype=np.int64)
     for i in range(design.shape[0]):
+        n_listed = 0
+        if not every:
+            for j in range(min(design.shape[1], uses.shape[1])):
+                if only[i, j]:
+                    listed[n_listed] = j
+                    n_listed += 1
         for t in range(roots.shape[0]):
+            if not every:
+                hit = False
+                for a in range(n_listed):
+                    if uses[t, listed[a]]:
+                        hit = True
+                        break
+                if not hit:
+                    continue
             total = 0.0
             raw = 0.0
             top = 0
@@ -182,36 +237,34 @@ def _walk(design, fixed, feature, threshold, default_left, missing_type, left, r
                 w = weights[top]
                 path = on_path[top]
                 top -= 1
-                f = feature[node]
-                if f < 0:
-                    total += w * value[node]
-                    if path:
-                        raw += value[node]
-                    continue
-                x = design[i, f]  # LightGBM's NumericalDecision
-                kind = missing_type[node]
-                if np.isnan(x) and kind != _NAN:
-                    x = 0.0
-                if (kind == _ZERO and -_ZERO_THRESHOLD <= x <= _ZERO_THRESHOLD) or (
-                        kind == _NAN and np.isnan(x)):
-                    go_left = default_left[node]
-                else:
-                    go_left = x <= threshold[node]
-                if fixed[i, f]:
-                    top += 1
-                    stack[top] = left[node] if go_left else right[node]
-                    weights[top] = w
-                    on_path[top] = path
-                else:  # not in S: both sides, weighted by cover
-                    share = left_share[node]
-                    top += 1
-                    stack[top] = left[node]
-                    weights[top] = w * share
-                    on_path[top] = path and go_left
-                    top += 1
-                    stack[top] = right[node]
-                    weights[top] = w * (1.0 - share)
-                    on_path[top] = path and not go_left
+                while True:  # down one branch; the other side of an open split waits
+                    f = feature[node]
+                    if f < 0:
+                        total += w * value[node]
+                        if path:
+                            raw += value[node]
+                        break
+                    x = design[i, f]  # LightGBM's NumericalDecision
+                    kind = missing_type[node]
+                    if np.isnan(x) and kind != _NAN:
+                        x = 0.0
+                    if (kind == _ZERO and -_ZERO_THRESHOLD <= x <= _ZERO_THRESHOLD) or (
+                            kind == _NAN and np.isnan(x)):
+                        go_left = default_left[node]
+                    else:
+                        go_left = x <= threshold[node]
+                    if fixed[i, f]:
+                        node = left[node] if go_left else right[node]
+                    else:  # not in S: both sides, weighted by cover
+                        share = left_share[node]
+                        top += 1
+                        stack[top] = right[node]
+                        weights[top] = w * (1.0 - share)
+                        on_path[top] = path and not go_left
+                        node = left[node]
+                        w = w * share
+                        path = path and go_left
             out[i, output[t]] += total
             full[i, output[t]] += raw
+            bases[i, output[t]] += tree_base[t]
     return out
