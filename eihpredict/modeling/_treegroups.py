@@ -245,11 +245,11 @@ def _walk(design, fixed, only, every, uses, tree_base, feature, threshold, defau
                             raw += value[node]
                         break
                     x = design[i, f]  # LightGBM's NumericalDecision
-                    kind = missing_type[node]
-                    if np.isnan(x) and kind != _NAN:
+                    rule = missing_type[node]
+                    if np.isnan(x) and rule != _NAN:
                         x = 0.0
-                    if (kind == _ZERO and -_ZERO_THRESHOLD <= x <= _ZERO_THRESHOLD) or (
-                            kind == _NAN and np.isnan(x)):
+                    if (rule == _ZERO and -_ZERO_THRESHOLD <= x <= _ZERO_THRESHOLD) or (
+                            rule == _NAN and np.isnan(x)):
                         go_left = default_left[node]
                     else:
                         go_left = x <= threshold[node]
