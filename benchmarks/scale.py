@@ -1,6 +1,6 @@
 """Training at registry scale: Dask workers, PostgreSQL studies, cost against rows.
 
-    python -m benchmarks.scale [--runs 3] [--rows 1000 10000 100000]
+    python -m benchmarks.scale [--runs 3] [--rows 1000 10000 100000] [--part dask|rows]
 
 All in one run:
 
@@ -182,11 +182,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dask-rows", type=int, default=1000)
     parser.add_argument("--rows", type=int, nargs="+", default=[1000, 10_000, 100_000])
+    parser.add_argument("--part", choices=["all", "dask", "rows"], default="all",
+                        help="dask: only the 1 vs 2 workers part; rows: only the cost "
+                             "against rows")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("distributed").setLevel(logging.ERROR)
-    dask_speedup(args.dask_rows, args.runs)
-    cost_against_rows(args.rows)
+    if args.part in ("all", "dask"):
+        dask_speedup(args.dask_rows, args.runs)
+    if args.part in ("all", "rows"):
+        cost_against_rows(args.rows)
 
 
 if __name__ == "__main__":
