@@ -12,7 +12,8 @@ All in one run:
    serial run's (they must).
 2. Training cost against rows (1k, 10k, 100k by default): the same nested CV serially,
    against a named baseline measured on the same rows in the same run: one LightGBM fit
-   with default settings on the raw contract columns (what a bare script would do).
+   with default settings on the raw contract columns (what a bare script would do), on
+   one thread like eihpredict's own LightGBM (many threads on a busy machine are slower).
 
 On a shared 2-core machine the speed-up is noisy (other processes compete for the two
 cores); the medians say what the runs saw.
@@ -168,7 +169,7 @@ def cost_against_rows(sizes: list[int]) -> None:
         raw = raw.apply(lambda c: c.astype("category") if c.dtype == object
                         or str(c.dtype) in ("string", "str") else c)
         start = time.perf_counter()
-        lgb.LGBMClassifier(verbose=-1).fit(raw, y)
+        lgb.LGBMClassifier(verbose=-1, n_jobs=1).fit(raw, y)  # one thread, as eihpredict's
         baseline = time.perf_counter() - start
         start = time.perf_counter()
         run_outer_cv(config, X, y)
