@@ -1,6 +1,7 @@
 """Batch scoring throughput and memory on a 1,000,000-row simulated file.
 
     python -m benchmarks.scoring [--rows 1000000]
+    python -m benchmarks.scoring --rows 200000 --missingness 5   # the missingness columns' cost
 
 All in the same run, each in a fresh process (peak memory = its max RSS):
 
@@ -92,10 +93,16 @@ LABELS = {
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--missingness", type=int, default=0, metavar="RUNS",
+                        help="only the cost of the missingness columns: RUNS runs each of "
+                             "score and score --no-missing-explanation, alternating; medians")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-c", SETUP, tmp, str(args.rows),
                         str(ROOT / "benchmarks" / "lightgbm_only.yaml")], check=True)
+        if args.missingness:
+            _missingness(tmp, args.rows, args.missingness)
+            return
         results = {}
         for mode in LABELS:
             out = subprocess.run([sys.executable, "-c", RUN, mode, tmp],
@@ -123,6 +130,56 @@ def main() -> None:
     print(f"--explain 3: {explain_rate:,.0f} rows/s vs pred_contrib {contrib_rate:,.0f} rows/s")
     print(f"first probability identical in both outputs: {same}")
     print(f"rows with a missing input (their missingness share needs TreeSHAP): {gaps:.0%}")
+
+
+def _missingness(tmp: str, rows: int, runs: int) -> None:
+    """Median seconds of the default score and of --no-missing-explanation (each run a
+    fresh process, the two alternating so that load on the machine hits both alike)."""
+    import statistics
+
+    seconds: dict[str, list[float]] = {"score": [], "score_plain": []}
+    for run in range(runs):
+        for mode in seconds:
+            out = subprocess.run([sys.executable, "-c", RUN, mode, tmp],
+                                 capture_output=True, text=True)
+            if out.returncode:
+                sys.exit(f"{mode} failed:\n{out.stderr[-3000:]}")
+            seconds[mode].append(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
+            print(f"run {run + 1} {mode}: {seconds[mode][-1]:.1f} s", file=sys.stderr,
+                  flush=True)
+    gaps = _share_with_gaps(Path(tmp, "out_score.csv"))
+    print(f"rows: {rows:,} (CSV), {gaps:.0%} with a missing input; {runs} runs each, "
+          "fresh processes, alternating")
+    print("| path | median seconds | rows/s | runs (s) |")
+    print("|---|---|---|---|")
+    for mode, values in seconds.items():
+        median = statistics.median(values)
+        print(f"| {LABELS[mode]} | {median:.1f} | {rows / median:,.0f} | "
+              f"{', '.join(f'{v:.1f}' for v in values)} |")
+    ratio = statistics.median(seconds["score"]) / statistics.median(seconds["score_plain"])
+    print(f"default / --no-missing-explanation: {ratio:.2f}x (target <= 1.5x)")
+    _against_per_feature(tmp)
+
+
+def _against_per_feature(tmp: str, rows: int = 5000) -> None:
+    """The two-group share against the previous definition (the missing features' part
+    of the absolute per-feature TreeSHAP values) on the first rows of the file."""
+    import numpy as np
+    import pandas as pd
+
+    from eihpredict.model_dir import load_model_dir
+    from eihpredict.validation import validate_frame
+
+    model = load_model_dir(f"{tmp}/model").model
+    checked = validate_frame(pd.read_csv(f"{tmp}/big.csv", nrows=rows))
+    batch = model.batch(checked.frame.loc[checked.valid])
+    new = model.predict(batch)["missing_explanation_share"]
+    old = np.where(model.missing_share(batch) > 0,
+                   model.contributions(batch).missing_share(), 0.0)
+    print(f"against the per-feature share on {batch.n:,} rows: correlation "
+          f"{np.corrcoef(old, new)[0, 1]:.2f}, mean {new.mean():.3f} vs {old.mean():.3f}, "
+          f"missing_dominated {np.mean(new > 0.5):.1%} vs {np.mean(old > 0.5):.1%} of rows "
+          f"(agree on {np.mean((new > 0.5) == (old > 0.5)):.1%})")
 
 
 def _share_with_gaps(path: Path) -> float:

@@ -425,7 +425,11 @@ def train(
         "sqlite:///mlflow.db).")] = None,
     storage: Annotated[str | None, typer.Option(
         "--storage", help="Optuna storage shared by worker processes (journal:PATH or a "
-        "database URL).")] = None,
+        "database URL such as postgresql+psycopg://user@host:5432/db).")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Dask scheduler (tcp://host:port): run the outer folds on its "
+        "workers (default: the config's cv.scheduler); same results as a serial run.")
+    ] = None,
     no_tracking: Annotated[bool, typer.Option("--no-tracking", help="Do not log to "
                                               "MLflow.")] = False,
     sep: Annotated[str | None, _SEP] = None,
@@ -455,7 +459,8 @@ def train(
          {"the training data": data, "the config": config, "the mapping": mapping,
           "--dropped": dropped})
     result = _run(run_training, cfg, data, out=out, tracking_uri=tracking_uri,
-                  storage=storage, track=not no_tracking, mapping=_load_mapping(mapping),
+                  storage=storage, track=not no_tracking, scheduler=scheduler,
+                  mapping=_load_mapping(mapping),
                   read_options=_read_options(sep, decimal, sheet),
                   drop_invalid=drop_invalid, dropped=dropped)
     typer.echo(format_results(result))
@@ -497,9 +502,9 @@ def score(
         "model's inputs observed (default: the model's missing.min_observed_share).")] = None,
     missing_explanation: Annotated[bool, typer.Option(
         "--missing-explanation/--no-missing-explanation", help="Compute "
-        "missing_explanation_share and missing_dominated (contributions of every row with "
-        "a missing input; the slow part of scoring with a tree model). --no-... leaves "
-        "them empty.")] = True,
+        "missing_explanation_share and missing_dominated (the two-group split of each "
+        "prediction between missing and observed inputs, rows with a gap only; see "
+        "docs/scoring.md). --no-... leaves them empty.")] = True,
     digest: Annotated[str | None, _DIGEST] = None,
 ) -> None:
     """Score a cohort file in chunks: probabilities, predictions, explanations, rejects."""

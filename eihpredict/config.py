@@ -239,6 +239,10 @@ class CVConfig(_Strict):
     )
     bootstrap: Annotated[int, Field(ge=50)] = 500
     n_jobs: int = Field(1, description="Outer folds in parallel (processes); -1 = all cores.")
+    scheduler: str | None = Field(
+        None, description="Dask scheduler address (tcp://host:port): outer folds (and "
+        "candidates) run as tasks on that cluster's workers; the results equal a serial "
+        "run's (same seeds). Overrides n_jobs; `train --scheduler` overrides it.")
 
 
 class CalibrationConfig(_Strict):

@@ -187,9 +187,9 @@ def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,
         what was learned about missingness (the model's setting:
         :attr:`eihpredict.model_dir.LoadedModel.min_observed_share`).
     missing_explanation : bool
-        Compute ``missing_explanation_share`` and ``missing_dominated`` (contributions
-        of every row with a missing input; with ``explain`` they come free). ``False``
-        leaves them empty: a tree model then scores at its plain-prediction speed.
+        Compute ``missing_explanation_share`` and ``missing_dominated`` (the two-group
+        split of each prediction between missing and observed inputs, for the rows with
+        a missing input: :meth:`FittedModel.predict`). ``False`` leaves them empty.
 
     Returns
     -------

@@ -126,7 +126,7 @@ def summarise(frame: pd.DataFrame, y: np.ndarray, config: PipelineConfig | None 
 
 def train(config: PipelineConfig, data: str | os.PathLike[str], *,
           out: str | os.PathLike[str] | None = None, tracking_uri: str | None = None,
-          storage: str | None = None, track: bool = True,
+          storage: str | None = None, track: bool = True, scheduler: str | None = None,
           mapping: StudyMapping | None = None,
           read_options: ReadOptions | None = None, drop_invalid: bool = False,
           dropped: str | os.PathLike[str] | None = None) -> TrainingResult:
@@ -142,7 +142,11 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     tracking_uri : str, optional
         MLflow tracking URI (see :func:`eihpredict.tracking.resolve_tracking_uri`).
     storage : str, optional
-        Optuna storage URL shared by several worker processes.
+        Optuna storage URL shared by several worker processes (``journal:PATH``, or a
+        database such as ``postgresql+psycopg://user@host:port/db``).
+    scheduler : str, optional
+        Dask scheduler address (``tcp://host:port``) to run the outer folds on (default:
+        the config's ``cv.scheduler``); the results equal a serial run's.
     track : bool
         Log to MLflow (on by default).
     mapping : StudyMapping, optional
@@ -234,7 +238,8 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
 
     logger.info("3/6 nested cross-validation")
     prefix = f"{config.name}-{fingerprint[:12]}-s{config.seed}"
-    outer = run_outer_cv(config, X, y, storage=storage, study_prefix=prefix)
+    outer = run_outer_cv(config, X, y, storage=storage, study_prefix=prefix,
+                         scheduler=scheduler)
 
     logger.info("4/6 metrics with 95 % bootstrap intervals")
     metrics, curves = {}, {}

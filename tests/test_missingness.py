@@ -43,29 +43,38 @@ def test_a_near_empty_record_is_flagged_as_resting_on_missing_inputs(loaded, sma
     assert set(complete["missing_dominated"]) == {"no"}
 
 
-def test_the_share_is_the_explanations_own(loaded, small_cohort):
-    """The share in the output is recomputed from the explanation top-K explanations show:
-    absolute contributions of features whose inputs are missing over all of them."""
+def test_the_share_is_the_two_group_split_of_the_prediction(loaded, small_cohort):
+    """The share is ``|phi_M| / (|phi_M| + |phi_O|)``: the two-group Shapley values of the
+    missing and the observed features, which add up to the raw score minus its expected
+    value (the explanation's base). A linear model's are the sums of its exact
+    contributions over each group (linear SHAP), computed here from the explanation."""
+    from eihpredict.modeling._protocol import missing_features
+
     model = loaded.model
     rows = small_cohort.frame.head(60)
     scored = score_frame(model, rows).scored
     batch = model.batch(_typed(rows))
     contributions = model.explanation(batch)
-    magnitude = np.abs(contributions.values)
-    missing = np.isnan(contributions.data)
-    for j, name in enumerate(contributions.names):
-        if name.endswith("_missing"):
-            flagged = contributions.data[:, j] == 1
-            missing[:, j] |= flagged
-            if name[:-8] in contributions.names:
-                missing[:, contributions.names.index(name[:-8])] |= flagged
-    expected = (magnitude * missing).sum(axis=1) / magnitude.sum(axis=1)
+    split = model.missing_split(batch)[:, :, 0]
+    raw = model.raw_score(batch)
+    np.testing.assert_allclose(split.sum(axis=1), raw - contributions.base, atol=1e-9)
+    magnitude = np.abs(split)
+    expected = magnitude[:, 0] / magnitude.sum(axis=1)
     expected[scored["missing_input_share"].to_numpy() == 0] = 0.0
     assert (scored["missing_input_share"] > 0).sum() >= 5, "the cohort has rows with gaps"
     np.testing.assert_allclose(scored["missing_explanation_share"], expected, atol=1e-12)
     mostly_missing = scored["missing_input_share"].to_numpy() > MISSING_DOMINATES
     assert (scored["missing_dominated"] == np.where(
         (expected > MISSING_DOMINATES) | mostly_missing, "yes", "no")).all()
+    members = getattr(model, "members", [model])
+    linear = [m for m in members if m.linear]
+    for member in linear:
+        c = member.contributions(batch)
+        missing = missing_features(c.data, c.names)
+        np.testing.assert_allclose(member.missing_split(batch)[:, :, 0],
+                                   np.column_stack([(c.values * missing).sum(axis=1),
+                                                    (c.values * ~missing).sum(axis=1)]),
+                                   atol=1e-12)
 
 
 def _typed(rows: pd.DataFrame) -> pd.DataFrame:
@@ -199,8 +208,8 @@ def test_contributions_batch_of_one_row_matches_the_batch(loaded, small_cohort):
 
 
 def test_explained_scoring_reuses_its_contributions_for_the_same_share(loaded, small_cohort):
-    """With --explain the share comes from the explanation already computed; without it
-    from contributions of the rows with gaps only: the same numbers either way."""
+    """With --explain or without it, the share is computed the same way (rows with gaps
+    only): the same numbers either way."""
     model = loaded.model
     rows = small_cohort.frame.head(80)
     plain = score_frame(model, rows).scored

@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from ..features import is_missing
 from ._calibration import Calibrator
 from ._outputs import BinaryOutputs, OutputMap
-from ._protocol import ColumnBatch, Contributions, PipelineScorer
+from ._protocol import ColumnBatch, Contributions, PipelineScorer, missing_explanation_share
 
 __all__ = ["MISSINGNESS_COLUMNS", "MISSING_DOMINATES", "OUTPUT_COLUMNS", "CovariateAdjustedModel",
            "EnsembleModel", "FittedModel", "RefitParts", "TrainedModel"]
@@ -126,40 +126,47 @@ class FittedModel(ABC):
         """The output columns for a batch of validated rows, then the missingness columns.
 
         ``missing_input_share`` is the share of the model's input columns missing in the
-        row; ``missing_explanation_share`` the share of the row's explanation (absolute
-        contributions to the raw score, or to the predicted class's logit) carried by
-        features whose inputs were missing, including learned missing-value indicators;
-        ``missing_dominated`` is ``yes`` when either share is above
-        :data:`MISSING_DOMINATES` (most of the row was never measured, or the prediction
-        leans on what was learned about missingness, not on the participant), else
-        ``no``. Contributions are computed
-        only for rows with a missing input (the others have share 0), or taken from
-        ``explanation`` (:meth:`explanation` of the same batch) when the caller has it.
-        ``missing_explanation=False`` skips those contributions (a tree model's TreeSHAP
-        pass on every row with a gap: most of a large batch's scoring time); the two
-        columns are then empty.
+        row; ``missing_explanation_share`` the share of the row's prediction (raw score,
+        or the predicted class's logit, minus its expected value) carried by the features
+        whose inputs were missing, including learned missing-value indicators, taken
+        together: ``|phi_M| / (|phi_M| + |phi_O|)`` with ``phi_M, phi_O`` the two-group
+        Shapley values of the missing and the observed features (:meth:`missing_split`,
+        :func:`~eihpredict.modeling._protocol.missing_explanation_share`);
+        ``missing_dominated`` is ``yes`` when that share or ``missing_input_share`` is
+        above :data:`MISSING_DOMINATES` (the prediction leans on what was learned about
+        missingness, or most of the row was never measured), else ``no``. Only rows with a missing
+        input are computed (the others have share 0); a tree model's cost is a few tree
+        walks per row, not TreeSHAP. ``missing_explanation=False`` leaves the two columns
+        empty. ``explanation`` is accepted for compatibility and not needed.
         """
-        outputs = self.outputs(self.raw_score(batch))
+        raw = self.raw_score(batch)
+        outputs = self.outputs(raw)
         missing = self.missing_share(batch)
         explained = np.zeros(batch.n)
         rows = missing > 0
-        if explanation is not None:
-            explained[rows] = explanation.missing_share()[rows]
-        elif not missing_explanation:
+        if not missing_explanation:
             return {**outputs, "missing_input_share": missing,
                     "missing_explanation_share": np.full(batch.n, np.nan),
                     "missing_dominated": np.full(batch.n, None, dtype=object)}
-        elif rows.any():
-            part = batch.take(rows)
-            contributions = self.contributions(part)
-            if contributions.values.ndim == 3:
-                contributions = contributions.select(self.outputs_map.explained(
-                    {name: values[rows] for name, values in outputs.items()}))
-            explained[rows] = contributions.missing_share()
+        if rows.any():
+            split = self.missing_split(batch.take(rows), raw[rows])
+            if split.shape[2] > 1:
+                chosen = np.asarray(self.outputs_map.explained(
+                    {name: values[rows] for name, values in outputs.items()}), dtype=int)
+                split = split[np.arange(len(chosen)), :, chosen]
+            else:
+                split = split[:, :, 0]
+            explained[rows] = missing_explanation_share(split)
         dominated = np.where((explained > MISSING_DOMINATES) | (missing > MISSING_DOMINATES),
                              "yes", "no").astype(object)
         return {**outputs, "missing_input_share": missing,
                 "missing_explanation_share": explained, "missing_dominated": dominated}
+
+    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None) -> np.ndarray:
+        """Two-group Shapley values ``(phi_M, phi_O)`` of the missing and the observed
+        features, shape (n, 2, K) (K = 1 for one output): they add up to the raw score
+        minus its expected value. ``raw``: :meth:`raw_score` of the batch, when known."""
+        raise NotImplementedError(f"{type(self).__name__} has no missing_split")
 
     def missing_share(self, batch: ColumnBatch) -> np.ndarray:
         """Per row, the share of :attr:`input_columns` that is missing."""
@@ -273,6 +280,9 @@ class TrainedModel(FittedModel):
     def contributions(self, batch: ColumnBatch) -> Contributions:
         return self.scorer.contributions(batch)
 
+    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None) -> np.ndarray:
+        return self.scorer.missing_split(batch, raw)
+
     def feature_matrix(self, batch: ColumnBatch) -> np.ndarray:
         return self.scorer.features(batch)
 
@@ -355,6 +365,10 @@ class EnsembleModel(FittedModel):
         base = np.mean([np.asarray(c.base, dtype="float64") for c in parts], axis=0)
         return Contributions(values, data, float(base) if base.ndim == 0 else base, names,
                              parts[0].outputs)
+
+    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None) -> np.ndarray:
+        """The members' average (a Shapley value is linear in the model)."""
+        return sum(m.missing_split(batch) for m in self.members) / len(self.members)
 
     def feature_matrix(self, batch: ColumnBatch) -> np.ndarray:
         names = self.feature_names_in
@@ -441,6 +455,9 @@ class CovariateAdjustedModel(FittedModel):
 
     def raw_score(self, batch: ColumnBatch) -> np.ndarray:
         return self._merge(batch, lambda m, b: m.raw_score(b))
+
+    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None) -> np.ndarray:
+        return self._merge(batch, lambda m, b: m.missing_split(b))
 
     def predict(self, batch: ColumnBatch, explanation: Contributions | None = None, *,
                 missing_explanation: bool = True) -> dict[str, np.ndarray]:

@@ -273,8 +273,16 @@ def _store(target: dict[str, np.ndarray], outputs: dict[str, np.ndarray], repeat
 
 def run_outer_cv(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, *,
                  storage: str | None = None, study_prefix: str = "eihpredict",
-                 on_fold=None) -> OuterResult:
-    """Run the outer loop for every candidate; collect out-of-fold predictions."""
+                 on_fold=None, scheduler: str | None = None) -> OuterResult:
+    """Run the outer loop for every candidate; collect out-of-fold predictions.
+
+    Each (candidate, repeat, fold) is one job: run in this process (``cv.n_jobs: 1``),
+    in local processes (``cv.n_jobs``), or as a task on a Dask cluster (``scheduler``,
+    else ``cv.scheduler``: ``tcp://host:port``; the data are scattered to the workers
+    once). A job's seeds depend only on its repeat and fold, and the results are put
+    together in the same order whatever the order jobs finish in, so every way gives
+    the same numbers.
+    """
     from joblib import Parallel, delayed
 
     splits = list(outer_splits(config, X, y))
@@ -296,12 +304,16 @@ def run_outer_cv(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, *,
     n_jobs = config.cv.n_jobs
     logger.info("nested CV: %d outer fold(s) x %d candidate(s), %d repeat(s), %d trial(s) "
                 "per tuned candidate", len(splits), len(names), repeats, config.tuning.n_trials)
-    runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered") if n_jobs != 1 else None
-    jobs = (delayed(_outer_task)(cand, config, X, y, r, f, tr, te, storage, study_prefix)
+    scheduler = scheduler or config.cv.scheduler
+    if scheduler:
+        iterator = _on_dask(scheduler, tasks, config, X, y, storage, study_prefix)
+    elif n_jobs != 1:
+        iterator = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(_outer_task)(cand, config, X, y, r, f, tr, te, storage, study_prefix)
             for cand, r, f, tr, te, _ in tasks)
-    iterator = runner(jobs) if runner is not None else (
-        _outer_task(cand, config, X, y, r, f, tr, te, storage, study_prefix)
-        for cand, r, f, tr, te, _ in tasks)
+    else:
+        iterator = (_outer_task(cand, config, X, y, r, f, tr, te, storage, study_prefix)
+                    for cand, r, f, tr, te, _ in tasks)
     labels = {(r, f): label for (r, f, _, _, label) in splits}
     shape = (repeats, len(y))
     inner: dict[tuple[int, int], dict[str, tuple]] = {}
@@ -337,6 +349,30 @@ def run_outer_cv(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, *,
     return result
 
 
+def _on_dask(scheduler: str, tasks, config, X, y, storage, study_prefix):
+    """Yield the outer jobs' results as they finish on the Dask cluster at ``scheduler``."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError as error:  # pragma: no cover (a dependency of the package)
+        raise RuntimeError("cv.scheduler needs dask[distributed]") from error
+    try:
+        client = Client(scheduler, timeout="30s")
+    except OSError as error:
+        raise ValueError(f"Got scheduler={scheduler!r}; no Dask scheduler answered there "
+                         f"({error}). Start one (dask scheduler; dask worker ADDRESS) or "
+                         "leave cv.scheduler unset.") from None
+    with client:
+        logger.info("nested CV on the Dask cluster at %s (%d worker(s))", scheduler,
+                    len(client.scheduler_info(n_workers=-1)["workers"]))
+        X_remote, y_remote = client.scatter([X, y], broadcast=True)
+        futures = [client.submit(_outer_task, cand, config, X_remote, y_remote, r, f, tr,
+                                 te, storage, study_prefix, pure=False,
+                                 key=f"eihpredict-outer-{study_prefix}-{cand.name}-r{r}f{f}")
+                   for cand, r, f, tr, te, _ in tasks]
+        for future in as_completed(futures):
+            yield future.result()
+
+
 #: The whole procedure's predictions: in each outer fold, the candidate the outer
 #: training set's own out-of-fold predictions choose (selection inside the outer loop).
 SELECTED = "selected_by_inner_cv"
@@ -349,7 +385,8 @@ def _select_inside(result: OuterResult, inner, labels, n: int, k: int | None) ->
     result.decisions[SELECTED] = np.zeros((result.n_repeats, n), dtype=int if k else bool)
     result.outputs[SELECTED] = {}
     for (repeat, fold), scores in sorted(inner.items()):
-        name = min(scores, key=lambda c: scores[c][0])
+        # ties go to the candidate listed first, whatever order the jobs finished in
+        name = min((c for c in result.candidates if c in scores), key=lambda c: scores[c][0])
         score, test, probability, decision, outputs, threshold = scores[name]
         result.probabilities[SELECTED][repeat, test] = probability
         result.decisions[SELECTED][repeat, test] = decision

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["ColumnBatch", "Contributions", "PipelineScorer", "estimator_contributions",
-           "lgbm_threads"]
+           "lgbm_threads", "missing_explanation_share", "missing_features"]
 
 #: Rows from which LightGBM predictions use every core (below, one thread is faster).
 PARALLEL_ROWS = 2000
@@ -128,7 +128,9 @@ class Contributions:
     outputs: list[str] | None = None
 
     def missing_share(self) -> np.ndarray:
-        """Per row, the share of the absolute contributions carried by missing inputs.
+        """Per row, the share of the absolute contributions carried by missing inputs
+        (feature by feature; the ``missing_explanation_share`` output column is the
+        two-group share of :func:`missing_explanation_share` instead).
 
         A feature counts as missing in a row when its value is NaN, when it is a set
         ``<name>_missing`` indicator, or when it is the imputed ``<name>`` such an
@@ -145,15 +147,7 @@ class Contributions:
         if self.values.ndim != 2:
             raise ValueError("missing_share needs the contributions to one output "
                              "(select an output first)")
-        missing = np.isnan(self.data)
-        index = {name: j for j, name in enumerate(self.names)}
-        for j, name in enumerate(self.names):
-            if name.endswith("_missing"):
-                flagged = self.data[:, j] == 1
-                missing[:, j] |= flagged
-                imputed = index.get(name[: -len("_missing")])
-                if imputed is not None:
-                    missing[:, imputed] |= flagged
+        missing = missing_features(self.data, self.names)
         magnitude = np.abs(self.values)
         total = magnitude.sum(axis=1)
         carried = (magnitude * missing).sum(axis=1)
@@ -201,6 +195,48 @@ class Contributions:
         order = np.argsort(-np.abs(self.values), axis=1, kind="stable")[:, :k]
         rows = np.arange(len(self.values))[:, None]
         return order, self.data[rows, order], self.values[rows, order]
+
+
+def missing_features(data: np.ndarray, names: list[str]) -> np.ndarray:
+    """Which features are missing in each row: NaN, a set ``<name>_missing`` indicator,
+    or the imputed ``<name>`` such an indicator flags.
+
+    Examples
+    --------
+    >>> missing_features(np.array([[np.nan, 3.0, 1.0]]), ["a", "b", "b_missing"]).tolist()
+    [[True, True, True]]
+    """
+    missing = np.isnan(data)
+    index = {name: j for j, name in enumerate(names)}
+    for j, name in enumerate(names):
+        if name.endswith("_missing"):
+            flagged = data[:, j] == 1
+            missing[:, j] |= flagged
+            imputed = index.get(name[: -len("_missing")])
+            if imputed is not None:
+                missing[:, imputed] |= flagged
+    return missing
+
+
+def missing_explanation_share(split: np.ndarray) -> np.ndarray:
+    """``|phi_M| / (|phi_M| + |phi_O|)`` per row from two-group Shapley values
+    ``split[:, 0] = phi_M`` (the missing features together) and ``split[:, 1] = phi_O``
+    (the observed ones); 0 when both are 0.
+
+    The prediction's departure from the expected raw score, ``raw - base = phi_M +
+    phi_O``, is shared between the two groups as the Shapley value of a two-player game
+    whose value of a group is the model's own expectation given that group (TreeSHAP's
+    tree-path-dependent expectation for trees, linear SHAP for linear models): the share
+    is how much of the prediction rests on what was learned about missing inputs.
+
+    Examples
+    --------
+    >>> missing_explanation_share(np.array([[3.0, -1.0], [0.0, 0.0]])).tolist()
+    [0.75, 0.0]
+    """
+    magnitude = np.abs(np.asarray(split, dtype="float64"))
+    total = magnitude[:, 0] + magnitude[:, 1]
+    return np.divide(magnitude[:, 0], total, out=np.zeros(len(total)), where=total > 0)
 
 
 class PipelineScorer:
@@ -275,6 +311,18 @@ class PipelineScorer:
         values, base = self.head.contributions(design)
         return Contributions(values, shown, base, self.feature_names, self.outputs)
 
+    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None) -> np.ndarray:
+        """Two-group Shapley values ``(phi_M, phi_O)`` of the missing and the observed
+        features (:func:`missing_features`), shape (n, 2, k): a tree model's by tree
+        walks (:mod:`._treegroups`, no TreeSHAP), an additive model's as sums of its
+        exact contributions. ``raw``: :meth:`raw_score` of the batch, when known."""
+        shown, design = self.design(batch)
+        missing = missing_features(shown, self.feature_names)
+        group_values = getattr(self.head, "group_values", None)
+        if group_values is not None:
+            return group_values(design, missing, raw)
+        return _additive_split(self.head.contributions(design)[0], missing)
+
     def interaction_values(self, batch: ColumnBatch) -> tuple[list[str], np.ndarray] | None:
         """Exact SHAP interaction values ``(names, (n, p, p))`` of a one-output tree
         model; ``None`` for a linear model (no interactions) or K outputs."""
@@ -288,6 +336,14 @@ def estimator_contributions(estimator, design: np.ndarray) -> np.ndarray:
     """Exact SHAP values of a fitted LightGBM or linear estimator on its own design matrix
     (for refits outside a pipeline, e.g. the biomarker resampling)."""
     return _head(estimator).contributions(np.asarray(design, dtype="float64"))[0]
+
+
+def _additive_split(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Two-group Shapley values of an additive model: the sums of its contributions over
+    the missing and over the observed features ((n, 2, k))."""
+    values = values if values.ndim == 3 else values[:, :, None]
+    weight = missing[:, :, None]
+    return np.stack([(values * weight).sum(axis=1), (values * ~weight).sum(axis=1)], axis=1)
 
 
 def _head(estimator):
@@ -323,6 +379,16 @@ class _TreeHead:
         return (np.ascontiguousarray(blocks[: len(design), :, :-1].transpose(0, 2, 1)),
                 blocks[0, :, -1].copy())
 
+    def group_values(self, design: np.ndarray, missing: np.ndarray,
+                     raw: np.ndarray | None = None) -> np.ndarray:
+        """Two-group Shapley values (n, 2, k) by tree walks (:mod:`._treegroups`)."""
+        from ._treegroups import TreeTable, group_values
+
+        table = self.__dict__.get("_table")
+        if table is None:
+            table = self.__dict__["_table"] = TreeTable.from_dump(self.booster.dump_model())
+        return group_values(table, design, missing, self.raw(design) if raw is None else raw)
+
     def interactions(self, design: np.ndarray) -> np.ndarray:
         import shap
 
@@ -354,6 +420,11 @@ class _LinearHead:
         if self.k == 1:
             return design * self.coef, self.intercept
         return np.stack([design * c for c in self.coefs], axis=2), self.intercepts.copy()
+
+    def group_values(self, design: np.ndarray, missing: np.ndarray,
+                     raw: np.ndarray | None = None) -> np.ndarray:
+        """Two-group Shapley values (n, 2, k): sums of the contributions by group."""
+        return _additive_split(self.contributions(design)[0], missing)
 
     def interactions(self, design: np.ndarray) -> None:
         return None

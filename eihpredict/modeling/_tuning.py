@@ -48,11 +48,12 @@ class TuningResult:
 
 def open_storage(url: str | None):
     """Optuna storage from a URL: ``journal:PATH`` or a ``*.log``/``*.journal`` path gives
-    a JournalStorage file; ``sqlite://``, ``postgresql://``, ``mysql://`` an RDB storage.
+    a JournalStorage file; ``sqlite://``, ``postgresql://`` (``postgresql+psycopg://``
+    with the psycopg driver), ``mysql://`` an RDB storage (its tables created by the
+    first worker; others that start at the same moment wait for them).
     """
     if url is None:
         return None
-    import optuna
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     if url.startswith("journal:"):
@@ -61,11 +62,28 @@ def open_storage(url: str | None):
     if url.endswith((".log", ".journal")) and "://" not in url:
         return JournalStorage(JournalFileBackend(url))
     if "://" in url:
-        return optuna.storages.RDBStorage(url)
+        return _rdb_storage(url)
     raise ValueError(
         f"Got storage={url!r}; expected journal:PATH, a .log file, or a database URL "
         "(postgresql://..., mysql://..., sqlite:///...)."
     )
+
+
+def _rdb_storage(url: str, attempts: int = 5):
+    """An Optuna RDB storage; workers that open a fresh database at the same moment race
+    to create its tables (one fails on a duplicate key): the loser tries again once the
+    winner's tables exist."""
+    import optuna
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except (IntegrityError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _suggest(trial, space: dict[str, ParamSpec]) -> dict[str, Any]:

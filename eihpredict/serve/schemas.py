@@ -61,8 +61,9 @@ class Prediction(BaseModel):
     missing_input_share: float | None = Field(
         None, ge=0, le=1, description="Share of the model's input fields that were missing.")
     missing_explanation_share: float | None = Field(
-        None, ge=0, le=1, description="Share of the prediction's explanation (absolute "
-        "contributions) carried by inputs that were missing.")
+        None, ge=0, le=1, description="Share of the prediction carried by the inputs that "
+        "were missing, taken together: |phi_M| / (|phi_M| + |phi_O|), the two-group "
+        "Shapley values of the missing and the observed features.")
     missing_dominated: Literal["yes", "no"] | None = Field(
         None, description="yes when more than half of the explanation comes from missing "
         "inputs: the prediction rests on what was learned about missingness.")
