@@ -136,7 +136,7 @@ class FittedModel(ABC):
         pass on every row with a gap: most of a large batch's scoring time); the two
         columns are then empty.
         """
-        outputs = self.outputs(self.raw_score(batch))
+        outputs = self.outputs_map.for_batch(self.raw_score(batch), batch)
         missing = self.missing_share(batch)
         explained = np.zeros(batch.n)
         rows = missing > 0

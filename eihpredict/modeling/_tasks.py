@@ -29,7 +29,13 @@ import pandas as pd
 from ._calibration import Calibrator, MulticlassCalibrator, resolve_method
 from ._external import binary_metrics, continuous_metrics, multiclass_metrics
 from ._metrics import _auroc, bootstrap_metrics, choose_threshold, point_metrics
-from ._outputs import THREE_CLASSES, ContinuousOutputs, ResidualDistribution, ThreeClassOutputs
+from ._outputs import (
+    THREE_CLASSES,
+    ContinuousOutputs,
+    LocationScaleDistribution,
+    ResidualDistribution,
+    ThreeClassOutputs,
+)
 from ._plots import plot_calibration, plot_roc
 from ._task_metrics import bootstrap_continuous_metrics, bootstrap_three_class_metrics
 from ._task_plots import plot_change, plot_three_class_calibration, plot_three_class_roc
@@ -183,11 +189,15 @@ class Task:
                                          "roc_auc": "auroc"}[metric]]
         return -value if metric == "roc_auc" else value
 
-    def calibrate(self, config, raw_oof: np.ndarray, y: np.ndarray):
+    def calibrate(self, config, raw_oof: np.ndarray, y: np.ndarray, *, X=None,
+                  groups=None, seed: int = 0, site_groups=None):
         """The output map from out-of-fold raw scores: ``(output_map, calibrator,
-        threshold, method)``. A binary model keeps no output map of its own: its
-        outputs follow its calibrator and threshold fields (as models saved before output
-        maps did), so replacing the calibrator (model updating) recalibrates it."""
+        threshold, method)``. ``X`` (the training rows), ``groups`` (the candidate's
+        feature groups), ``seed`` and ``site_groups`` (grouped folds) serve a map that
+        reads the rows (a continuous model's scale model); others ignore them. A binary
+        model keeps no output map of its own: its outputs follow its calibrator and
+        threshold fields (as models saved before output maps did), so replacing the
+        calibrator (model updating) recalibrates it."""
 
         rule = config.threshold
         method = resolve_method(config.calibration.method, len(y))
@@ -356,16 +366,54 @@ class ContinuousTask(Task):
         # r2 on one training set ranks as the MSE does
         return self.tuning_score("mae" if metric == "mae" else "mse", y, fitted.raw_oof)
 
-    def calibrate(self, config, raw_oof, y):
+    def calibrate(self, config, raw_oof, y, *, X=None, groups=None, seed=0,
+                  site_groups=None):
+        """The predictive distribution from out-of-fold predictions (see
+        :mod:`eihpredict.modeling._outputs`): ``continuous.interval_method``
+        ``location_scale`` fits a scale model on the rows ``X`` (cross-fitted for the
+        standardised residuals) and conformalises them per stratum of
+        ``continuous.stratify_by``; ``conformal`` (or no rows given) keeps one residual
+        distribution."""
 
-        rule = config.threshold
-        distribution = ResidualDistribution(config.continuous.interval).fit(y - raw_oof)
+        rule, settings = config.threshold, config.continuous
         threshold_kpa = config.label.threshold_kpa
-        p = distribution.cdf(threshold_kpa - raw_oof)
+        residuals = np.asarray(y, dtype="float64") - raw_oof
+        if settings.interval_method == "conformal" or X is None:
+            distribution = ResidualDistribution(settings.interval).fit(residuals)
+            p = distribution.cdf(threshold_kpa - raw_oof)
+            scale, method = None, "conformal"
+        else:
+            stratifier = settings.stratify_by
+            if stratifier is not None and stratifier not in X.columns:
+                raise ValueError(f"continuous.stratify_by {stratifier}: the training rows "
+                                 f"have no column {stratifier!r}")
+            scale, log_scale = _fit_scale(config, X, residuals, groups or [], seed,
+                                          site_groups)
+            spread = np.exp(log_scale)
+            strata = None if stratifier is None else X[stratifier].to_numpy(dtype=object)
+            distribution = LocationScaleDistribution(settings.interval, stratifier).fit(
+                residuals / spread, strata)
+            p = distribution.cdf((threshold_kpa - raw_oof) / spread, strata)
+            method = "location_scale"
         threshold = choose_threshold((y <= threshold_kpa).astype(int), p, rule.rule,
                                      value=rule.value, min_sensitivity=rule.min_sensitivity)
-        return (ContinuousOutputs(distribution, threshold_kpa, threshold), None, threshold,
-                "conformal")
+        return (ContinuousOutputs(distribution, threshold_kpa, threshold, scale), None,
+                threshold, method)
+
+    def subgroup_intervals(self, y, outputs, strata) -> list[dict[str, Any]]:
+        """Coverage and mean width of the prediction interval per stratum (and overall)
+        of outcomes ``y`` and output columns ``outputs``."""
+        from ._outputs import stratum_keys
+
+        inside = (y >= outputs["change_pi_low"]) & (y <= outputs["change_pi_high"])
+        width = outputs["change_pi_high"] - outputs["change_pi_low"]
+        keys = stratum_keys(strata, len(y))
+        rows = [("all", np.ones(len(y), dtype=bool))]
+        rows += [(key, keys == key) for key in sorted({k for k in keys if k is not None})]
+        return [{"stratum": key, "n": int(mask.sum()),
+                 "pi_coverage": float(np.mean(inside[mask])),
+                 "pi_width": float(np.mean(width[mask]))}
+                for key, mask in rows if mask.any()]
 
     def validation_metrics(self, y, probabilities, outputs, threshold, decisions, label, *,
                            n_boot, seed):
@@ -500,7 +548,8 @@ class ThreeClassTask(Task):
         value = self.tuning_score(metric, y, fitted.raw_oof)
         return -value if metric == "roc_auc" else value
 
-    def calibrate(self, config, raw_oof, y):
+    def calibrate(self, config, raw_oof, y, *, X=None, groups=None, seed=0,
+                  site_groups=None):
 
         method = MULTICLASS_METHODS[config.calibration.method]
         classes = MulticlassCalibrator(method).fit(raw_oof, y)
@@ -550,6 +599,46 @@ class ThreeClassTask(Task):
             "threshold": "- Predicted class (`eih_class`): the most probable one.",
             "subgroups": "AUROC of P(hyperalgesia) against the other two classes",
         }
+
+
+#: The scale model of a location-scale continuous model: a ridge regression (the linear
+#: family's) of the log absolute residual, its penalty chosen by cross-validation from
+#: this grid (``C``: inverse penalty per row; the smallest is all but a constant, the
+#: choice when the spread does not depend on the features).
+SCALE_FAMILY = "logistic"
+SCALE_C_GRID = (0.0002, 0.002, 0.01, 0.05, 0.25)
+
+
+def _fit_scale(config, X, residuals: np.ndarray, groups: list[str], seed: int,
+               site_groups) -> tuple[Any, np.ndarray]:
+    """The scale pipeline fitted on all rows, and the cross-fitted log scale of each row
+    (predicted by a scale model that did not see it, so the standardised residuals stay
+    exchangeable with new rows'). The ridge penalty is the grid's (:data:`SCALE_C_GRID`)
+    best by the cross-validated squared error of the log absolute residual."""
+    from sklearn.base import clone
+
+    from ._estimators import make_pipeline
+    from ._tuning import inner_splits
+
+    magnitude = np.abs(residuals)
+    target = np.log(magnitude + 0.05 * (float(np.median(magnitude)) or 1.0))
+
+    def make(c: float):
+        return make_pipeline(SCALE_FAMILY, list(groups), {"C": c, "l1_ratio": 0.0},
+                             seed=seed, feature_options=config.features.options,
+                             task="continuous")
+
+    predicted = np.zeros((len(SCALE_C_GRID), len(target)))
+    for train, val in inner_splits(X, target, config.calibration.folds, seed + 2,
+                                   site_groups, "continuous"):
+        features = make(1.0)[:-1].fit(X.iloc[train], target[train])
+        design_train = features.transform(X.iloc[train])
+        design_val = features.transform(X.iloc[val])
+        for j, c in enumerate(SCALE_C_GRID):
+            estimator = clone(make(c).steps[-1][1]).fit(design_train, target[train])
+            predicted[j, val] = estimator.predict(design_val)
+    best = int(np.argmin(((predicted - target) ** 2).mean(axis=1)))
+    return make(SCALE_C_GRID[best]).fit(X, target), predicted[best]
 
 
 #: Registered tasks by name.
