@@ -241,6 +241,11 @@ class Task:
     def decision_line(self, threshold: float, rule: str) -> str:
         return f"Decision threshold ({rule}) on P(impaired EIH): {threshold:.3f}"
 
+    def subgroup_intervals(self, subgroups, frame, y, outputs):
+        """The subgroup table with the task's interval figures (a task without
+        prediction intervals returns it unchanged)."""
+        return subgroups
+
     def external_metrics(self, model, frame, y: np.ndarray, label_rule: dict, *,
                          n_boot: int, seed: int):
         """External-validation metrics of a loaded model on outcomes ``y``: ``(table,
@@ -400,20 +405,35 @@ class ContinuousTask(Task):
         return (ContinuousOutputs(distribution, threshold_kpa, threshold, scale), None,
                 threshold, method)
 
-    def subgroup_intervals(self, y, outputs, strata) -> list[dict[str, Any]]:
-        """Coverage and mean width of the prediction interval per stratum (and overall)
-        of outcomes ``y`` and output columns ``outputs``."""
-        from ._outputs import stratum_keys
+    def subgroup_intervals(self, subgroups, frame, y, outputs):
+        """Add ``pi_coverage`` and ``pi_width`` (mean, kPa) of the prediction interval to
+        each row of a subgroup table (:func:`~eihpredict.modeling.subgroup_metrics`:
+        ``variable``, ``level``) and an ``all`` row; ``outputs``: output columns of
+        shape (n,) or (repeats, n) (outer CV), or a callable giving them."""
+        import pandas as pd
 
-        inside = (y >= outputs["change_pi_low"]) & (y <= outputs["change_pi_high"])
-        width = outputs["change_pi_high"] - outputs["change_pi_low"]
-        keys = stratum_keys(strata, len(y))
-        rows = [("all", np.ones(len(y), dtype=bool))]
-        rows += [(key, keys == key) for key in sorted({k for k in keys if k is not None})]
-        return [{"stratum": key, "n": int(mask.sum()),
-                 "pi_coverage": float(np.mean(inside[mask])),
-                 "pi_width": float(np.mean(width[mask]))}
-                for key, mask in rows if mask.any()]
+        outputs = outputs() if callable(outputs) else outputs
+        low = np.atleast_2d(np.asarray(outputs["change_pi_low"], dtype="float64"))
+        high = np.atleast_2d(np.asarray(outputs["change_pi_high"], dtype="float64"))
+        y = np.asarray(y, dtype="float64")
+        inside = (y >= low) & (y <= high)
+        width = high - low
+
+        def figures(mask):
+            return {"pi_coverage": float(np.mean(inside[:, mask])),
+                    "pi_width": float(np.mean(width[:, mask]))}
+
+        table = subgroups.copy()
+        if len(table):
+            values = {column: frame[column].astype("object").fillna("missing").to_numpy()
+                      for column in table["variable"].unique() if column in frame}
+            extra = [figures(values[r.variable] == r.level) if r.variable in values
+                     else {"pi_coverage": np.nan, "pi_width": np.nan}
+                     for r in table.itertuples()]
+            table = pd.concat([table.reset_index(drop=True), pd.DataFrame(extra)], axis=1)
+        whole = {"variable": "all", "level": "all", "n": len(y),
+                 **figures(np.ones(len(y), dtype=bool))}
+        return pd.concat([pd.DataFrame([whole]), table], ignore_index=True)
 
     def validation_metrics(self, y, probabilities, outputs, threshold, decisions, label, *,
                            n_boot, seed):
@@ -454,11 +474,7 @@ class ContinuousTask(Task):
             "predicts": "the **post-exercise PPT change** (kPa, post - pre) with a "
                         f"{level:.0%} prediction interval and the derived probability of "
                         f"impaired EIH, P(change <= {rule['threshold_kpa']:g} kPa)",
-            "calibration": f"the predictive distribution is the predicted change plus the "
-                           f"{cal.get('n_residuals')} out-of-fold residuals (conformal "
-                           f"interval {cal.get('interval_low', 0):+.1f} to "
-                           f"{cal.get('interval_high', 0):+.1f} kPa around the prediction; "
-                           f"P(impaired) from their smoothed distribution function)",
+            "calibration": _continuous_calibration_line(cal),
             "threshold": f"- Decision threshold on P(impaired EIH): {threshold['value']:.3f} "
                          f"({threshold['rule']} rule, chosen on out-of-fold predictions).",
             "subgroups": "AUROC of the derived P(impaired EIH)",
@@ -601,10 +617,30 @@ class ThreeClassTask(Task):
         }
 
 
+def _continuous_calibration_line(cal: dict[str, Any]) -> str:
+    """The model card's sentence on a continuous model's predictive distribution."""
+    if cal.get("interval_method") == "location_scale":
+        strata = cal.get("strata") or {}
+        by = (f", conformalised within each {cal['stratify_by']} (partially pooled: "
+              f"{cal.get('prior_rows', 0):g} rows' weight on all strata's)"
+              if cal.get("stratify_by") else "")
+        return (f"location-scale: the predicted change plus its own spread s(x) (a ridge "
+                f"model of the log absolute out-of-fold residual on the features) times "
+                f"the {cal.get('n_residuals')} standardised out-of-fold residuals{by}; "
+                f"pooled interval {cal.get('interval_low', 0):+.2f} to "
+                f"{cal.get('interval_high', 0):+.2f} s(x) around the prediction"
+                + (f", {len(strata)} strata" if strata else "")
+                + "; P(impaired) from the row's smoothed distribution function")
+    return (f"the predictive distribution is the predicted change plus the "
+            f"{cal.get('n_residuals')} out-of-fold residuals (conformal interval "
+            f"{cal.get('interval_low', 0):+.1f} to {cal.get('interval_high', 0):+.1f} kPa "
+            "around the prediction; P(impaired) from their smoothed distribution function)")
+
+
 #: The scale model of a location-scale continuous model: a ridge regression (the linear
 #: family's) of the log absolute residual, its penalty chosen by cross-validation from
-#: this grid (``C``: inverse penalty per row; the smallest is all but a constant, the
-#: choice when the spread does not depend on the features).
+#: this grid, strongest first (``C``: inverse penalty per row; the smallest is all but
+#: a constant, the choice when the spread does not depend on the features).
 SCALE_FAMILY = "logistic"
 SCALE_C_GRID = (0.0002, 0.002, 0.01, 0.05, 0.25)
 
@@ -637,8 +673,17 @@ def _fit_scale(config, X, residuals: np.ndarray, groups: list[str], seed: int,
         for j, c in enumerate(SCALE_C_GRID):
             estimator = clone(make(c).steps[-1][1]).fit(design_train, target[train])
             predicted[j, val] = estimator.predict(design_val)
-    best = int(np.argmin(((predicted - target) ** 2).mean(axis=1)))
-    return make(SCALE_C_GRID[best]).fit(X, target), predicted[best]
+    # The one-standard-error rule: the strongest penalty whose cross-validated error is
+    # within one (paired) standard error of the best (a spread that does not depend on the
+    # features should give an all but constant scale, not fitted noise).
+    errors = (predicted - target) ** 2
+    mean = errors.mean(axis=1)
+    best = int(np.argmin(mean))
+    n = errors.shape[1]
+    chosen = next(j for j in range(len(SCALE_C_GRID))
+                  if mean[j] - mean[best] <= np.std(errors[j] - errors[best], ddof=1)
+                  / np.sqrt(n))
+    return make(SCALE_C_GRID[chosen]).fit(X, target), predicted[chosen]
 
 
 #: Registered tasks by name.
