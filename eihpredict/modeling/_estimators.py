@@ -125,8 +125,11 @@ class OrdinalLogistic(ClassifierMixin, BaseEstimator):
     max_iter : int, default=500
     tol : float, default=1e-8
         Gradient tolerance of L-BFGS.
-    l1_ratio, solver, random_state
-        Accepted (and ignored) so a config's linear-family search space applies.
+    l1_ratio : None or 0
+        Accepted so a linear-family config applies; any other value is refused (the
+        penalty is L2 only).
+    solver, random_state
+        Accepted and ignored (L-BFGS is deterministic).
 
     Attributes
     ----------
@@ -162,6 +165,9 @@ class OrdinalLogistic(ClassifierMixin, BaseEstimator):
 
         if not (np.isfinite(self.C) and self.C > 0):
             raise ValueError(f"Got C={self.C!r}; expected a positive number.")
+        if self.l1_ratio not in (None, 0, 0.0):
+            raise ValueError(f"Got l1_ratio={self.l1_ratio!r}; OrdinalLogistic has an L2 "
+                             "penalty only (leave l1_ratio out or 0).")
         X, y = validate_data(self, X, y, dtype="float64")
         self.classes_, codes = np.unique(y, return_inverse=True)
         K = len(self.classes_)
