@@ -358,13 +358,16 @@ class ContinuousOutputs(OutputMap):
     #: Class defaults: models saved before the location-scale distribution load as
     #: homoscedastic ones.
     scale = None
+    scale_params: dict[str, Any] | None = None
 
     def __init__(self, distribution: ResidualDistribution | LocationScaleDistribution,
-                 threshold_kpa: float, threshold: float, scale=None) -> None:
+                 threshold_kpa: float, threshold: float, scale=None,
+                 scale_params: dict[str, Any] | None = None) -> None:
         self.distribution = distribution
         self.threshold_kpa = threshold_kpa
         self.threshold = threshold
         self.scale = scale
+        self.scale_params = scale_params
 
     @property
     def heteroscedastic(self) -> bool:
@@ -426,6 +429,7 @@ class ContinuousOutputs(OutputMap):
                                          else "conformal")}
         if self.heteroscedastic:
             described["scale_model"] = {"target": "log(|out-of-fold residual| + c)",
+                                        **(self.scale_params or {}),
                                         "features": len(self.scorer.feature_names)}
         return described
 

@@ -386,14 +386,14 @@ class ContinuousTask(Task):
         if settings.interval_method == "conformal" or X is None:
             distribution = ResidualDistribution(settings.interval).fit(residuals)
             p = distribution.cdf(threshold_kpa - raw_oof)
-            scale, method = None, "conformal"
+            scale, scale_params, method = None, None, "conformal"
         else:
             stratifier = settings.stratify_by
             if stratifier is not None and stratifier not in X.columns:
                 raise ValueError(f"continuous.stratify_by {stratifier}: the training rows "
                                  f"have no column {stratifier!r}")
-            scale, log_scale = _fit_scale(config, X, residuals, groups or [], seed,
-                                          site_groups)
+            scale, log_scale, scale_params = _fit_scale(config, X, residuals, groups or [],
+                                                        seed, site_groups)
             spread = np.exp(log_scale)
             strata = None if stratifier is None else X[stratifier].to_numpy(dtype=object)
             distribution = LocationScaleDistribution(settings.interval, stratifier).fit(
@@ -402,8 +402,8 @@ class ContinuousTask(Task):
             method = "location_scale"
         threshold = choose_threshold((y <= threshold_kpa).astype(int), p, rule.rule,
                                      value=rule.value, min_sensitivity=rule.min_sensitivity)
-        return (ContinuousOutputs(distribution, threshold_kpa, threshold, scale), None,
-                threshold, method)
+        return (ContinuousOutputs(distribution, threshold_kpa, threshold, scale, scale_params),
+                None, threshold, method)
 
     def subgroup_intervals(self, subgroups, frame, y, outputs):
         """Add ``pi_coverage`` and ``pi_width`` (mean, kPa) of the prediction interval to
@@ -646,11 +646,12 @@ SCALE_C_GRID = (0.0002, 0.002, 0.01, 0.05, 0.25)
 
 
 def _fit_scale(config, X, residuals: np.ndarray, groups: list[str], seed: int,
-               site_groups) -> tuple[Any, np.ndarray]:
-    """The scale pipeline fitted on all rows, and the cross-fitted log scale of each row
+               site_groups) -> tuple[Any, np.ndarray, dict[str, Any]]:
+    """The scale pipeline fitted on all rows, the cross-fitted log scale of each row
     (predicted by a scale model that did not see it, so the standardised residuals stay
-    exchangeable with new rows'). The ridge penalty is the grid's (:data:`SCALE_C_GRID`)
-    best by the cross-validated squared error of the log absolute residual."""
+    exchangeable with new rows') and the chosen penalty. The ridge penalty is the grid's
+    (:data:`SCALE_C_GRID`) by the cross-validated squared error of the log absolute
+    residual (one-standard-error rule)."""
     from sklearn.base import clone
 
     from ._estimators import make_pipeline
@@ -683,7 +684,8 @@ def _fit_scale(config, X, residuals: np.ndarray, groups: list[str], seed: int,
     chosen = next(j for j in range(len(SCALE_C_GRID))
                   if mean[j] - mean[best] <= np.std(errors[j] - errors[best], ddof=1)
                   / np.sqrt(n))
-    return make(SCALE_C_GRID[chosen]).fit(X, target), predicted[chosen]
+    return (make(SCALE_C_GRID[chosen]).fit(X, target), predicted[chosen],
+            {"C": SCALE_C_GRID[chosen], "cv_mse": [round(float(v), 5) for v in mean]})
 
 
 #: Registered tasks by name.
