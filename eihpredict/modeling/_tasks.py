@@ -629,7 +629,8 @@ def _continuous_calibration_line(cal: dict[str, Any]) -> str:
                 f"the {cal.get('n_residuals')} standardised out-of-fold residuals{by}; "
                 f"pooled interval {cal.get('interval_low', 0):+.2f} to "
                 f"{cal.get('interval_high', 0):+.2f} s(x) around the prediction"
-                + (f", {len(strata)} strata" if strata else "")
+                + (f", {len(strata)} {'stratum' if len(strata) == 1 else 'strata'}"
+                   if strata else "")
                 + "; P(impaired) from the row's smoothed distribution function")
     return (f"the predictive distribution is the predicted change plus the "
             f"{cal.get('n_residuals')} out-of-fold residuals (conformal interval "
