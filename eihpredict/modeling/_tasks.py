@@ -653,28 +653,25 @@ def _fit_scale(config, X, residuals: np.ndarray, groups: list[str], seed: int,
     exchangeable with new rows') and the chosen penalty. The ridge penalty is the grid's
     (:data:`SCALE_C_GRID`) by the cross-validated squared error of the log absolute
     residual (one-standard-error rule)."""
-    from sklearn.base import clone
-
-    from ._estimators import make_pipeline
+    from ..features import build_feature_pipeline
+    from ._estimators import get_family, make_pipeline
     from ._tuning import inner_splits
 
     magnitude = np.abs(residuals)
     target = np.log(magnitude + 0.05 * (float(np.median(magnitude)) or 1.0))
-
-    def make(c: float):
-        return make_pipeline(SCALE_FAMILY, list(groups), {"C": c, "l1_ratio": 0.0},
-                             seed=seed, feature_options=config.features.options,
-                             task="continuous")
-
+    family = get_family(SCALE_FAMILY)
+    options = config.features.options
     predicted = np.zeros((len(SCALE_C_GRID), len(target)))
     for train, val in inner_splits(X, target, config.calibration.folds, seed + 2,
                                    site_groups, "continuous"):
-        features = make(1.0)[:-1].fit(X.iloc[train], target[train])
+        # the features once per fold, then the grid's penalties on them
+        features = build_feature_pipeline(list(groups), model_kind=family.flavour,
+                                          options=options).fit(X.iloc[train], target[train])
         design_train = features.transform(X.iloc[train])
         design_val = features.transform(X.iloc[val])
         for j, c in enumerate(SCALE_C_GRID):
-            estimator = clone(make(c).steps[-1][1]).fit(design_train, target[train])
-            predicted[j, val] = estimator.predict(design_val)
+            estimator = family.estimator("continuous", {"C": c, "l1_ratio": 0.0}, seed)
+            predicted[j, val] = estimator.fit(design_train, target[train]).predict(design_val)
     # The one-standard-error rule: the strongest penalty whose cross-validated error is
     # within one (paired) standard error of the best (a spread that does not depend on the
     # features should give an all but constant scale, not fitted noise).
@@ -685,7 +682,10 @@ def _fit_scale(config, X, residuals: np.ndarray, groups: list[str], seed: int,
     chosen = next(j for j in range(len(SCALE_C_GRID))
                   if mean[j] - mean[best] <= np.std(errors[j] - errors[best], ddof=1)
                   / np.sqrt(n))
-    return (make(SCALE_C_GRID[chosen]).fit(X, target), predicted[chosen],
+    scale = make_pipeline(SCALE_FAMILY, list(groups), {"C": SCALE_C_GRID[chosen],
+                                                       "l1_ratio": 0.0},
+                          seed=seed, feature_options=options, task="continuous")
+    return (scale.fit(X, target), predicted[chosen],
             {"C": SCALE_C_GRID[chosen], "cv_mse": [round(float(v), 5) for v in mean]})
 
 

@@ -90,7 +90,7 @@ def test_ordinal_head_gives_log_probabilities_and_contributions_adding_up(cohort
 def test_ordinal_kind_is_refused_for_a_binary_outcome():
     from eihpredict.config import PipelineConfig
 
-    with pytest.raises(ValueError, match="kind ordinal is for three_class"):
+    with pytest.raises(ValueError, match="model family .ordinal. has no estimator for a binary"):
         PipelineConfig.model_validate({"name": "x", "models": [
             {"name": "po", "kind": "ordinal"}]})
 
