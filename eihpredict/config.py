@@ -197,9 +197,9 @@ class ContinuousConfig(_Strict):
         "of out-of-fold residuals for every row (models before contract v3).")
     stratify_by: str | None = Field(
         "population", description="A categorical contract column whose values get their "
-        "own conformal calibration (Mondrian: coverage holds within each value with at "
-        "least 50 training rows; smaller ones and missing values use the pooled "
-        "residuals); null: pooled only. Used by interval_method location_scale.")
+        "own conformal calibration (Mondrian, partially pooled: a value with n training "
+        "rows weighs its own residuals n / (n + 200)); missing or unseen values use the "
+        "pooled residuals; null: pooled only. Used by interval_method location_scale.")
 
     @field_validator("stratify_by")
     @classmethod
