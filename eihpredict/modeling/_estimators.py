@@ -332,9 +332,9 @@ def register_family(family: ModelFamily) -> ModelFamily:
     if family.name in FAMILIES or family.name == "ensemble":
         raise ValueError(f"model family {family.name!r} is already registered")
     if family.flavour not in ("tree", "linear") or family.head not in HEADS:
-        raise ValueError(f"model family {family.name!r}: flavour is 'tree' or 'linear' "
-                         f"and head one of {', '.join(HEADS)}; got {family.flavour!r}, "
-                         f"{family.head!r}")
+        raise ValueError(f"model family {family.name!r}: flavour and head are 'tree' or "
+                         f"'linear' (flavour) and one of {', '.join(HEADS)} (head); got "
+                         f"{family.flavour!r}, {family.head!r}")
     FAMILIES[family.name] = family
     return family
 
