@@ -266,6 +266,30 @@ class ContinuousConfig(_Strict):
     adjust_for_pre: bool = Field(
         True, description="ANCOVA: the pre-exercise PPT (eih_ppt_pre_kpa) is a covariate of "
         "the change; rows scored without it get a model fitted without it.")
+    interval_method: Literal["location_scale", "conformal"] = Field(
+        "location_scale", description="location_scale: a scale model beside the mean model "
+        "gives each row its own spread, and the standardised out-of-fold residuals are "
+        "conformalised (within each stratum of stratify_by); conformal: one distribution "
+        "of out-of-fold residuals for every row (models before contract v3).")
+    stratify_by: str | None = Field(
+        "population", description="A categorical contract column whose values get their "
+        "own conformal calibration (Mondrian, partially pooled: a value with n training "
+        "rows weighs its own residuals n / (n + 200)); missing or unseen values use the "
+        "pooled residuals; null: pooled only. Used by interval_method location_scale.")
+
+    @field_validator("stratify_by")
+    @classmethod
+    def _categorical_column(cls, value: str | None) -> str | None:
+        from .schema import COLUMN_BY_NAME
+
+        if value is None:
+            return value
+        spec = COLUMN_BY_NAME.get(value)
+        if spec is None or spec.is_numeric or value == "participant_id":
+            raise ValueError(f"continuous.stratify_by {value!r} is not a categorical "
+                             "contract column (e.g. population, sex, site, "
+                             "exercise_modality)")
+        return value
 
 
 class MissingConfig(_Strict):

@@ -204,6 +204,8 @@ def evaluate_model(loaded: LoadedModel, frame: pd.DataFrame, out: str | os.PathL
     curve = flexible_calibration_curve(y, p)
     decision = net_benefit_curve(y, p)
     subgroups = subgroup_metrics(frame, y, p, seed=seed, n_boot=min(n_boot, 200))
+    subgroups = task.subgroup_intervals(
+        subgroups, frame, outcome, lambda: model.predict(model.batch(frame)))
     auroc = float(metrics.set_index("metric").loc[auroc_name, "estimate"])
     needed = validation_sample_size(float(np.clip(y.mean(), 0.01, 0.99)),
                                     float(np.clip(auroc, 0.51, 0.99)),

@@ -31,16 +31,23 @@ def _metric_rows(metrics: dict[str, Any], task: str = "binary") -> list[str]:
 
 
 def _subgroup_rows(rows: list[dict[str, Any]]) -> list[str]:
-    out = ["| variable | level | n | events | AUROC (95 % CI) | observed | predicted |",
-           "|---|---|---|---|---|---|---|"]
+    interval = any(r.get("pi_coverage") is not None for r in rows)
+    extra = " interval coverage | interval width (kPa) |" if interval else ""
+    out = ["| variable | level | n | events | AUROC (95 % CI) | observed | predicted |" + extra,
+           "|---|---|---|---|---|---|---|" + ("---|---|" if interval else "")]
     for r in rows:
+        tail = (f" {r['pi_coverage']:.3f} | {r['pi_width']:.1f} |"
+                if interval and r.get("pi_coverage") is not None else
+                (" | |" if interval else ""))
         if r.get("auroc") is None:
-            out.append(f"| {r['variable']} | {r['level']} | {r['n']} | {r['events']} | "
-                       "too few rows | | |")
+            words = "" if r["variable"] == "all" else "too few rows"
+            events = "" if r.get("events") is None else r["events"]
+            out.append(f"| {r['variable']} | {r['level']} | {r['n']} | {events} | "
+                       f"{words} | | |" + tail)
             continue
         out.append(f"| {r['variable']} | {r['level']} | {r['n']} | {r['events']} | "
                    f"{r['auroc']:.3f} ({r['auroc_ci_low']:.3f}-{r['auroc_ci_high']:.3f}) | "
-                   f"{r['observed']:.2f} | {r['predicted']:.2f} |")
+                   f"{r['observed']:.2f} | {r['predicted']:.2f} |" + tail)
     return out
 
 

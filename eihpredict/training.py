@@ -261,6 +261,7 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
 
     subgroups = subgroup_metrics(frame, *_binary_view(config, y, outer.probabilities[chosen]),
                                  seed=config.seed, n_boot=min(config.cv.bootstrap, 200))
+    subgroups = task.subgroup_intervals(subgroups, frame, y, outer.outputs[chosen])
     result = TrainingResult(config=config, metrics=metrics, decision_curves=curves,
                             outer=outer, final=final, chosen=chosen, sample_size=sample_size,
                             data_summary=summary, subgroups=subgroups, task=task.name,

@@ -20,6 +20,7 @@ from ._estimators import (
     ESTIMATORS,
     FAMILIES,
     ModelFamily,
+    OrdinalLogistic,
     PenalisedLinearRegression,
     family_of,
     get_family,
@@ -75,6 +76,7 @@ from ._nested import (
 from ._outputs import (
     BinaryOutputs,
     ContinuousOutputs,
+    LocationScaleDistribution,
     OutputMap,
     ResidualDistribution,
     ThreeClassOutputs,
@@ -124,6 +126,7 @@ __all__ = [
     "CONTINUOUS_METRICS", "PRE_COVARIATE", "THREE_CLASS_METRICS", "BinaryOutputs",
     "ContinuousOutputs", "CovariateAdjustedModel", "MulticlassCalibrator", "OutputMap",
     "PenalisedLinearRegression", "ResidualDistribution", "ThreeClassOutputs",
+    "OrdinalLogistic", "LocationScaleDistribution",
     "bootstrap_continuous_metrics", "bootstrap_three_class_metrics", "conformal_interval",
     "continuous_point_metrics", "plot_change", "plot_three_class_calibration",
     "plot_three_class_roc", "three_class_point_metrics",

@@ -9,6 +9,8 @@ role inside it (:attr:`eihpredict.modeling.Task.estimator_role`):
   ``LGBMRegressor`` (continuous).
 - ``logistic``: the penalised linear family, ``LogisticRegression`` (binary; three
   classes: multinomial) or :class:`PenalisedLinearRegression` (continuous).
+- ``ordinal``: :class:`OrdinalLogistic`, a proportional-odds cumulative-link model
+  (three classes only; the linear features).
 
 The linear family keeps one parametrisation across tasks: ``C`` (inverse penalty per
 row, as in ``LogisticRegression``) and ``l1_ratio``, so a config's search space means
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -30,8 +32,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..features import build_feature_pipeline
 from ._tasks import get_task
 
-__all__ = ["DEFAULT_PARAMS", "ESTIMATORS", "FAMILIES", "ModelFamily", "PenalisedLinearRegression",
-           "family_of", "get_family", "make_pipeline", "register_family", "unregister_family"]
+__all__ = ["DEFAULT_PARAMS", "ESTIMATORS", "FAMILIES", "HEADS", "ModelFamily", "OrdinalLogistic",
+           "PenalisedLinearRegression", "family_of", "get_family", "log_class_probabilities",
+           "make_pipeline", "register_family", "unregister_family"]
 
 class PenalisedLinearRegression(RegressorMixin, BaseEstimator):
     """Elastic-net linear regression parametrised like ``LogisticRegression``.
@@ -105,6 +108,157 @@ class PenalisedLinearRegression(RegressorMixin, BaseEstimator):
         return X @ self.coef_ + self.intercept_
 
 
+class OrdinalLogistic(ClassifierMixin, BaseEstimator):
+    """Proportional-odds (cumulative logit) model for ordered classes ``0 < 1 < ... <
+    K-1``, fitted by penalised maximum likelihood.
+
+    ``P(y <= k | x) = expit(theta_k - x . coef_)`` for ``k < K - 1``: one coefficient
+    vector for every split (a larger ``x . coef_`` moves mass to the higher classes)
+    and increasing thresholds ``theta``. The penalty is ``||coef_||^2 / (2 C)`` against
+    the summed negative log-likelihood, as in ``LogisticRegression`` (thresholds
+    unpenalised). L-BFGS with the analytic gradient on ``theta_0`` and log gaps.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse penalty strength (> 0).
+    max_iter : int, default=500
+    tol : float, default=1e-8
+        Gradient tolerance of L-BFGS.
+    l1_ratio : None or 0
+        Accepted so a linear-family config applies; any other value is refused (the
+        penalty is L2 only).
+    solver, random_state
+        Accepted and ignored (L-BFGS is deterministic).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (K,)
+    coef_ : ndarray of shape (n_features,)
+        Effects on the latent linear predictor ``eta = x . coef_``.
+    thresholds_ : ndarray of shape (K - 1,)
+        Cut points ``theta`` on the latent scale.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(3000, 1)); latent = 1.5 * X[:, 0] + rng.logistic(size=3000)
+    >>> y = np.digitize(latent, [-1.0, 1.0])
+    >>> est = OrdinalLogistic(C=100).fit(X, y)
+    >>> round(float(est.coef_[0]), 1), np.round(est.thresholds_, 1).tolist()
+    (1.5, [-1.0, 1.0])
+    """
+
+    def __init__(self, C=1.0, max_iter=500, tol=1e-8, l1_ratio=None, solver=None,
+                 random_state=None):
+        self.C = C
+        self.max_iter = max_iter
+        self.tol = tol
+        self.l1_ratio = l1_ratio
+        self.solver = solver
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        """Maximise the penalised likelihood; returns ``self``."""
+        from scipy.optimize import minimize
+        from scipy.special import expit, log_expit
+
+        if not (np.isfinite(self.C) and self.C > 0):
+            raise ValueError(f"Got C={self.C!r}; expected a positive number.")
+        if self.l1_ratio not in (None, 0, 0.0):
+            raise ValueError(f"Got l1_ratio={self.l1_ratio!r}; OrdinalLogistic has an L2 "
+                             "penalty only (leave l1_ratio out or 0).")
+        X, y = validate_data(self, X, y, dtype="float64")
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        K = len(self.classes_)
+        if K < 3:
+            raise ValueError(f"OrdinalLogistic needs at least three classes; got {K}.")
+        n, p = X.shape
+        counts = np.bincount(codes, minlength=K)
+        cum = np.cumsum(counts)[:-1] / n
+        start_theta = np.log(cum / (1 - cum))
+        start = np.concatenate([np.zeros(p), [start_theta[0]],
+                                np.log(np.maximum(np.diff(start_theta), 1e-3))])
+        penalty = 1.0 / self.C
+
+        def unpack(w):
+            theta = w[p] + np.concatenate([[0.0], np.cumsum(np.exp(w[p + 1:]))])
+            return w[:p], theta
+
+        def objective(w):
+            beta, theta = unpack(w)
+            eta = X @ beta
+            # cut points around each row's class: theta_{y-1} (or -inf), theta_y (or +inf)
+            upper = np.where(codes < K - 1, theta[np.minimum(codes, K - 2)] - eta, np.inf)
+            lower = np.where(codes > 0, theta[np.maximum(codes - 1, 0)] - eta, -np.inf)
+            # log(F(u) - F(l)) = log F(u) + log(1 - exp(l - u)) + log(1 - F(l)) - ... computed
+            # stably as log(expit(u) - expit(l))
+            fu, fl = expit(upper), expit(lower)
+            prob = np.maximum(fu - fl, 1e-300)
+            with np.errstate(divide="ignore"):
+                loglik = np.where(codes == 0, log_expit(upper),
+                                  np.where(codes == K - 1, log_expit(-lower), np.log(prob)))
+            # derivatives of log P wrt the upper and lower cut: f(u)/P and -f(l)/P
+            du = np.where(codes < K - 1, fu * (1 - fu), 0.0)
+            dl = np.where(codes > 0, fl * (1 - fl), 0.0)
+            gu, gl = du / prob, -dl / prob
+            grad_eta = -(gu + gl)
+            g_beta = -(X.T @ grad_eta) + penalty * beta
+            g_theta = np.zeros(K - 1)
+            np.add.at(g_theta, np.minimum(codes, K - 2)[codes < K - 1], -gu[codes < K - 1])
+            np.add.at(g_theta, np.maximum(codes - 1, 0)[codes > 0], -gl[codes > 0])
+            # chain rule to (theta_0, log gaps): theta_k = theta_0 + sum_{j<k} exp(g_j)
+            g_free = np.empty(K - 1)
+            g_free[0] = g_theta.sum()
+            gaps = np.exp(w[p + 1:])
+            for j in range(K - 2):
+                g_free[j + 1] = g_theta[j + 1:].sum() * gaps[j]
+            value = -loglik.sum() + 0.5 * penalty * beta @ beta
+            return value, np.concatenate([g_beta, g_free])
+
+        result = minimize(objective, start, jac=True, method="L-BFGS-B",
+                          options={"maxiter": self.max_iter, "gtol": self.tol})
+        self.coef_, self.thresholds_ = unpack(result.x)
+        self.n_iter_ = int(result.nit)
+        return self
+
+    def decision_function(self, X):
+        """The latent linear predictor ``eta = x . coef_``, shape (n,)."""
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, dtype="float64", reset=False)
+        return X @ self.coef_
+
+    def predict_log_proba(self, X):
+        return log_class_probabilities(self.decision_function(X), self.thresholds_)
+
+    def predict_proba(self, X):
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_log_proba(X), axis=1)]
+
+
+def log_class_probabilities(eta: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Log class probabilities (n, K) of a cumulative logit model at latent predictors
+    ``eta``: ``P(y = k) = expit(theta_k - eta) - expit(theta_{k-1} - eta)``.
+
+    Examples
+    --------
+    >>> np.exp(log_class_probabilities(np.array([0.0]), np.array([0.0]))).round(2).tolist()
+    [[0.5, 0.5]]
+    """
+    from scipy.special import expit, log_expit
+
+    eta = np.asarray(eta, dtype="float64")[:, None]
+    cut = np.asarray(thresholds, dtype="float64")[None, :] - eta
+    first = log_expit(cut[:, :1])
+    last = log_expit(-cut[:, -1:])
+    if cut.shape[1] == 1:
+        return np.hstack([first, last])
+    middle = np.log(np.maximum(expit(cut[:, 1:]) - expit(cut[:, :-1]), 1e-300))
+    return np.hstack([first, middle, last])
+
+
 @dataclass(frozen=True)
 class ModelFamily:
     """One model family: everything the toolkit needs to know to fit, interpret and save
@@ -121,10 +275,12 @@ class ModelFamily:
         Feature preparation (:func:`eihpredict.features.build_feature_pipeline`'s
         ``model_kind``): trees take the raw features with NaN, linear models imputed and
         standardised ones with missing indicators.
-    head : {"tree", "linear"}
+    head : {"tree", "linear", "ordinal"}
         The fitted-model protocol's head that reads the fitted estimator: ``tree`` (a
         LightGBM booster: raw score and TreeSHAP), ``linear`` (``coef_`` and
-        ``intercept_``: raw score and linear SHAP).
+        ``intercept_``: raw score and linear SHAP), ``ordinal`` (``coef_`` and
+        ``thresholds_`` of a cumulative-link model: log class probabilities,
+        contributions along the latent linear predictor).
     recognises : callable ``(estimator) -> bool``
         Whether a fitted estimator belongs to the family (models saved earlier carry no
         family name inside their pipeline).
@@ -132,6 +288,8 @@ class ModelFamily:
         Hyperparameters under the candidate's ``params``.
     packages : tuple of str
         Distributions a saved model directory pins for it (``requirements.txt``).
+    tasks : tuple of str or None
+        The tasks it serves (None: every task its estimators fit).
     """
 
     name: str
@@ -142,11 +300,15 @@ class ModelFamily:
     recognises: Callable[[Any], bool]
     default_params: dict[str, Any] = field(default_factory=dict)
     packages: tuple[str, ...] = ()
+    tasks: tuple[str, ...] | None = None
 
     def role_for(self, task):
-        """The estimator factory for ``task`` (a name or task object), or None."""
-        role = get_task(task).estimator_role
-        return self.regressor if role == "regressor" else self.classifier
+        """The estimator factory for ``task`` (a name or task object), or None (also for
+        a task outside :attr:`tasks`)."""
+        task = get_task(task)
+        if self.tasks is not None and task.name not in self.tasks:
+            return None
+        return self.regressor if task.estimator_role == "regressor" else self.classifier
 
     def estimator(self, task, params: dict[str, Any], seed: int):
         """A fresh estimator of this family for ``task`` (a name or task object)."""
@@ -158,6 +320,9 @@ class ModelFamily:
         return factory({**self.default_params, **params}, seed)
 
 
+#: The fitted-model protocol's heads (:mod:`eihpredict.modeling._protocol`).
+HEADS = ("tree", "linear", "ordinal")
+
 #: Registered model families by name (the candidate ``kind``).
 FAMILIES: dict[str, ModelFamily] = {}
 
@@ -166,9 +331,10 @@ def register_family(family: ModelFamily) -> ModelFamily:
     """Add ``family`` to :data:`FAMILIES` (its name must be new and not ``ensemble``)."""
     if family.name in FAMILIES or family.name == "ensemble":
         raise ValueError(f"model family {family.name!r} is already registered")
-    if family.flavour not in ("tree", "linear") or family.head not in ("tree", "linear"):
+    if family.flavour not in ("tree", "linear") or family.head not in HEADS:
         raise ValueError(f"model family {family.name!r}: flavour and head are 'tree' or "
-                         f"'linear', got {family.flavour!r}, {family.head!r}")
+                         f"'linear' (flavour) and one of {', '.join(HEADS)} (head); got "
+                         f"{family.flavour!r}, {family.head!r}")
     FAMILIES[family.name] = family
     return family
 
@@ -219,6 +385,12 @@ register_family(ModelFamily(
     flavour="linear", head="linear",
     recognises=lambda e: isinstance(e, LogisticRegression | PenalisedLinearRegression),
     default_params={"C": 1.0, "l1_ratio": 0.0, "solver": "saga", "max_iter": 5000}))
+register_family(ModelFamily(
+    name="ordinal", classifier=lambda params, seed: OrdinalLogistic(random_state=seed,
+                                                                    **params),
+    regressor=None, flavour="linear", head="ordinal",
+    recognises=lambda e: isinstance(e, OrdinalLogistic), default_params={"C": 1.0},
+    tasks=("three_class",)))
 
 #: Default hyperparameters per family (read from the registry; kept for callers).
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {n: f.default_params for n, f in FAMILIES.items()}

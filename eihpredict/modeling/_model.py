@@ -134,13 +134,13 @@ class FittedModel(ABC):
         :func:`~eihpredict.modeling._protocol.missing_explanation_share`);
         ``missing_dominated`` is ``yes`` when that share or ``missing_input_share`` is
         above :data:`MISSING_DOMINATES` (the prediction leans on what was learned about
-        missingness, or most of the row was never measured), else ``no``. Only rows with a missing
-        input are computed (the others have share 0); a tree model's cost is a few tree
-        walks per row, not TreeSHAP. ``missing_explanation=False`` leaves the two columns
+        missingness, or most of the row was never measured), else ``no``. Only rows with
+        a missing input are computed (the others have share 0); a tree model's cost is a
+        few tree walks per row, not TreeSHAP. ``missing_explanation=False`` leaves the two columns
         empty. ``explanation`` is accepted for compatibility and not needed.
         """
         raw = self.raw_score(batch)
-        outputs = self.outputs(raw)
+        outputs = self.outputs_map.for_batch(raw, batch)
         missing = self.missing_share(batch)
         explained = np.zeros(batch.n)
         rows = missing > 0

@@ -193,9 +193,13 @@ def _fit(candidate: CandidateConfig, config: PipelineConfig, X: pd.DataFrame, y:
         if raw_oof is None:
             raw_oof = np.zeros((len(y), *raw.shape[1:]))
         raw_oof[val] = raw
-    output_map, calibrator, threshold, method = _calibrate(config, raw_oof, y)
+    output_map, calibrator, threshold, method = _calibrate(
+        config, raw_oof, y, X=X, groups=groups, seed=seed,
+        site_groups=_site_groups(config, X))
     pipeline.fit(X, y)
-    input_columns = [c for c in PipelineScorer(pipeline).input_columns if c in X.columns]
+    input_columns = _with_map_columns(
+        [c for c in PipelineScorer(pipeline).input_columns if c in X.columns], output_map,
+        X)
     model = TrainedModel(pipeline=pipeline, calibrator=calibrator, threshold=threshold,
                          candidate=candidate.name, kind=candidate.kind, groups=groups,
                          input_columns=input_columns, output_map=output_map)
@@ -210,11 +214,20 @@ def _site_groups(config: PipelineConfig, X: pd.DataFrame) -> np.ndarray | None:
     return None
 
 
-def _calibrate(config: PipelineConfig, raw_oof: np.ndarray, y: np.ndarray
+def _calibrate(config: PipelineConfig, raw_oof: np.ndarray, y: np.ndarray, **rows
                ) -> tuple[OutputMap | None, Calibrator | None, float, str]:
     """The output map from out-of-fold raw scores: ``(output_map, calibrator, threshold,
-    method)`` (see the module docstring)."""
-    return get_task(config.task).calibrate(config, raw_oof, y)
+    method)`` (see the module docstring; ``rows``: the training rows and what a map
+    that reads them needs, :meth:`Task.calibrate`)."""
+    return get_task(config.task).calibrate(config, raw_oof, y, **rows)
+
+
+def _with_map_columns(columns: list[str], output_map: OutputMap | None,
+                      X: pd.DataFrame) -> list[str]:
+    """A model's input columns plus those its output map reads (a scale model's, the
+    stratifier) that the training rows have."""
+    extra = getattr(output_map, "input_columns", ())
+    return columns + [c for c in extra if c in X.columns and c not in columns]
 
 
 def _fit_ensemble(candidate: CandidateConfig, config: PipelineConfig, X: pd.DataFrame,
@@ -227,10 +240,13 @@ def _fit_ensemble(candidate: CandidateConfig, config: PipelineConfig, X: pd.Data
                     params=None if params is None else params[name])
                for name in candidate.members or []]
     raw_oof = np.mean([m.raw_oof for m in members], axis=0)
-    output_map, calibrator, threshold, method = _calibrate(config, raw_oof, y)
+    output_map, calibrator, threshold, method = _calibrate(
+        config, raw_oof, y, X=X, groups=config.groups_for(candidate), seed=seed,
+        site_groups=_site_groups(config, X))
     input_columns: list[str] = []
     for member in members:
         input_columns += [c for c in member.model.input_columns if c not in input_columns]
+    input_columns = _with_map_columns(input_columns, output_map, X)
     model = EnsembleModel(members=[m.model for m in members], calibrator=calibrator,
                           threshold=threshold, candidate=candidate.name,
                           groups=config.groups_for(candidate), input_columns=input_columns,

@@ -29,7 +29,13 @@ import pandas as pd
 from ._calibration import Calibrator, MulticlassCalibrator, resolve_method
 from ._external import binary_metrics, continuous_metrics, multiclass_metrics
 from ._metrics import _auroc, bootstrap_metrics, choose_threshold, point_metrics
-from ._outputs import THREE_CLASSES, ContinuousOutputs, ResidualDistribution, ThreeClassOutputs
+from ._outputs import (
+    THREE_CLASSES,
+    ContinuousOutputs,
+    LocationScaleDistribution,
+    ResidualDistribution,
+    ThreeClassOutputs,
+)
 from ._plots import plot_calibration, plot_roc
 from ._task_metrics import bootstrap_continuous_metrics, bootstrap_three_class_metrics
 from ._task_plots import plot_change, plot_three_class_calibration, plot_three_class_roc
@@ -183,11 +189,15 @@ class Task:
                                          "roc_auc": "auroc"}[metric]]
         return -value if metric == "roc_auc" else value
 
-    def calibrate(self, config, raw_oof: np.ndarray, y: np.ndarray):
+    def calibrate(self, config, raw_oof: np.ndarray, y: np.ndarray, *, X=None,
+                  groups=None, seed: int = 0, site_groups=None):
         """The output map from out-of-fold raw scores: ``(output_map, calibrator,
-        threshold, method)``. A binary model keeps no output map of its own: its
-        outputs follow its calibrator and threshold fields (as models saved before output
-        maps did), so replacing the calibrator (model updating) recalibrates it."""
+        threshold, method)``. ``X`` (the training rows), ``groups`` (the candidate's
+        feature groups), ``seed`` and ``site_groups`` (grouped folds) serve a map that
+        reads the rows (a continuous model's scale model); others ignore them. A binary
+        model keeps no output map of its own: its outputs follow its calibrator and
+        threshold fields (as models saved before output maps did), so replacing the
+        calibrator (model updating) recalibrates it."""
 
         rule = config.threshold
         method = resolve_method(config.calibration.method, len(y))
@@ -230,6 +240,11 @@ class Task:
 
     def decision_line(self, threshold: float, rule: str) -> str:
         return f"Decision threshold ({rule}) on P(impaired EIH): {threshold:.3f}"
+
+    def subgroup_intervals(self, subgroups, frame, y, outputs):
+        """The subgroup table with the task's interval figures (a task without
+        prediction intervals returns it unchanged)."""
+        return subgroups
 
     def external_metrics(self, model, frame, y: np.ndarray, label_rule: dict, *,
                          n_boot: int, seed: int):
@@ -356,16 +371,69 @@ class ContinuousTask(Task):
         # r2 on one training set ranks as the MSE does
         return self.tuning_score("mae" if metric == "mae" else "mse", y, fitted.raw_oof)
 
-    def calibrate(self, config, raw_oof, y):
+    def calibrate(self, config, raw_oof, y, *, X=None, groups=None, seed=0,
+                  site_groups=None):
+        """The predictive distribution from out-of-fold predictions (see
+        :mod:`eihpredict.modeling._outputs`): ``continuous.interval_method``
+        ``location_scale`` fits a scale model on the rows ``X`` (cross-fitted for the
+        standardised residuals) and conformalises them per stratum of
+        ``continuous.stratify_by``; ``conformal`` (or no rows given) keeps one residual
+        distribution."""
 
-        rule = config.threshold
-        distribution = ResidualDistribution(config.continuous.interval).fit(y - raw_oof)
+        rule, settings = config.threshold, config.continuous
         threshold_kpa = config.label.threshold_kpa
-        p = distribution.cdf(threshold_kpa - raw_oof)
+        residuals = np.asarray(y, dtype="float64") - raw_oof
+        if settings.interval_method == "conformal" or X is None:
+            distribution = ResidualDistribution(settings.interval).fit(residuals)
+            p = distribution.cdf(threshold_kpa - raw_oof)
+            scale, scale_params, method = None, None, "conformal"
+        else:
+            stratifier = settings.stratify_by
+            if stratifier is not None and stratifier not in X.columns:
+                raise ValueError(f"continuous.stratify_by {stratifier}: the training rows "
+                                 f"have no column {stratifier!r}")
+            scale, log_scale, scale_params = _fit_scale(config, X, residuals, groups or [],
+                                                        seed, site_groups)
+            spread = np.exp(log_scale)
+            strata = None if stratifier is None else X[stratifier].to_numpy(dtype=object)
+            distribution = LocationScaleDistribution(settings.interval, stratifier).fit(
+                residuals / spread, strata)
+            p = distribution.cdf((threshold_kpa - raw_oof) / spread, strata)
+            method = "location_scale"
         threshold = choose_threshold((y <= threshold_kpa).astype(int), p, rule.rule,
                                      value=rule.value, min_sensitivity=rule.min_sensitivity)
-        return (ContinuousOutputs(distribution, threshold_kpa, threshold), None, threshold,
-                "conformal")
+        return (ContinuousOutputs(distribution, threshold_kpa, threshold, scale, scale_params),
+                None, threshold, method)
+
+    def subgroup_intervals(self, subgroups, frame, y, outputs):
+        """Add ``pi_coverage`` and ``pi_width`` (mean, kPa) of the prediction interval to
+        each row of a subgroup table (:func:`~eihpredict.modeling.subgroup_metrics`:
+        ``variable``, ``level``) and an ``all`` row; ``outputs``: output columns of
+        shape (n,) or (repeats, n) (outer CV), or a callable giving them."""
+        import pandas as pd
+
+        outputs = outputs() if callable(outputs) else outputs
+        low = np.atleast_2d(np.asarray(outputs["change_pi_low"], dtype="float64"))
+        high = np.atleast_2d(np.asarray(outputs["change_pi_high"], dtype="float64"))
+        y = np.asarray(y, dtype="float64")
+        inside = (y >= low) & (y <= high)
+        width = high - low
+
+        def figures(mask):
+            return {"pi_coverage": float(np.mean(inside[:, mask])),
+                    "pi_width": float(np.mean(width[:, mask]))}
+
+        table = subgroups.copy()
+        if len(table):
+            values = {column: frame[column].astype("object").fillna("missing").to_numpy()
+                      for column in table["variable"].unique() if column in frame}
+            extra = [figures(values[r.variable] == r.level) if r.variable in values
+                     else {"pi_coverage": np.nan, "pi_width": np.nan}
+                     for r in table.itertuples()]
+            table = pd.concat([table.reset_index(drop=True), pd.DataFrame(extra)], axis=1)
+        whole = {"variable": "all", "level": "all", "n": len(y),
+                 **figures(np.ones(len(y), dtype=bool))}
+        return pd.concat([pd.DataFrame([whole]), table], ignore_index=True)
 
     def validation_metrics(self, y, probabilities, outputs, threshold, decisions, label, *,
                            n_boot, seed):
@@ -406,11 +474,7 @@ class ContinuousTask(Task):
             "predicts": "the **post-exercise PPT change** (kPa, post - pre) with a "
                         f"{level:.0%} prediction interval and the derived probability of "
                         f"impaired EIH, P(change <= {rule['threshold_kpa']:g} kPa)",
-            "calibration": f"the predictive distribution is the predicted change plus the "
-                           f"{cal.get('n_residuals')} out-of-fold residuals (conformal "
-                           f"interval {cal.get('interval_low', 0):+.1f} to "
-                           f"{cal.get('interval_high', 0):+.1f} kPa around the prediction; "
-                           f"P(impaired) from their smoothed distribution function)",
+            "calibration": _continuous_calibration_line(cal),
             "threshold": f"- Decision threshold on P(impaired EIH): {threshold['value']:.3f} "
                          f"({threshold['rule']} rule, chosen on out-of-fold predictions).",
             "subgroups": "AUROC of the derived P(impaired EIH)",
@@ -500,7 +564,8 @@ class ThreeClassTask(Task):
         value = self.tuning_score(metric, y, fitted.raw_oof)
         return -value if metric == "roc_auc" else value
 
-    def calibrate(self, config, raw_oof, y):
+    def calibrate(self, config, raw_oof, y, *, X=None, groups=None, seed=0,
+                  site_groups=None):
 
         method = MULTICLASS_METHODS[config.calibration.method]
         classes = MulticlassCalibrator(method).fit(raw_oof, y)
@@ -550,6 +615,78 @@ class ThreeClassTask(Task):
             "threshold": "- Predicted class (`eih_class`): the most probable one.",
             "subgroups": "AUROC of P(hyperalgesia) against the other two classes",
         }
+
+
+def _continuous_calibration_line(cal: dict[str, Any]) -> str:
+    """The model card's sentence on a continuous model's predictive distribution."""
+    if cal.get("interval_method") == "location_scale":
+        strata = cal.get("strata") or {}
+        by = (f", conformalised within each {cal['stratify_by']} (partially pooled: "
+              f"{cal.get('prior_rows', 0):g} rows' weight on all strata's)"
+              if cal.get("stratify_by") else "")
+        return (f"location-scale: the predicted change plus its own spread s(x) (a ridge "
+                f"model of the log absolute out-of-fold residual on the features) times "
+                f"the {cal.get('n_residuals')} standardised out-of-fold residuals{by}; "
+                f"pooled interval {cal.get('interval_low', 0):+.2f} to "
+                f"{cal.get('interval_high', 0):+.2f} s(x) around the prediction"
+                + (f", {len(strata)} {'stratum' if len(strata) == 1 else 'strata'}"
+                   if strata else "")
+                + "; P(impaired) from the row's smoothed distribution function")
+    return (f"the predictive distribution is the predicted change plus the "
+            f"{cal.get('n_residuals')} out-of-fold residuals (conformal interval "
+            f"{cal.get('interval_low', 0):+.1f} to {cal.get('interval_high', 0):+.1f} kPa "
+            "around the prediction; P(impaired) from their smoothed distribution function)")
+
+
+#: The scale model of a location-scale continuous model: a ridge regression (the linear
+#: family's) of the log absolute residual, its penalty chosen by cross-validation from
+#: this grid, strongest first (``C``: inverse penalty per row; the smallest is all but
+#: a constant, the choice when the spread does not depend on the features).
+SCALE_FAMILY = "logistic"
+SCALE_C_GRID = (0.0002, 0.002, 0.01, 0.05, 0.25)
+
+
+def _fit_scale(config, X, residuals: np.ndarray, groups: list[str], seed: int,
+               site_groups) -> tuple[Any, np.ndarray, dict[str, Any]]:
+    """The scale pipeline fitted on all rows, the cross-fitted log scale of each row
+    (predicted by a scale model that did not see it, so the standardised residuals stay
+    exchangeable with new rows') and the chosen penalty. The ridge penalty is the grid's
+    (:data:`SCALE_C_GRID`) by the cross-validated squared error of the log absolute
+    residual (one-standard-error rule)."""
+    from ..features import build_feature_pipeline
+    from ._estimators import get_family, make_pipeline
+    from ._tuning import inner_splits
+
+    magnitude = np.abs(residuals)
+    target = np.log(magnitude + 0.05 * (float(np.median(magnitude)) or 1.0))
+    family = get_family(SCALE_FAMILY)
+    options = config.features.options
+    predicted = np.zeros((len(SCALE_C_GRID), len(target)))
+    for train, val in inner_splits(X, target, config.calibration.folds, seed + 2,
+                                   site_groups, "continuous"):
+        # the features once per fold, then the grid's penalties on them
+        features = build_feature_pipeline(list(groups), model_kind=family.flavour,
+                                          options=options).fit(X.iloc[train], target[train])
+        design_train = features.transform(X.iloc[train])
+        design_val = features.transform(X.iloc[val])
+        for j, c in enumerate(SCALE_C_GRID):
+            estimator = family.estimator("continuous", {"C": c, "l1_ratio": 0.0}, seed)
+            predicted[j, val] = estimator.fit(design_train, target[train]).predict(design_val)
+    # The one-standard-error rule: the strongest penalty whose cross-validated error is
+    # within one (paired) standard error of the best (a spread that does not depend on the
+    # features should give an all but constant scale, not fitted noise).
+    errors = (predicted - target) ** 2
+    mean = errors.mean(axis=1)
+    best = int(np.argmin(mean))
+    n = errors.shape[1]
+    chosen = next(j for j in range(len(SCALE_C_GRID))
+                  if mean[j] - mean[best] <= np.std(errors[j] - errors[best], ddof=1)
+                  / np.sqrt(n))
+    scale = make_pipeline(SCALE_FAMILY, list(groups), {"C": SCALE_C_GRID[chosen],
+                                                       "l1_ratio": 0.0},
+                          seed=seed, feature_options=options, task="continuous")
+    return (scale.fit(X, target), predicted[chosen],
+            {"C": SCALE_C_GRID[chosen], "cv_mse": [round(float(v), 5) for v in mean]})
 
 
 #: Registered tasks by name.
