@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from .features import FEATURE_GROUPS
+from .features import DEFAULT_FEATURE_GROUPS, feature_groups
 from .fileio import read_yaml
 from .labels import LabelRule
 
@@ -105,22 +105,23 @@ class CandidateConfig(_Strict):
     @classmethod
     def _known_groups(cls, value):
         if value is not None:
-            unknown = [g for g in value if g not in FEATURE_GROUPS]
+            unknown = [g for g in value if g not in feature_groups()]
             if unknown or not value:
-                raise ValueError(f"unknown feature groups {unknown}; expected {FEATURE_GROUPS}")
+                raise ValueError(f"unknown feature groups {unknown}; expected "
+                                 f"{feature_groups()}")
         return value
 
 
 class FeaturesConfig(_Strict):
-    groups: list[str] = Field(default_factory=lambda: list(FEATURE_GROUPS))
+    groups: list[str] = Field(default_factory=lambda: list(DEFAULT_FEATURE_GROUPS))
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("groups")
     @classmethod
     def _known(cls, value):
-        unknown = [g for g in value if g not in FEATURE_GROUPS]
+        unknown = [g for g in value if g not in feature_groups()]
         if unknown or not value:
-            raise ValueError(f"unknown feature groups {unknown}; expected {FEATURE_GROUPS}")
+            raise ValueError(f"unknown feature groups {unknown}; expected {feature_groups()}")
         return value
 
 

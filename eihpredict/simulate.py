@@ -92,8 +92,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from .instruments import INSTRUMENTS, iter_instruments
 from .labels import LabelRule
-from .schema import COLUMNS, QUESTIONNAIRES, design_column
+from .schema import COLUMNS, design_column
 
 __all__ = ["DESIGNS", "SCENARIOS", "Scenario", "SimulatedCohort", "simulate_cohort",
            "write_truth"]
@@ -315,16 +316,12 @@ def simulate_cohort(n: int, seed: int = 0, scenario: str = "default", *,
     ts_series = np.clip(np.round(ts_single * np.exp(0.7 + 0.3 * ts_fac + rng.normal(0, 0.15, n)),
                                  1), 0, 100)
 
+    latent = dict(zip(TRAITS, z.T, strict=True))
     items: dict[str, np.ndarray] = {}
-    items.update(_likert(rng, QUESTIONNAIRES["pcs"].items, 0.8 + 1.0 * catas, 0, 4))
-    tsk_scored = _likert(rng, QUESTIONNAIRES["tsk"].items, 2.0 + 0.55 * fear, 1, 4)
-    for i, name in enumerate(QUESTIONNAIRES["tsk"].items, start=1):
-        reverse = i in QUESTIONNAIRES["tsk"].reverse
-        items[name] = 5 - tsk_scored[name] if reverse else tsk_scored[name]
-    hads_items = QUESTIONNAIRES["hads"].items
-    items.update(_likert(rng, hads_items[0::2], 0.9 + 0.7 * anx, 0, 3))
-    items.update(_likert(rng, hads_items[1::2], 0.6 + 0.7 * dep, 0, 3))
-    pcs_total = sum(items[c] for c in QUESTIONNAIRES["pcs"].items)
+    for inst in iter_instruments(simulated_by_default=True):  # declaration order: pcs,
+        items.update(inst.simulate(rng, latent))                # tsk, hads (v1 draws)
+    hads_items = INSTRUMENTS["hads"].items
+    pcs_total = sum(items[c] for c in INSTRUMENTS["pcs"].items)
     hads_anx = sum(items[c] for c in hads_items[0::2])
     hads_dep = sum(items[c] for c in hads_items[1::2])
 
@@ -528,14 +525,6 @@ def _sensitivity_shift(pop_idx: np.ndarray) -> np.ndarray:
     return np.array([_TRAIT_SHIFT[p][0] for p in POPULATIONS])[pop_idx]
 
 
-def _likert(rng: np.random.Generator, names: tuple[str, ...], location: np.ndarray,
-            low: int, high: int) -> dict[str, np.ndarray]:
-    """Ordinal items: a rounded noisy reading of the latent location, within the scale."""
-    noise = rng.normal(0.0, 0.7, (len(location), len(names)))
-    values = np.clip(np.round(location[:, None] + noise), low, high)
-    return {name: values[:, j] for j, name in enumerate(names)}
-
-
 def _eih_mean(c: dict[str, np.ndarray], sc: Scenario) -> np.ndarray:
     """Mean measured EIH change (kPa) given a participant's measured values."""
     n = len(c["pop_idx"])
@@ -566,7 +555,7 @@ def _eih_mean(c: dict[str, np.ndarray], sc: Scenario) -> np.ndarray:
 def _add_missingness(rng: np.random.Generator, frame: pd.DataFrame, sc: Scenario) -> None:
     """Realistic missing data: items at random, whole instruments, optional measures."""
     n = len(frame)
-    for q in QUESTIONNAIRES.values():
+    for q in iter_instruments(simulated_by_default=True):
         cols = list(q.items)
         block = frame[cols].to_numpy().copy()
         block[rng.random(block.shape) < 0.02] = np.nan  # skipped items
@@ -579,19 +568,24 @@ def _add_missingness(rng: np.random.Generator, frame: pd.DataFrame, sc: Scenario
         frame.loc[rng.random(n) < share, col] = np.nan
     if sc.totals_only_sites:
         totals_only = frame["site"].isin(sc.totals_only_sites).to_numpy()
-        for total, q, idx in (("pcs_total", "pcs", None), ("tsk_total", "tsk", None),
-                              ("hads_anxiety", "hads", slice(0, None, 2)),
-                              ("hads_depression", "hads", slice(1, None, 2))):
-            quest = QUESTIONNAIRES[q]
-            names = list(quest.items if idx is None else quest.items[idx])
-            values = frame[names].to_numpy().copy()
-            for j, name in enumerate(names):
-                if int(name[-2:]) in quest.reverse:
-                    values[:, j] = quest.reverse_constant - values[:, j]
-            complete = ~np.isnan(values).any(axis=1)
-            frame[total] = np.where(totals_only & complete, values.sum(axis=1), np.nan)
-        item_cols = [c for q in QUESTIONNAIRES.values() for c in q.items]
+        simulated = list(iter_instruments(simulated_by_default=True))
+        for quest in simulated:
+            for total, numbers in _kept_totals(quest):
+                names = [quest.item(i) for i in numbers]
+                values = np.column_stack(quest.scored(
+                    [frame[c].to_numpy(dtype="float64") for c in names], numbers))
+                complete = ~np.isnan(values).any(axis=1)
+                frame[total] = np.where(totals_only & complete, values.sum(axis=1), np.nan)
+        item_cols = [c for q in simulated for c in q.items]
         frame.loc[totals_only, item_cols] = np.nan
+
+
+def _kept_totals(quest) -> list[tuple[str, tuple[int, ...]]]:
+    """The totals a totals-only site keeps: every scale with a total column except a
+    shorter version inside another (the TSK-11 inside the TSK-17)."""
+    scales = [s for s in quest.scales if s.total]
+    return [(s.total, s.items) for s in scales
+            if not any(set(s.items) < set(o.items) for o in scales)]
 
 
 def write_truth(cohort: SimulatedCohort, path: str | os.PathLike[str]) -> None:
