@@ -577,7 +577,7 @@ register_instrument(Instrument(
     study_item_offset=20,
     total_synonyms={"stai_trait_total": ("stai_trait", "stai_t", "stait", "stai_y2",
                                          "stai_trait_total", "stai_trait_sum", "stai_y2_total")},
-    simulate=_sim_from("anxiety", "stai_trait", 2.1, 0.6),
+    simulate=_sim_from("anxiety", "stai_trait", 1.9, 0.6),
     notes="Contract items 1-20 are form items 21-40; items 1, 3, 6, 7, 10, 13, 14, 16, 19 "
           "(form 21, 23, 26, 27, 30, 33, 34, 36, 39) reversed (5 - answer); total 20-80. "
           "Up to 2 missing items pro-rated (the manual's rule)."))
@@ -587,7 +587,7 @@ register_instrument(Instrument(
     item_stems=("phq9", "phq_9"),
     total_synonyms={"phq9_total": ("phq9", "phq_9", "phq9_total", "phq9_sum", "phq9_score",
                                    "phq_9_total")},
-    simulate=_sim_from("depression", "phq9", 0.8, 0.6),
+    simulate=_sim_from("depression", "phq9", 0.6, 0.6),
     notes="9 items 0-3; total 0-27 (5, 10, 15, 20: mild, moderate, moderately severe, "
           "severe). One missing item pro-rated."))
 register_instrument(Instrument(
@@ -596,7 +596,7 @@ register_instrument(Instrument(
     item_stems=("gad7", "gad_7"),
     total_synonyms={"gad7_total": ("gad7", "gad_7", "gad7_total", "gad7_sum", "gad7_score",
                                    "gad_7_total")},
-    simulate=_sim_from("anxiety", "gad7", 0.8, 0.6),
+    simulate=_sim_from("anxiety", "gad7", 0.6, 0.6),
     notes="7 items 0-3; total 0-21 (5, 10, 15: mild, moderate, severe). One missing item "
           "pro-rated."))
 

@@ -41,6 +41,16 @@ CONTRACT_COLUMNS = (
     + [f"{session}_{measure}_{time}_{unit}" for session in ("eih", "rest")
        for measure, unit in (("hpt", "c"), ("spr", "nrs"))
        for time in ("pre", "post", "post15", "post30")]
+    # contract v3 (section 7): rating-based CPM and the instruments beside PCS/TSK/HADS
+    + ["cpm_test_before_rating", "cpm_test_after_rating", "cpm_rating_scale",
+       "cpm_test_stimulus"]
+    + [f"promis_{d}_{i:02d}" for d in ("anx", "dep") for i in range(1, 5)]
+    + ["promis_anx_raw", "promis_anx_t", "promis_dep_raw", "promis_dep_t"]
+    + [f"pseq_{i:02d}" for i in range(1, 11)] + ["pseq_total"]
+    + [f"csi_{i:02d}" for i in range(1, 26)] + ["csi_total"]
+    + [f"stai_trait_{i:02d}" for i in range(1, 21)] + ["stai_trait_total"]
+    + [f"phq9_{i:02d}" for i in range(1, 10)] + ["phq9_total"]
+    + [f"gad7_{i:02d}" for i in range(1, 8)] + ["gad7_total"]
 )
 
 
