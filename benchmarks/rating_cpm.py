@@ -55,7 +55,7 @@ def _inputs(frame, form: str):
     frame = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame])
     if form == "cpm":
         return frame.drop(columns=list(RATING_CPM))
-    return frame.assign(**{c: np.nan for c in PPT_CPM})  # PPT CPM columns blank
+    return frame.assign(**dict.fromkeys(PPT_CPM, np.nan))  # PPT CPM columns blank
 
 
 def run_seed(kind: str, seed: int, n_train: int, n_test: int, trials: int,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["render_model_card"]
+__all__ = ["cpm_form", "render_model_card"]
 
 
 #: Metrics in the card's table, per task (all metrics are in ``metadata.json``).
@@ -130,6 +130,23 @@ def _missingness_lines(rows: list[dict[str, Any]], missing: dict[str, Any]) -> l
     return lines
 
 
+def cpm_form(groups) -> str:
+    """Which CPM form a model uses, in words (the card's "CPM form" line).
+
+    Examples
+    --------
+    >>> cpm_form(["cpm_rating", "pcs"])
+    'pain ratings of a test stimulus (cpm_rating: cpm_test_before_rating, cpm_test_after_rating)'
+    """
+    forms = []
+    if "cpm" in groups:
+        forms.append("pressure pain thresholds (cpm: cpm_test_before_kpa, cpm_test_after_kpa)")
+    if "cpm_rating" in groups:
+        forms.append("pain ratings of a test stimulus (cpm_rating: cpm_test_before_rating, "
+                     "cpm_test_after_rating)")
+    return " and ".join(forms) or "none (no CPM group)"
+
+
 def render_model_card(result, metadata: dict[str, Any]) -> str:
     """Markdown model card for a :class:`~eihpredict.modeling.TrainingResult`."""
     config = result.config
@@ -194,6 +211,7 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
         "",
         "## Predictors (TRIPOD+AI 8)",
         f"- Feature groups: {', '.join(metadata['feature_groups'])}.",
+        f"- CPM form: {cpm_form(metadata['feature_groups'])}.",
         *([f"- Regression to the mean: the baseline PPT predictor is the outcome's own "
            f"pre-exercise measurement, so {data['regression_to_the_mean']['action']}."]
           if data.get("regression_to_the_mean", {}).get("action") else []),

@@ -62,11 +62,16 @@ def test_schema_has_every_contract_column_once():
 
 def test_schema_groups_are_feature_prefixes():
     prefixes = {"cpm", "ts", "pcs", "tsk", "hads", "ppt", "sex", "population", "exercise",
-                "age", "bmi", "pain", "physical_activity", "site", "id", "eih"}
+                "age", "bmi", "pain", "physical_activity", "site", "id", "eih",
+                # contract v3: rating-based CPM (its columns keep the cpm_ prefix, as named
+                # in the contract; its features start with cpm_rating_) and instruments
+                "cpm_rating", "promis_anx", "promis_dep", "pseq", "csi", "stai_trait", "phq9",
+                "gad7"}
     for column in COLUMNS:
         assert column.group in prefixes
         if column.group not in ("id", "eih"):
-            assert column.name.startswith(column.group), column.name
+            prefix = "cpm_" if column.group == "cpm_rating" else column.group
+            assert column.name.startswith(prefix), column.name
 
 
 def test_schema_tsk_reverse_items_are_4_8_12_16():

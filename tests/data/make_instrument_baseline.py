@@ -1,15 +1,20 @@
-"""Freeze features, model numbers and simulated frames from main's code."""
-import hashlib, sys
+"""Freeze features, model numbers and simulated frames from main's code (run once on main
+before the instrument registry: ``python tests/data/make_instrument_baseline.py OUT.npz``)."""
+import hashlib
+import sys
+
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from eihpredict.simulate import simulate_cohort
+
 from eihpredict.features import build_feature_pipeline
+from eihpredict.simulate import simulate_cohort
 
 out = {}
 for scenario, seed in (("default", 7), ("multisite", 3)):
     cohort = simulate_cohort(160, seed=seed, scenario=scenario)
     frame = cohort.frame
-    out[f"{scenario}_frame_sha256"] = np.array(hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest())
+    digest = hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+    out[f"{scenario}_frame_sha256"] = np.array(digest)
     for kind in ("tree", "linear"):
         pipe = build_feature_pipeline(model_kind=kind)
         feats = pipe.fit_transform(frame)
@@ -17,6 +22,7 @@ for scenario, seed in (("default", 7), ("multisite", 3)):
         out[f"{scenario}_{kind}_values"] = feats.to_numpy(dtype="float64")
     y = (frame["eih_ppt_post_kpa"] <= frame["eih_ppt_pre_kpa"]).to_numpy()
     X = build_feature_pipeline(model_kind="linear").fit_transform(frame)
-    out[f"{scenario}_logistic_p"] = LogisticRegression(max_iter=1000).fit(X, y).predict_proba(X)[:, 1]
+    logistic = LogisticRegression(max_iter=1000).fit(X, y)
+    out[f"{scenario}_logistic_p"] = logistic.predict_proba(X)[:, 1]
 np.savez_compressed(sys.argv[1], **out)
 print({k: v.shape for k, v in out.items()})
