@@ -159,6 +159,19 @@ def contract(
     _run(_write_text, out, text)
 
 
+@app.command()
+def instruments(
+    out: Annotated[Path | None, typer.Option("--out", help="Write the table here.")] = None,
+) -> None:
+    """Print the table of registered instruments (generated from the registry)."""
+    from .instruments import instruments_markdown
+
+    if out is None:
+        typer.echo(instruments_markdown(), nl=False)
+        return
+    _run(_write_text, out, instruments_markdown())
+
+
 def _write_text(path: Path, text: str) -> None:
     from .fileio import atomic_path
 

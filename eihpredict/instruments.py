@@ -627,8 +627,3 @@ given totals | pro-rating | reference |
             f"(fraction {inst.max_missing_fraction:g}) | {inst.reference} |")
     return "\n".join(lines) + "\n"
 
-
-if __name__ == "__main__":  # python -m eihpredict.instruments: the docs table
-    import sys
-
-    sys.stdout.write(instruments_markdown())

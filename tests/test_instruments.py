@@ -249,3 +249,12 @@ def test_simulated_instruments_correlate_with_their_latent_traits():
         assert spec.min <= f[column].min() and f[column].max() <= spec.max
     assert_allclose(f["promis_anx_t"].dropna().isin(list(PROMIS_ANXIETY_4A_T.values())).mean(),
                     1.0)
+
+
+def test_docs_list_every_registered_instrument():
+    from eihpredict.instruments import instruments_markdown
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "instruments.md").read_text()
+    assert instruments_markdown() in doc, "regenerate the table: eihpredict instruments"
+    for inst in INSTRUMENTS.values():
+        assert f"`{inst.name}_`" in doc
