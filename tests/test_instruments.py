@@ -258,3 +258,20 @@ def test_docs_list_every_registered_instrument():
     assert instruments_markdown() in doc, "regenerate the table: eihpredict instruments"
     for inst in INSTRUMENTS.values():
         assert f"`{inst.name}_`" in doc
+
+
+def test_validator_checks_t_scores_and_the_cpm_rating_scale():
+    frame = pd.DataFrame({
+        "participant_id": ["a", "b", "c", "d"], "sex": ["male"] * 4,
+        "promis_anx_raw": [11, 11, np.nan, np.nan], "promis_anx_t": [61.4, 59.5, 70.0, np.nan],
+        "cpm_test_before_rating": [6, 60, 60, 6], "cpm_test_after_rating": [4, 40, 40, 40],
+        "cpm_rating_scale": ["0-10", "0-100", "0-10", "0-10"]})
+    issues = validate_frame(frame).issues
+    found = sorted(zip(issues["row"], issues["column"], strict=True))
+    assert found == [(2, "promis_anx_t"), (3, "cpm_test_after_rating"),
+                     (3, "cpm_test_before_rating"), (4, "cpm_test_after_rating")], issues
+    assert "table at the raw sum promis_anx_raw" in issues["rule"].iloc[0]
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    from eihpredict.validation import validate_records
+
+    assert validate_records(records).valid.tolist() == [True, False, False, False]
