@@ -22,7 +22,7 @@ import yaml
 
 from .cohort_io import ReadOptions, open_cohort
 from .instruments import INSTRUMENTS, instrument_of_column
-from .mapping import MAPPING_FORMAT, code_key
+from .mapping import MAPPING_FORMAT, code_key, instrument_named
 from .schema import COLUMN_BY_NAME, COLUMNS
 
 __all__ = ["MappingDraft", "draft_mapping"]
@@ -253,6 +253,32 @@ def _pressure_target(tokens: list[str]) -> str | None:
     return "ppt_local_kpa"
 
 
+_TOTAL_WORDS = {"sum", "raw", "total", "score", "rawscore", "summed", "t", "tscore"}
+
+
+def _instrument_total(norm: str, tokens: list[str], profile: _Profile
+                      ) -> tuple[str, str, list[str]] | None:
+    """A total or T-score named after its instrument (``promis_anx_rawscore``,
+    ``PSEQ total``), decided by the values where the instrument has a lookup (a PROMIS
+    sum is 4-20, its T-score 40-82)."""
+    named = instrument_named(norm)
+    synonym = _synonyms().get(norm)
+    if named is None or not (set(tokens) & _TOTAL_WORDS or synonym):
+        return None
+    inst = named[0]
+    totals = [s for s in inst.scales if s.total]
+    if not totals or (synonym and synonym != totals[0].total):
+        return None  # the synonym rule says which total (hads_d, tsk11, ...)
+    column = synonym or totals[0].total
+    why = "synonym" if synonym else f"named after the {inst.label or inst.name}, a total"
+    lookup = next((lk for lk in inst.lookups if lk.scale == totals[0].feature), None)
+    if lookup is not None and (set(tokens) & {"t", "tscore"} or (
+            profile.numeric and profile.high > inst.total_range(totals[0])[1])):
+        column, why = lookup.feature, (f"named after the {inst.label or inst.name}; values "
+                                       f"up to {profile.high:g}, above its raw sums: T-scores")
+    return column, why, tokens
+
+
 _RATING_WORDS = {"rating", "ratings", "nrs", "vas", "rate", "painrating", "pain"}
 
 
@@ -292,6 +318,9 @@ def _suggest(name: str, profile: _Profile) -> tuple[str | None, str, list[str]]:
             return questionnaire.item(number), "item name", tokens
     if name in COLUMN_BY_NAME:
         return name, "contract name", tokens
+    total = _instrument_total(norm, tokens, profile)
+    if total is not None:
+        return total
     rating = _rating_target(tokens)
     if rating is not None:
         return rating, "CPM rating name (a rating, not a pressure: rating-based CPM)", tokens

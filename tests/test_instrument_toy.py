@@ -82,6 +82,9 @@ def test_toy_instrument_trains_scores_and_maps(toy, tmp_path):
     result = train(config, data, out=tmp_path / "model", track=False)
     features = result.metadata["features"]
     assert "toyq_total" in features and "toyq_first" in features
+    card = (tmp_path / "model" / "model_card.md").read_text()
+    assert "Feature groups: cpm, toyq." in card
+    assert "- CPM form: pressure pain thresholds (cpm: " in card
 
     # Scoring: the toy items feed the model; a study's own names through a mapping.
     study = cohort.drop(columns=[c for c in cohort.columns if c.startswith("eih_")])
