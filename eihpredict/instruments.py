@@ -39,7 +39,9 @@ from types import MappingProxyType
 import numpy as np
 
 __all__ = [
+    "CPM_FORMS",
     "INSTRUMENTS",
+    "ChangeMeasure",
     "Instrument",
     "Lookup",
     "Scale",
@@ -599,6 +601,75 @@ register_instrument(Instrument(
     simulate=_sim_from("anxiety", "gad7", 0.6, 0.6),
     notes="7 items 0-3; total 0-21 (5, 10, 15: mild, moderate, severe). One missing item "
           "pro-rated."))
+
+
+# -- measures: one declaration per form of a paired (before/after) measure -------------
+@dataclass(frozen=True)
+class ChangeMeasure:
+    """A measure taken before and during/after an intervention, as one declaration.
+
+    CPM by pressure pain thresholds and CPM by pain ratings are two declarations of one
+    quantity: the features are ``abs`` (the change in the direction of inhibition) and
+    ``pct`` (``100 * abs / before``), so **positive = inhibition** for both forms.
+
+    Parameters
+    ----------
+    name : str
+        Feature group; the features are ``{name}_abs`` and ``{name}_pct``.
+    before, after : str
+        Contract columns of the test stimulus before and during/after conditioning.
+    inhibition : {"rise", "fall"}
+        Which direction is inhibition: a PPT rises, a pain rating falls.
+    unit : str
+        Unit of ``abs``.
+    scale_column : str, optional
+        Category column whose value multiplies ``abs`` onto one unit (``0-10`` ratings
+        x 10 onto a 0-100 scale); rows with no value there have no ``abs``.
+    scale_factors : mapping of str to float
+    label : str
+
+    Examples
+    --------
+    >>> ppt, rating = CPM_FORMS["cpm"], CPM_FORMS["cpm_rating"]
+    >>> [v.tolist() for v in ppt.effect(np.array([300.0]), np.array([360.0]))]
+    [[60.0], [20.0]]
+    >>> [v.tolist() for v in rating.effect(np.array([60.0]), np.array([45.0]))]
+    [[15.0], [25.0]]
+    """
+
+    name: str
+    before: str
+    after: str
+    inhibition: str
+    unit: str
+    scale_column: str | None = None
+    scale_factors: Mapping[str, float] = field(default_factory=dict)
+    label: str = ""
+
+    @property
+    def features(self) -> tuple[str, str]:
+        return f"{self.name}_abs", f"{self.name}_pct"
+
+    def effect(self, before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(abs, pct)`` per row, positive = inhibition; ``pct`` is missing (never
+        infinite) where ``before`` is not positive."""
+        change = after - before if self.inhibition == "rise" else before - after
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pct = np.where(before > 0, 100.0 * change / before, np.nan)
+            pct = np.where(np.isfinite(pct), pct, np.nan)  # never inf
+        return change, pct
+
+
+#: The two CPM forms (Yarnitsky et al. 2015): a PPT test stimulus, or a pain rating of a
+#: fixed test stimulus (heat, pressure, electrical, cuff).
+CPM_FORMS: Mapping[str, ChangeMeasure] = MappingProxyType({
+    "cpm": ChangeMeasure("cpm", "cpm_test_before_kpa", "cpm_test_after_kpa", "rise", "kPa",
+                         label="pressure pain thresholds"),
+    "cpm_rating": ChangeMeasure(
+        "cpm_rating", "cpm_test_before_rating", "cpm_test_after_rating", "fall",
+        "points of 0-100", scale_column="cpm_rating_scale",
+        scale_factors={"0-10": 10.0, "0-100": 1.0}, label="pain ratings of a test stimulus"),
+})
 
 
 def instruments_markdown() -> str:

@@ -138,12 +138,10 @@ def cpm_form(groups) -> str:
     >>> cpm_form(["cpm_rating", "pcs"])
     'pain ratings of a test stimulus (cpm_rating: cpm_test_before_rating, cpm_test_after_rating)'
     """
-    forms = []
-    if "cpm" in groups:
-        forms.append("pressure pain thresholds (cpm: cpm_test_before_kpa, cpm_test_after_kpa)")
-    if "cpm_rating" in groups:
-        forms.append("pain ratings of a test stimulus (cpm_rating: cpm_test_before_rating, "
-                     "cpm_test_after_rating)")
+    from .instruments import CPM_FORMS
+
+    forms = [f"{form.label} ({form.name}: {form.before}, {form.after})"
+             for form in CPM_FORMS.values() if form.name in groups]
     return " and ".join(forms) or "none (no CPM group)"
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..instruments import CPM_FORMS
 from ..schema import COLUMN_BY_NAME
 from ._base import ContractTransformer, equals, one_hot
 
 __all__ = ["CPMFeatures", "CPMRatingFeatures"]
 
-_BEFORE, _AFTER = "cpm_test_before_kpa", "cpm_test_after_kpa"
+_PPT = CPM_FORMS["cpm"]
+_BEFORE, _AFTER = _PPT.before, _PPT.after
 
 
 class CPMFeatures(ContractTransformer):
@@ -89,11 +91,7 @@ class CPMFeatures(ContractTransformer):
         return out
 
     def _compute(self, cols, n):
-        before, after = cols[_BEFORE], cols[_AFTER]
-        cpm_abs = after - before
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cpm_pct = np.where(before > 0, 100.0 * cpm_abs / before, np.nan)
-            cpm_pct = np.where(np.isfinite(cpm_pct), cpm_pct, np.nan)  # never inf
+        cpm_abs, cpm_pct = _PPT.effect(cols[_BEFORE], cols[_AFTER])
         out = {"cpm_abs": cpm_abs, "cpm_pct": cpm_pct}
         if self.responder_rule is not None:
             with np.errstate(invalid="ignore"):
@@ -106,8 +104,9 @@ class CPMFeatures(ContractTransformer):
         return out
 
 
-_RATING_BEFORE, _RATING_AFTER = "cpm_test_before_rating", "cpm_test_after_rating"
-_RATING_SCALE, _RATING_STIMULUS = "cpm_rating_scale", "cpm_test_stimulus"
+_RATING = CPM_FORMS["cpm_rating"]
+_RATING_BEFORE, _RATING_AFTER = _RATING.before, _RATING.after
+_RATING_SCALE, _RATING_STIMULUS = _RATING.scale_column, "cpm_test_stimulus"
 
 
 class CPMRatingFeatures(ContractTransformer):
@@ -172,11 +171,9 @@ class CPMRatingFeatures(ContractTransformer):
                 raise ValueError(
                     f"cpm_rating_scale is 0-10 but a rating exceeds 10 in {len(over)} row(s); "
                     f"first at row {i + 1}: before={before[i]:g}, after={after[i]:g}.")
-            factor = np.where(ten, 10.0, np.where(hundred, 1.0, np.nan))
-        drop = before - after
-        with np.errstate(invalid="ignore", divide="ignore"):
-            pct = np.where(before > 0, 100.0 * drop / before, np.nan)
-            pct = np.where(np.isfinite(pct), pct, np.nan)
+            factor = np.where(ten, _RATING.scale_factors["0-10"],
+                              np.where(hundred, _RATING.scale_factors["0-100"], np.nan))
+        drop, pct = _RATING.effect(before, after)
         out = {"cpm_rating_abs": drop * factor, "cpm_rating_pct": pct}
         if self.encode_stimulus and _RATING_STIMULUS in cols:
             out.update(one_hot(cols[_RATING_STIMULUS],
