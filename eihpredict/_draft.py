@@ -289,7 +289,8 @@ def _rating_target(tokens: list[str]) -> str | None:
         return None
     if words & {"scale"}:
         return "cpm_rating_scale"
-    if words & (_POST | {"cond", "during", "test2", "cs"}):
+    if words & (_POST | {"cond", "during", "test2", "cs", "cold", "ice", "cpt",
+                         "conditioning", "conditioned"}):
         return "cpm_test_after_rating"
     return "cpm_test_before_rating"
 
@@ -323,7 +324,12 @@ def _suggest(name: str, profile: _Profile) -> tuple[str | None, str, list[str]]:
         return total
     rating = _rating_target(tokens)
     if rating is not None:
-        return rating, "CPM rating name (a rating, not a pressure: rating-based CPM)", tokens
+        why = "CPM rating name (a rating, not a pressure: rating-based CPM)"
+        if rating != "cpm_rating_scale" and profile.numeric:
+            scale = "0-10" if profile.high <= 10 else "0-100"
+            why += (f"; CHECK: ratings up to {profile.high:g}, so constants: "
+                    f"cpm_rating_scale: {scale} unless the file says")
+        return rating, why, tokens
     if any(t in ("ppt", "pressure", "algometer", "algo", "ppts") for t in tokens) or (
             "cpm" in tokens and profile.numeric and profile.mean > 1):
         stem, _ = _trial_stem(norm)

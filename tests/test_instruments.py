@@ -283,11 +283,12 @@ def test_map_init_reads_totals_and_t_scores_named_after_their_instrument(tmp_pat
     path = tmp_path / "lab.csv"
     pd.DataFrame({"record_id": [1, 2], "promis_anx_rawscore": [10, 12],
                   "PROMIS Dep": [55.7, 62.2], "pseq total": [40, 35],
-                  "cpm_vas_pre": [60, 70], "cpm_vas_cond": [40, 65]}).to_csv(path, index=False)
+                  "cpm_vas_warm": [60, 70], "cpm_vas_cold": [40, 65]}).to_csv(path, index=False)
     text = draft_mapping(path).text
     for line in ("promis_anx_raw: promis_anx_rawscore", "pseq_total: pseq total",
-                 "cpm_test_before_rating: cpm_vas_pre", "cpm_test_after_rating: cpm_vas_cond"):
+                 "cpm_test_before_rating: cpm_vas_warm", "cpm_test_after_rating: cpm_vas_cold"):
         assert line in text, line
+    assert "constants: cpm_rating_scale: 0-100 unless the file says" in text
     assert "promis_dep_t: PROMIS Dep  # named after the PROMIS Depression short form 4a; " \
         "values up to 62.2, above its raw sums: T-scores" in text
     mapping = StudyMapping.from_dict({"columns": {
