@@ -352,6 +352,11 @@ _VERSION = [0]
 #: Every registered instrument by name (a live, read-only view of the registry).
 INSTRUMENTS: Mapping[str, Instrument] = MappingProxyType(_REGISTRY)
 _NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
+#: Names of the contract's other groups and of the feature pipeline's steps.
+_RESERVED = frozenset({"cpm", "cpm_rating", "ts", "ppt", "exercise", "sex", "population",
+                       "age", "bmi", "pain", "physical_activity", "site", "id", "eih",
+                       "questionnaires", "clinical", "covariates", "features", "impute",
+                       "scale"})
 
 
 def registry_version() -> int:
@@ -384,6 +389,9 @@ def register_instrument(instrument: Instrument) -> Instrument:
                          "and single underscores")
     if name in _REGISTRY:
         raise ValueError(f"instrument {name!r} is already registered")
+    if name in _RESERVED:
+        raise ValueError(f"Got instrument name {name!r}; it names another feature group or "
+                         "pipeline step")
     numbers = set(range(1, instrument.n_items + 1))
     for s in instrument.scales:
         if not set(s.items) <= numbers or not s.feature.startswith(name + "_"):

@@ -164,6 +164,8 @@ def test_registering_a_clash_is_refused():
         register_instrument(Instrument("pcsx", 2, 0, 2, scales=(
             Scale("pcsx_total", (1, 2), "pcs_total"),)))
     assert "pcsx" not in INSTRUMENTS
+    with pytest.raises(ValueError, match="names another feature group"):
+        register_instrument(Instrument("ppt", 2, 0, 2))
 
 
 # -- mapping and draft -----------------------------------------------------------------------
