@@ -2,6 +2,7 @@
 
     python -m benchmarks.rating_cpm [--kind logistic] [--seeds 0 1 2 3 4] [--train 800]
                                     [--test 4000] [--trials 6] [--scenario realistic]
+                                    [--rating-error 4]
 
 Per seed: a simulated development cohort (``simulate_cohort(train, seed, scenario,
 extras=["cpm_rating"])``) and an independent held-out cohort (seed ``10000 + seed``).
@@ -18,7 +19,8 @@ calibration) fits
 and reports the held-out AUROC for impaired EIH (default rule) of each, their
 difference (rating - PPT) and the AUROC of the truth's exact probability (the oracle).
 Then the mean, SD, min and max over seeds. The claim checked: the rating model reaches
-within 0.02 AUROC of the PPT model.
+within 0.02 AUROC of the PPT model. ``--rating-error`` sets the simulated error of one
+rating (SD, points of 100; the simulator's default 4) to see how the gap grows.
 """
 
 from __future__ import annotations
@@ -95,16 +97,23 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=4000)
     parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--scenario", default="realistic")
+    parser.add_argument("--rating-error", type=float, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.rating_error is not None:
+        from eihpredict import simulate
+
+        simulate.RATING_ERROR_SD = args.rating_error
     rows = []
     for seed in args.seeds:
         row = run_seed(args.kind, seed, args.train, args.test, args.trials, args.scenario)
         rows.append(row)
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
                           for k, v in row.items()}), flush=True)
+    from eihpredict import simulate
+
     print(f"\n{args.kind}, {args.scenario}, {len(rows)} seed(s), train {args.train}, "
-          f"held-out {args.test}:")
+          f"held-out {args.test}, rating error SD {simulate.RATING_ERROR_SD:g}:")
     for key in [k for k in rows[0] if k not in ("seed", "kind", "scenario")]:
         values = np.array([r[key] for r in rows])
         sd = values.std(ddof=1) if len(values) > 1 else float("nan")
