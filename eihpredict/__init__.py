@@ -15,6 +15,14 @@ True
 from importlib import import_module
 from typing import Any
 
+from .instruments import (
+    CPM_FORMS,
+    INSTRUMENTS,
+    Instrument,
+    Scale,
+    register_instrument,
+    unregister_instrument,
+)
 from .schema import COLUMNS, CONTRACT_VERSION, contract_markdown, participant_model
 from .simulate import SCENARIOS, simulate_cohort
 from .validation import read_valid_cohort, validate_file, validate_frame
@@ -49,6 +57,12 @@ _LAZY = {
 __all__ = [
     "COLUMNS",
     "CONTRACT_VERSION",
+    "CPM_FORMS",
+    "INSTRUMENTS",
+    "Instrument",
+    "Scale",
+    "register_instrument",
+    "unregister_instrument",
     "SCENARIOS",
     "__version__",
     "contract_markdown",

@@ -21,7 +21,8 @@ import pandas as pd
 import yaml
 
 from .cohort_io import ReadOptions, open_cohort
-from .mapping import MAPPING_FORMAT, code_key
+from .instruments import INSTRUMENTS, instrument_of_column
+from .mapping import MAPPING_FORMAT, code_key, instrument_named
 from .schema import COLUMN_BY_NAME, COLUMNS, QUESTIONNAIRES
 from .validation import item_coding_shift
 
@@ -46,12 +47,7 @@ _NAMES: Mapping[str, tuple[str, ...]] = {
                            "pain"),
     "physical_activity_met_min_week": ("ipaq", "ipaq_total", "met_min_week", "met_minutes",
                                        "physical_activity", "met"),
-    "pcs_total": ("pcs", "pcs_total", "pcs_sum", "pcs_score"),
-    "tsk_total": ("tsk", "tsk_total", "tsk_sum", "tsk_score", "tsk17", "tsk_17",
-                  "tsk17_total"),
-    "tsk11_total": ("tsk11", "tsk11_total", "tsk_11_total", "tsk11_sum"),
-    "hads_anxiety": ("hads_a", "hads_anx", "hads_anxiety", "hadsa"),
-    "hads_depression": ("hads_d", "hads_dep", "hads_depression", "hadsd"),
+    # questionnaire totals: declared with each instrument (instruments.py), see _synonyms
     "exercise_modality": ("exercise", "modality", "exercise_type", "exercise_modality",
                           "condition_exercise"),
     "exercise_intensity_pct": ("intensity", "exercise_intensity", "intensity_pct"),
@@ -61,9 +57,28 @@ _NAMES: Mapping[str, tuple[str, ...]] = {
     "eih_impaired": ("eih_impaired", "impaired_eih", "non_responder"),
 }
 
-#: Normalised study name -> contract column.
-_SYNONYMS: Mapping[str, str] = {name: column for column, names in _NAMES.items()
-                                for name in names}
+def _synonyms() -> dict[str, str]:
+    """Normalised study name -> contract column (instrument totals from the registry)."""
+    out = {name: column for column, names in _NAMES.items() for name in names}
+    for inst in INSTRUMENTS.values():
+        for column, names in inst.total_synonyms.items():
+            out.update(dict.fromkeys(names, column))
+    return out
+
+
+def _item_of(norm: str) -> tuple[object, int, str] | None:
+    """(instrument, contract item number, stem) of a study item name such as ``pseq_3``,
+    ``PHQ9_Q2`` or ``stai_21`` (form numbering), or None."""
+    stems = sorted(((stem, inst) for inst in INSTRUMENTS.values() for stem in inst.stems),
+                   key=lambda pair: -len(pair[0]))
+    for stem, inst in stems:
+        match = re.fullmatch(re.escape(stem) + r"_?(?:item_?|q_?)?(\d{1,2})", norm)
+        if match:
+            number = int(match.group(1))
+            if number > inst.n_items and inst.study_item_offset:
+                number -= inst.study_item_offset
+            return inst, number, stem
+    return None
 
 #: Contract category value -> study labels (normalised) that mean it.
 _VALUE_SYNONYMS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
@@ -181,7 +196,8 @@ def _profile(path: Path, options: ReadOptions | None) -> tuple[list[str], dict[s
     header = open_cohort(path, required=(), options=options).columns
     # SPSS value labels: applied where the name suggests a category (sex, group), codes
     # kept elsewhere (items labelled "strongly agree" stay numbers).
-    labelled = {c for c in header if COLUMN_BY_NAME.get(_SYNONYMS.get(_norm(c), ""),
+    synonyms = _synonyms()
+    labelled = {c for c in header if COLUMN_BY_NAME.get(synonyms.get(_norm(c), ""),
                                                         COLUMN_BY_NAME["age_years"]).kind
                 == "category"}
     source = open_cohort(path, required=(), options=options,
@@ -246,6 +262,48 @@ def _pressure_target(tokens: list[str]) -> str | None:
     return "ppt_local_kpa"
 
 
+_TOTAL_WORDS = {"sum", "raw", "total", "score", "rawscore", "summed", "t", "tscore"}
+
+
+def _instrument_total(norm: str, tokens: list[str], profile: _Profile
+                      ) -> tuple[str, str, list[str]] | None:
+    """A total or T-score named after its instrument (``promis_anx_rawscore``,
+    ``PSEQ total``), decided by the values where the instrument has a lookup (a PROMIS
+    sum is 4-20, its T-score 40-82)."""
+    named = instrument_named(norm)
+    synonym = _synonyms().get(norm)
+    if named is None or not (set(tokens) & _TOTAL_WORDS or synonym):
+        return None
+    inst = named[0]
+    totals = [s for s in inst.scales if s.total]
+    if not totals or (synonym and synonym != totals[0].total):
+        return None  # the synonym rule says which total (hads_d, tsk11, ...)
+    column = synonym or totals[0].total
+    why = "synonym" if synonym else f"named after the {inst.label or inst.name}, a total"
+    lookup = next((lk for lk in inst.lookups if lk.scale == totals[0].feature), None)
+    if lookup is not None and (set(tokens) & {"t", "tscore"} or (
+            profile.numeric and profile.high > inst.total_range(totals[0])[1])):
+        column, why = lookup.feature, (f"named after the {inst.label or inst.name}; values "
+                                       f"up to {profile.high:g}, above its raw sums: T-scores")
+    return column, why, tokens
+
+
+_RATING_WORDS = {"rating", "ratings", "nrs", "vas", "rate", "painrating", "pain"}
+
+
+def _rating_target(tokens: list[str]) -> str | None:
+    """The rating-CPM column of a CPM name that says it is a pain rating, or None."""
+    words = set(tokens)
+    if "cpm" not in words or not words & _RATING_WORDS or words & {"ppt", "kpa", "kg"}:
+        return None
+    if words & {"scale"}:
+        return "cpm_rating_scale"
+    if words & (_POST | {"cond", "during", "test2", "cs", "cold", "ice", "cpt",
+                         "conditioning", "conditioned"}):
+        return "cpm_test_after_rating"
+    return "cpm_test_before_rating"
+
+
 def _trial_stem(norm: str) -> tuple[str, bool]:
     """A name without its trial number (``ppt_l_t1_kg`` -> ``ppt_l_kg``)."""
     stem = re.sub(r"(?:^|_)(?:t|trial|rep|r|m)?([1-5])(?=_|$)", "", norm)
@@ -294,22 +352,24 @@ def _suggest(name: str, profile: _Profile, shifts: Mapping[str, tuple[int, str]]
     """(contract column, why, tokens) for one study column, or (None, why, tokens)."""
     norm = _norm(name)
     tokens = norm.split("_")
-    item = _ITEM_NAME.fullmatch(norm)
+    item = _item_of(norm)
     if item:
-        questionnaire = QUESTIONNAIRES[item.group(1)]
-        number = int(item.group(2))
-        shift = shifts.get(item.group(1), (0, ""))[0]
+        questionnaire, number, stem = item
+        shift = shifts.get(questionnaire.name, (0, ""))[0]
         if profile.numeric and profile.high + shift > questionnaire.item_max:
-            if item.group(1) == "tsk" and 11 <= profile.low and profile.high <= 44:
+            if questionnaire.name == "tsk" and 11 <= profile.low and profile.high <= 44:
                 return ("tsk11_total", f"values {profile.low:g}-{profile.high:g} are totals, "
                         "not answers 1-4, and fit the TSK-11 (11-44)", tokens)
-            return None, (f"named like item {number} of the {item.group(1).upper()}, but values "
+            return None, (f"named like item {number} of the {stem.upper()}, but values "
                           f"reach {profile.high:g} (items are {questionnaire.item_min}-"
                           f"{questionnaire.item_max})"), tokens
         if 1 <= number <= questionnaire.n_items:
             return questionnaire.item(number), "item name", tokens
     if name in COLUMN_BY_NAME:
         return name, "contract name", tokens
+    total = _instrument_total(norm, tokens, profile)
+    if total is not None:
+        return total
     is_pressure = any(t in ("ppt", "pressure", "algometer", "algo", "ppts") for t in tokens)
     if is_pressure or "cpm" in tokens or "eih" in tokens:
         derived = sorted(set(tokens) & _DERIVED) or (
@@ -320,19 +380,28 @@ def _suggest(name: str, profile: _Profile, shifts: Mapping[str, tuple[int, str]]
             return None, (f"a derived effect ({evidence}), not a raw before/after "
                           "measurement: left unmapped; the toolkit computes its own effects "
                           "(cpm_abs, cpm_pct) from the raw before and after columns"), tokens
+    rating = _rating_target(tokens)
+    if rating is not None:
+        why = "CPM rating name (a rating, not a pressure: rating-based CPM)"
+        if rating != "cpm_rating_scale" and profile.numeric:
+            scale = "0-10" if profile.high <= 10 else "0-100"
+            why += (f"; CHECK: ratings up to {profile.high:g}, so constants: "
+                    f"cpm_rating_scale: {scale} unless the file says")
+        return rating, why, tokens
     if is_pressure or ("cpm" in tokens and profile.numeric and profile.mean > 1):
         stem, _ = _trial_stem(norm)
         target = _pressure_target(stem.split("_"))
         if target is None:
             return None, "a remote-site PPT before/after exercise has no contract column", tokens
         return target, "pressure name", tokens
-    target = _SYNONYMS.get(norm) or _SYNONYMS.get(_trial_stem(norm)[0])
+    synonyms = _synonyms()
+    target = synonyms.get(norm) or synonyms.get(_trial_stem(norm)[0])
     if target:
         return target, "synonym", tokens
-    close = difflib.get_close_matches(norm, [*COLUMN_BY_NAME, *_SYNONYMS], n=1, cutoff=0.85)
+    close = difflib.get_close_matches(norm, [*COLUMN_BY_NAME, *synonyms], n=1, cutoff=0.85)
     if close:
         return COLUMN_BY_NAME[close[0]].name if close[0] in COLUMN_BY_NAME else \
-            _SYNONYMS[close[0]], f"close to {close[0]!r}", tokens
+            synonyms[close[0]], f"close to {close[0]!r}", tokens
     return None, "no contract column matches the name", tokens
 
 
@@ -519,6 +588,11 @@ def _render(path: Path, entries: dict[str, _Entry], unmapped: list[str],
         for prefix, (offset, why) in shifted.items():
             lines.append(f"  {prefix}: {offset}  # {why}")
             suggestions.append(f"item_offsets.{prefix} = {offset:+d}: {why}")
+    used = list(dict.fromkeys(inst.name for target in entries
+                              if (inst := instrument_of_column(target)) is not None))
+    if used:  # the mapping declares the instruments: any other's column is then refused
+        lines.append(f"instruments: [{', '.join(used)}]  # CHECK: the instruments the study "
+                     "used (docs/instruments.md)")
     absent = [c.name for c in COLUMNS if c.is_category and c.name not in entries
               and c.name not in ("sex",)]
     if absent:

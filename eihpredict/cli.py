@@ -159,6 +159,19 @@ def contract(
     _run(_write_text, out, text)
 
 
+@app.command()
+def instruments(
+    out: Annotated[Path | None, typer.Option("--out", help="Write the table here.")] = None,
+) -> None:
+    """Print the table of registered instruments (generated from the registry)."""
+    from .instruments import instruments_markdown
+
+    if out is None:
+        typer.echo(instruments_markdown(), nl=False)
+        return
+    _run(_write_text, out, instruments_markdown())
+
+
 def _write_text(path: Path, text: str) -> None:
     from .fileio import atomic_path
 
@@ -181,6 +194,10 @@ def simulate(
     for_config: Annotated[Path | None, typer.Option(
         "--for", help="Pipeline config whose label (outcome and rule) the truth's "
         "P(impaired) is for (with --design full).")] = None,
+    extras: Annotated[str, typer.Option(
+        "--extras", help="Comma-separated measures default cohorts lack: instruments "
+        "(promis_anx, promis_dep, pseq, csi, stai_trait, phq9, gad7), cpm_rating, or all "
+        "(docs/instruments.md).")] = "",
 ) -> None:
     """Simulate a literature-calibrated cohort with known ground truth."""
     from .cohort_io import write_table
@@ -198,7 +215,8 @@ def simulate(
         except ConfigError as exc:
             _fail(str(exc))
     cohort = _run(simulate_cohort, n, seed=seed, scenario=scenario.value,
-                  design=design.value, outcome=outcome)
+                  design=design.value, outcome=outcome,
+                  extras=[e.strip() for e in extras.split(",") if e.strip()])
     _run(write_table, cohort.frame, out)
     if truth is not None:
         _run(write_truth, cohort, truth)

@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .features import FEATURE_GROUPS, feature_options
+from .features import DEFAULT_FEATURE_GROUPS, feature_groups, feature_options
 from .fileio import read_yaml
 from .labels import LabelRule
 from .modeling import FAMILIES, TASKS, get_task
@@ -180,22 +180,23 @@ class CandidateConfig(_Strict):
     @classmethod
     def _known_groups(cls, value):
         if value is not None:
-            unknown = [g for g in value if g not in FEATURE_GROUPS]
+            unknown = [g for g in value if g not in feature_groups()]
             if unknown or not value:
-                raise ValueError(f"unknown feature groups {unknown}; expected {FEATURE_GROUPS}")
+                raise ValueError(f"unknown feature groups {unknown}; expected "
+                                 f"{feature_groups()}")
         return value
 
 
 class FeaturesConfig(_Strict):
-    groups: list[str] = Field(default_factory=lambda: list(FEATURE_GROUPS))
+    groups: list[str] = Field(default_factory=lambda: list(DEFAULT_FEATURE_GROUPS))
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("groups")
     @classmethod
     def _known(cls, value):
-        unknown = [g for g in value if g not in FEATURE_GROUPS]
+        unknown = [g for g in value if g not in feature_groups()]
         if unknown or not value:
-            raise ValueError(f"unknown feature groups {unknown}; expected {FEATURE_GROUPS}")
+            raise ValueError(f"unknown feature groups {unknown}; expected {feature_groups()}")
         return value
 
     @field_validator("options")
@@ -206,9 +207,9 @@ class FeaturesConfig(_Strict):
         import difflib
 
         for group, options in value.items():
-            if group not in FEATURE_GROUPS:
+            if group not in feature_groups():
                 raise ValueError(f"options for unknown feature group {group!r}; expected "
-                                 f"one of {', '.join(FEATURE_GROUPS)}")
+                                 f"one of {', '.join(feature_groups())}")
             allowed = feature_options(group)
             for key in options:
                 if key not in allowed:

@@ -81,7 +81,8 @@ from .cohort_io import (
     write_table,
 )
 from .fileio import read_yaml
-from .schema import COLUMN_BY_NAME, QUESTIONNAIRES, TSK11_ITEMS, ColumnSpec
+from .instruments import INSTRUMENTS, Instrument, instrument_of_column
+from .schema import COLUMN_BY_NAME, ColumnSpec
 from .validation import PlausibilityCheck
 
 __all__ = [
@@ -126,13 +127,48 @@ UNIT_FACTORS: Mapping[str, Mapping[str, float]] = {
     "min": {"min": 1.0, "s": 1.0 / 60.0, "h": 60.0},
 }
 
-#: Item numbers (of the contract's item columns) a questionnaire version fills, in order.
-ITEM_VERSIONS: Mapping[str, tuple[str, tuple[int, ...]]] = {
-    "pcs": ("pcs", tuple(range(1, 14))),
-    "tsk": ("tsk", tuple(range(1, 18))),
-    "tsk11": ("tsk", TSK11_ITEMS),
-    "hads": ("hads", tuple(range(1, 15))),
-}
+def item_versions() -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Questionnaire version -> (instrument, item numbers it fills, in order): the keys
+    of a mapping's ``items:``, from the instrument registry.
+
+    Examples
+    --------
+    >>> item_versions()["tsk11"][1]
+    (1, 2, 3, 5, 6, 7, 10, 11, 13, 15, 17)
+    """
+    return {version: (inst.name, numbers) for inst in INSTRUMENTS.values()
+            for version, numbers in inst.all_versions.items()}
+
+
+def _norm_name(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")
+
+
+def instrument_named(study_column: str) -> tuple[Instrument, str] | None:
+    """The instrument a study column's name points to, and the stem or synonym that says
+    so (the longest that matches), or None.
+
+    A column named ``promis_anx_sum`` is a PROMIS Anxiety total whatever contract column
+    a mapping sends it to; :class:`StudyMapping` refuses it for another instrument.
+
+    Examples
+    --------
+    >>> inst, why = instrument_named("PROMIS_Anx_Sum")
+    >>> inst.name, why
+    ('promis_anx', 'promis_anx_sum')
+    >>> instrument_named("age") is None
+    True
+    """
+    norm = _norm_name(study_column)
+    best: tuple[int, Instrument, str] | None = None
+    for inst in INSTRUMENTS.values():
+        words = [w for names in inst.total_synonyms.values() for w in names]
+        for word in (*words, *inst.stems, inst.name):
+            hit = norm == word or (word in inst.stems or word == inst.name) and re.match(
+                re.escape(word) + r"(?:_|\d)", norm)
+            if hit and (best is None or len(word) > best[0]):
+                best = (len(word), inst, word)
+    return None if best is None else (best[1], best[2])
 
 _NUMBER = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
 _ISSUE_COLUMNS = ["row", "participant_id", "column", "value", "rule"]  # as validation's
@@ -391,12 +427,16 @@ class StudyMapping(_Strict):
     columns: dict[str, ColumnSource] = Field(
         default_factory=dict, description="Contract column -> study column (shorthand for "
         "{from: column}) or source.")
-    items: dict[Literal["pcs", "tsk", "tsk11", "hads"], list[str]] = Field(
-        default_factory=dict, description="Questionnaire -> its item columns in item order "
-        "(tsk11: the 11 TSK-11 items, filled into TSK-17 items 1-3, 5-7, 10, 11, 13, 15, 17).")
-    item_offsets: dict[Literal["pcs", "tsk", "hads"], int] = Field(
+    items: dict[str, list[str]] = Field(
+        default_factory=dict, description="Questionnaire version -> its item columns in item "
+        "order (tsk11: the 11 TSK-11 items, filled into TSK-17 items 1-3, 5-7, 10, 11, 13, "
+        "15, 17; versions: docs/instruments.md).")
+    item_offsets: dict[str, int] = Field(
         default_factory=dict, description="Added to a questionnaire's items (tsk: 1 for "
         "answers coded 0-3).")
+    instruments: list[str] = Field(
+        default_factory=list, description="Instruments (or versions, e.g. tsk11) the study "
+        "used; when given, a column of any other instrument is refused.")
     constants: dict[str, str | int | float] = Field(
         default_factory=dict, description="Contract column -> one value for every row.")
     drop: list[str] = Field(
@@ -418,13 +458,22 @@ class StudyMapping(_Strict):
         for column, source in self.columns.items():
             _contract_column(column, "columns")
             entries[column] = source
+        versions = item_versions()
+        for where, keys, known in (("items", self.items, versions),
+                                   ("item_offsets", self.item_offsets, INSTRUMENTS),
+                                   ("instruments", self.instruments, {**versions,
+                                                                      **INSTRUMENTS})):
+            unknown = [k for k in keys if k not in known]
+            if unknown:
+                raise ValueError(f"{where}: unknown questionnaire {unknown[0]!r}; expected "
+                                 f"one of {', '.join(known)}")
         for version, names in self.items.items():
-            questionnaire, numbers = ITEM_VERSIONS[version]
+            questionnaire, numbers = versions[version]
             if len(names) != len(numbers):
                 raise ValueError(f"items.{version} lists {len(names)} columns; the "
                                  f"{version.upper()} has {len(numbers)} items")
             for number, name in zip(numbers, names, strict=True):
-                column = QUESTIONNAIRES[questionnaire].item(number)
+                column = INSTRUMENTS[questionnaire].item(number)
                 if column in entries:
                     raise ValueError(f"{column} is given both in columns and in "
                                      f"items.{version}")
@@ -447,7 +496,8 @@ class StudyMapping(_Strict):
             if source.average is not None and not spec.is_numeric:
                 raise ValueError(f"columns.{column}: average needs a numeric column; "
                                  f"{column} is {spec.kind}")
-            questionnaire = QUESTIONNAIRES.get(spec.group)
+            questionnaire = INSTRUMENTS.get(spec.group)
+            _same_instrument(column, source.sources, self.instruments, versions)
             offset = (self.item_offsets.get(spec.group, 0)
                       if questionnaire is not None and column in questionnaire.items else 0)
             targets.append(_Target(column, spec, source.sources, source.average is not None,
@@ -459,7 +509,7 @@ class StudyMapping(_Strict):
                 raise ValueError(f"{column} is given both in columns and in constants")
             _code_target(COLUMN_BY_NAME[column], value, f"constants.{column}")
         for questionnaire in self.item_offsets:
-            items = QUESTIONNAIRES[questionnaire].items
+            items = INSTRUMENTS[questionnaire].items
             if not any(t.column in items for t in targets):
                 raise ValueError(f"item_offsets.{questionnaire}: no {questionnaire} item "
                                  "column is mapped; an offset applies to mapped items only")
@@ -820,6 +870,30 @@ class StudyMapping(_Strict):
         if math.isnan(number):
             return None
         return number * t.factor + t.offset
+
+
+def _same_instrument(column: str, sources: Sequence[str], declared: Sequence[str],
+                     versions: Mapping[str, tuple[str, tuple[int, ...]]]) -> None:
+    """Refuse an instrument's column filled from another instrument's study column (a
+    PROMIS sum is not a HADS score), or from an instrument the mapping does not declare."""
+    inst = instrument_of_column(column)
+    if inst is None:
+        return
+    used = {versions[d][0] if d in versions else d for d in declared}
+    if declared and inst.name not in used:
+        raise ValueError(f"columns.{column}: {column} belongs to the {inst.label or inst.name}, "
+                         f"which the mapping's instruments: list does not declare "
+                         f"({', '.join(declared)})")
+    for source in sources:
+        named = instrument_named(source)
+        if named is not None and named[0].name != inst.name:
+            other, word = named
+            totals = [c for c in other.total_columns if c.endswith(("_raw", "_total"))]
+            raise ValueError(
+                f"columns.{column}: study column {source!r} is named like the "
+                f"{other.label or other.name} ({word!r}), not the {inst.label or inst.name}; "
+                "an instrument's total is accepted only for that instrument"
+                + (f" (map it to {' or '.join(other.total_columns)})" if totals else ""))
 
 
 def _contract_column(column: str, where: str) -> None:

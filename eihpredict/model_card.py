@@ -9,7 +9,7 @@ from typing import Any
 
 from .modeling import get_task
 
-__all__ = ["render_model_card"]
+__all__ = ["cpm_form", "render_model_card"]
 
 
 def _cell(table: dict[str, Any], m: str) -> str:
@@ -88,6 +88,21 @@ def _missingness_lines(rows: list[dict[str, Any]], missing: dict[str, Any]) -> l
     return lines
 
 
+def cpm_form(groups) -> str:
+    """Which CPM form a model uses, in words (the card's "CPM form" line).
+
+    Examples
+    --------
+    >>> cpm_form(["cpm_rating", "pcs"])
+    'pain ratings of a test stimulus (cpm_rating: cpm_test_before_rating, cpm_test_after_rating)'
+    """
+    from .instruments import CPM_FORMS
+
+    forms = [f"{form.label} ({form.name}: {form.before}, {form.after})"
+             for form in CPM_FORMS.values() if form.name in groups]
+    return " and ".join(forms) or "none (no CPM group)"
+
+
 def render_model_card(result, metadata: dict[str, Any]) -> str:
     """Markdown model card for a :class:`~eihpredict.modeling.TrainingResult`."""
     config = result.config
@@ -152,6 +167,7 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
         "",
         "## Predictors (TRIPOD+AI 8)",
         f"- Feature groups: {', '.join(metadata['feature_groups'])}.",
+        f"- CPM form: {cpm_form(metadata['feature_groups'])}.",
         *([f"- Regression to the mean: the baseline PPT predictor is the outcome's own "
            f"pre-exercise measurement, so {data['regression_to_the_mean']['action']}."]
           if data.get("regression_to_the_mean", {}).get("action") else []),

@@ -11,12 +11,12 @@ This module only describes the contract; it reads no files and touches no state.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
-import numpy as np
+from .instruments import INSTRUMENTS, TSK11_ITEMS, Instrument, registry_version
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -28,6 +28,10 @@ __all__ = [
     "MAX_TRIALS",
     "QUESTIONNAIRES",
     "TOTAL_RULES",
+    "TSK11_ITEMS",
+    "LiveNames",
+    "LiveTuple",
+    "instrument_columns",
     "OUTCOME_COLUMNS",
     "ColumnSpec",
     "Questionnaire",
@@ -131,54 +135,9 @@ def _fmt(value: float | None) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-@dataclass(frozen=True)
-class Questionnaire:
-    """Item layout of a questionnaire: item columns, item scale and reverse-keyed items.
-
-    ``reverse`` lists 1-based item numbers scored as ``reverse_constant - answer``.
-    """
-
-    name: str
-    n_items: int
-    item_min: int
-    item_max: int
-    reverse: tuple[int, ...] = ()
-    reverse_constant: int = 0
-
-    def item(self, number: int) -> str:
-        return f"{self.name}_{number:02d}"
-
-    @property
-    def items(self) -> tuple[str, ...]:
-        return tuple(self.item(i) for i in range(1, self.n_items + 1))
-
-    def scored(self, answers: list[np.ndarray], numbers: tuple[int, ...]) -> list[np.ndarray]:
-        """Item scores from answer columns (NaN = missing), reverse-keyed items reversed.
-
-        Columns (one 1-D array per item) rather than a rows x items matrix keep every
-        step a contiguous vector operation.
-
-        Examples
-        --------
-        >>> tsk = QUESTIONNAIRES["tsk"]
-        >>> [c.tolist() for c in tsk.scored([np.array([1.0]), np.array([1.0])], (3, 4))]
-        [[1.0], [4.0]]
-        """
-        return [self.reverse_constant - column if number in self.reverse else column
-                for column, number in zip(answers, numbers, strict=True)]
-
-    def sum_bounds(
-        self, scores: list[np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per row: sum of answered scores, number answered, and the lowest and highest
-        total the row allows (unanswered items at the scale's minimum or maximum)."""
-        matrix = np.stack(scores)  # items x rows: item scores are whole numbers, so the
-        present = ~np.isnan(matrix)  # sums are exact in any order
-        partial = np.where(present, matrix, 0.0).sum(axis=0)
-        answered = present.sum(axis=0).astype("float64")
-        n_missing = len(scores) - answered
-        return (partial, answered, partial + self.item_min * n_missing,
-                partial + self.item_max * n_missing)
+#: A questionnaire's item layout and scoring rule: the instrument registry's declaration
+#: (:class:`eihpredict.instruments.Instrument`; the name is kept for older imports).
+Questionnaire = Instrument
 
 
 @dataclass(frozen=True)
@@ -190,21 +149,102 @@ class TotalRule:
     items: tuple[int, ...]
 
 
-QUESTIONNAIRES: Mapping[str, Questionnaire] = {
-    # PCS (Sullivan 1995): 13 items 0-4, no reverse-keyed items.
-    "pcs": Questionnaire("pcs", 13, 0, 4),
-    # TSK-17 (Miller, Kori & Todd 1991): items 1-4; 4, 8, 12 and 16 reverse-keyed (5 - x).
-    "tsk": Questionnaire("tsk", 17, 1, 4, reverse=(4, 8, 12, 16), reverse_constant=5),
-    # HADS (Zigmond & Snaith 1983): 14 items 0-3 as scored on the form.
-    "hads": Questionnaire("hads", 14, 0, 3),
-}
+#: Questionnaires by name: a live, read-only view of the instrument registry
+#: (:data:`eihpredict.instruments.INSTRUMENTS`).
+QUESTIONNAIRES: Mapping[str, Instrument] = INSTRUMENTS
 
-TOTAL_RULES: tuple[TotalRule, ...] = (
-    TotalRule("pcs_total", "pcs", tuple(range(1, 14))),
-    TotalRule("tsk_total", "tsk", tuple(range(1, 18))),
-    TotalRule("hads_anxiety", "hads", tuple(range(1, 15, 2))),
-    TotalRule("hads_depression", "hads", tuple(range(2, 15, 2))),
-)
+
+class LiveTuple(Sequence):
+    """A tuple derived from the instrument registry, rebuilt when the registry changes."""
+
+    def __init__(self, build: Callable[[], tuple]):
+        self._build, self._version, self._value = build, None, ()
+
+    def _get(self) -> tuple:
+        version = registry_version()
+        if version != self._version:
+            self._value, self._version = tuple(self._build()), version
+        return self._value
+
+    def __getitem__(self, index):
+        return self._get()[index]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __iter__(self) -> Iterator:
+        return iter(self._get())
+
+    def __contains__(self, value) -> bool:
+        return value in self._get()
+
+    def __eq__(self, other) -> bool:
+        return tuple(self) == (tuple(other) if isinstance(other, Sequence) else other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._get())
+
+
+class _LiveMapping(Mapping):
+    """A dict derived from the instrument registry, rebuilt when the registry changes."""
+
+    def __init__(self, build: Callable[[], dict]):
+        self._build, self._version, self._value = build, None, {}
+
+    def _get(self) -> dict:
+        version = registry_version()
+        if version != self._version:
+            self._value, self._version = dict(self._build()), version
+        return self._value
+
+    def __getitem__(self, key):
+        return self._get()[key]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __iter__(self) -> Iterator:
+        return iter(self._get())
+
+    def __contains__(self, key) -> bool:
+        return key in self._get()
+
+    def __repr__(self) -> str:
+        return repr(self._get())
+
+
+class LiveNames(Set):
+    """A set of contract column names derived from the registry (``in``, ``|``, ...)."""
+
+    def __init__(self, build: Callable[[], frozenset]):
+        self._live = LiveTuple(lambda: tuple(sorted(build())))
+
+    @classmethod
+    def _from_iterable(cls, it):
+        return frozenset(it)
+
+    def __contains__(self, value) -> bool:
+        return value in frozenset(self._live)
+
+    def __iter__(self) -> Iterator:
+        return iter(self._live)
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def __repr__(self) -> str:
+        return f"LiveNames({set(self._live)!r})"
+
+
+def _total_rules() -> tuple[TotalRule, ...]:
+    return tuple(TotalRule(s.total, inst.name, s.items)
+                 for inst in INSTRUMENTS.values() for s in inst.scales if s.total)
+
+
+#: Totals checked against their items, one per declared scale with a total column.
+TOTAL_RULES: Sequence[TotalRule] = LiveTuple(_total_rules)
 
 POPULATIONS = (
     "healthy",
@@ -220,13 +260,14 @@ POPULATIONS = (
 KPA = {"unit": "kPa", "min": 0.5, "max": 2000.0}
 
 
-def _items(q: Questionnaire, label: str) -> list[ColumnSpec]:
+def _items(q: Instrument) -> list[ColumnSpec]:
     return [
         ColumnSpec(
             name,
             "integer",
             q.name,
-            f"{label} item {i}" + (" (reverse-keyed, as answered)" if i in q.reverse else ""),
+            f"{q.label or q.name} item {i}"
+            + (" (reverse-keyed, as answered)" if i in q.reverse else ""),
             min=q.item_min,
             max=q.item_max,
         )
@@ -234,7 +275,29 @@ def _items(q: Questionnaire, label: str) -> list[ColumnSpec]:
     ]
 
 
-COLUMNS: tuple[ColumnSpec, ...] = (
+def _totals(q: Instrument) -> list[ColumnSpec]:
+    out = []
+    for s in q.scales:
+        if s.total:
+            lo, hi = q.total_range(s)
+            out.append(ColumnSpec(s.total, "number", q.name, s.description or s.total,
+                                  min=lo, max=hi))
+    for lk in q.lookups:
+        out.append(ColumnSpec(lk.feature, "number", q.name, lk.description or lk.feature,
+                              min=min(lk.table.values()), max=max(lk.table.values())))
+    return out
+
+
+def instrument_columns() -> list[ColumnSpec]:
+    """Contract columns of every registered instrument: the v1 instruments' items, then
+    their totals (the v1 layout), then each later instrument's items and totals."""
+    v1 = [q for q in INSTRUMENTS.values() if q.since <= 2]
+    later = [q for q in INSTRUMENTS.values() if q.since > 2]
+    return [*(c for q in v1 for c in _items(q)), *(c for q in v1 for c in _totals(q)),
+            *(c for q in later for c in (*_items(q), *_totals(q)))]
+
+
+_BEFORE_INSTRUMENTS: tuple[ColumnSpec, ...] = (
     ColumnSpec("participant_id", "string", "id", "Participant identifier", required=True),
     ColumnSpec("site", "string", "site", "Study centre"),
     ColumnSpec("population", "category", "population", "Pain population", categories=POPULATIONS),
@@ -264,6 +327,18 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         "cpm_conditioning", "category", "cpm", "CPM conditioning stimulus",
         categories=("cold_pressor", "cuff_pressure", "hot_water", "ischemic", "other"),
     ),
+    # Rating-based CPM (contract v3): a pain rating of a fixed test stimulus before and
+    # during/after conditioning; a lower rating after conditioning is inhibition.
+    ColumnSpec("cpm_test_before_rating", "number", "cpm_rating",
+               "CPM test stimulus pain rating before conditioning (on cpm_rating_scale)",
+               unit="rating", min=0, max=100),
+    ColumnSpec("cpm_test_after_rating", "number", "cpm_rating",
+               "CPM test stimulus pain rating during or after conditioning "
+               "(on cpm_rating_scale)", unit="rating", min=0, max=100),
+    ColumnSpec("cpm_rating_scale", "category", "cpm_rating",
+               "Scale of the CPM ratings (0-10 or 0-100 NRS/VAS)", categories=("0-10", "0-100")),
+    ColumnSpec("cpm_test_stimulus", "category", "cpm_rating", "CPM test stimulus modality",
+               categories=("pressure", "heat", "electrical", "cuff", "other")),
     ColumnSpec("ts_first_nrs", "number", "ts", "TS: first rating of the train", unit="NRS",
                min=0, max=10),
     ColumnSpec("ts_last_nrs", "number", "ts", "TS: last rating of the train", unit="NRS",
@@ -272,16 +347,8 @@ COLUMNS: tuple[ColumnSpec, ...] = (
                unit="NRS 0-100", min=0, max=100),
     ColumnSpec("ts_series_nrs", "number", "ts", "DFNS wind-up: series rating",
                unit="NRS 0-100", min=0, max=100),
-    *_items(QUESTIONNAIRES["pcs"], "Pain Catastrophizing Scale"),
-    *_items(QUESTIONNAIRES["tsk"], "Tampa Scale of Kinesiophobia"),
-    *_items(QUESTIONNAIRES["hads"], "Hospital Anxiety and Depression Scale"),
-    ColumnSpec("pcs_total", "number", "pcs", "PCS total (when only totals were kept)",
-               min=0, max=52),
-    ColumnSpec("tsk_total", "number", "tsk", "TSK-17 total after reverse scoring",
-               min=17, max=68),
-    ColumnSpec("hads_anxiety", "number", "hads", "HADS anxiety (odd items)", min=0, max=21),
-    ColumnSpec("hads_depression", "number", "hads", "HADS depression (even items)",
-               min=0, max=21),
+)
+_AFTER_INSTRUMENTS: tuple[ColumnSpec, ...] = (
     ColumnSpec(
         "exercise_modality", "category", "exercise", "Exercise bout",
         categories=("aerobic", "isometric", "dynamic_resistance"),
@@ -307,13 +374,7 @@ COLUMNS: tuple[ColumnSpec, ...] = (
 # 14 and 16 (so none of its items is reverse-keyed) and totals 11-44. A TSK-11 total is
 # not a TSK-17 total: it has its own column, placed after tsk_total, checked against the
 # TSK-11 items wherever TSK-17 items are given.
-#: TSK-17 item numbers that make up the TSK-11, the one definition used everywhere.
-TSK11_ITEMS: tuple[int, ...] = tuple(i for i in range(1, 18) if i not in (4, 8, 9, 12, 14, 16))
-_TSK11_TOTAL = ColumnSpec("tsk11_total", "number", "tsk",
-                          "TSK-11 total (items 1-3, 5-7, 10, 11, 13, 15, 17)", min=11, max=44)
-COLUMNS = tuple(spec for column in COLUMNS for spec in (
-    (column, _TSK11_TOTAL) if column.name == "tsk_total" else (column,)))
-TOTAL_RULES = (*TOTAL_RULES, TotalRule("tsk11_total", "tsk", TSK11_ITEMS))
+# (TSK11_ITEMS and the tsk11_total column are declared with the TSK in instruments.py.)
 
 # -- Study designs (contract v2) -------------------------------------------------------
 # Real EIH studies measure several PPT sites, 1-3 trials per site and time point, more
@@ -425,11 +486,19 @@ def _design_columns() -> list[ColumnSpec]:
 _MUSCLE = ColumnSpec("exercise_muscle", "category", "exercise",
                      "Exercising muscle, the local PPT site (sets the local PPT norms)",
                      categories=EXERCISE_MUSCLES)
-COLUMNS = tuple(spec for column in COLUMNS for spec in (
+_AFTER_INSTRUMENTS = tuple(spec for column in _AFTER_INSTRUMENTS for spec in (
     (column, _MUSCLE) if column.name == "exercise_duration_min" else (column,)))
-COLUMNS = (*COLUMNS, *_design_columns())
+_AFTER_INSTRUMENTS = (*_AFTER_INSTRUMENTS, *_design_columns())
 
-COLUMN_BY_NAME: Mapping[str, ColumnSpec] = {c.name: c for c in COLUMNS}
+
+def _columns() -> tuple[ColumnSpec, ...]:
+    return (*_BEFORE_INSTRUMENTS, *instrument_columns(), *_AFTER_INSTRUMENTS)
+
+
+#: Every contract column, in contract order (instrument columns follow the registry).
+COLUMNS: Sequence[ColumnSpec] = LiveTuple(_columns)
+
+COLUMN_BY_NAME: Mapping[str, ColumnSpec] = _LiveMapping(lambda: {c.name: c for c in COLUMNS})
 
 #: Columns that describe the outcome; never features.
 OUTCOME_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.training_only)

@@ -73,6 +73,21 @@ quiet-rest session shows too) and the exercise-specific part ``S``:
   0.7 deg C error per measurement); suprathreshold ratings fall 0.15 points per kPa (plus
   ``N(0, 4)``, 7 points error).
 
+Extra measures
+--------------
+``extras=`` adds measures that default cohorts do not have, so every figure computed
+from a default cohort stays as it was: the instruments not simulated by default (PROMIS
+anxiety/depression 4a, PSEQ-10, CSI-25, STAI-Y2, PHQ-9, GAD-7; each answered from a
+latent trait through its declaration's simulator hook: PROMIS, PHQ-9, GAD-7 and STAI
+from the HADS traits, PSEQ from a self-efficacy trait that falls with fear and
+catastrophizing, CSI from a central-sensitisation trait built from pain sensitivity, TS
+and anxiety) and ``cpm_rating``, CPM as 0-100 pain ratings of a test stimulus before and
+during conditioning drawn from the same latent CPM efficiency as the PPT form (the
+rating falls by as many per cent as the PPT rises, each rating with an error of SD 4
+points, whole numbers). They draw from a random stream of their own and enter no
+outcome: they carry signal only through the latent traits they share with the measured
+predictors (their instruments are not in the truth's ``true_groups``).
+
 Every part is Gaussian, so the truth gives each row's exact P(impaired) for the outcome
 passed as ``outcome`` (a :class:`eihpredict.labels.LabelRule`: any measure, site, time and
 control; trial rules ``mean`` and ``first``; rules that compare the change with a fixed
@@ -85,6 +100,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,8 +108,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from .instruments import INSTRUMENTS, iter_instruments
 from .labels import LabelRule
-from .schema import COLUMNS, QUESTIONNAIRES, design_column
+from .schema import COLUMNS, design_column
 
 __all__ = ["DESIGNS", "SCENARIOS", "Scenario", "SimulatedCohort", "simulate_cohort",
            "write_truth"]
@@ -211,7 +228,8 @@ class SimulatedCohort:
 
 
 def simulate_cohort(n: int, seed: int = 0, scenario: str = "default", *,
-                    design: str = "v1", outcome: LabelRule | None = None) -> SimulatedCohort:
+                    design: str = "v1", outcome: LabelRule | None = None,
+                    extras: Iterable[str] = ()) -> SimulatedCohort:
     """Simulate ``n`` participants under a scenario, deterministically for a seed.
 
     Parameters
@@ -228,6 +246,14 @@ def simulate_cohort(n: int, seed: int = 0, scenario: str = "default", *,
     outcome : LabelRule, optional
         The outcome whose exact P(impaired) the truth gives (``design="full"``; the v1
         design has only the default outcome and rule). Default: the contract's rule.
+    extras : iterable of str
+        Measures written on request only, so that default cohorts (and every figure
+        computed from them) stay as they were: any instrument not simulated by default
+        (``promis_anx``, ``promis_dep``, ``pseq``, ``csi``, ``stai_trait``, ``phq9``,
+        ``gad7``, or one registered later with a simulator hook), ``cpm_rating`` (CPM as
+        pain ratings of a test stimulus, from the same latent CPM efficiency), or
+        ``all``. They come from a random stream of their own, so every other column is
+        the same with or without them (module docstring, "Extra measures").
 
     Returns
     -------
@@ -315,16 +341,12 @@ def simulate_cohort(n: int, seed: int = 0, scenario: str = "default", *,
     ts_series = np.clip(np.round(ts_single * np.exp(0.7 + 0.3 * ts_fac + rng.normal(0, 0.15, n)),
                                  1), 0, 100)
 
+    latent = dict(zip(TRAITS, z.T, strict=True))
     items: dict[str, np.ndarray] = {}
-    items.update(_likert(rng, QUESTIONNAIRES["pcs"].items, 0.8 + 1.0 * catas, 0, 4))
-    tsk_scored = _likert(rng, QUESTIONNAIRES["tsk"].items, 2.0 + 0.55 * fear, 1, 4)
-    for i, name in enumerate(QUESTIONNAIRES["tsk"].items, start=1):
-        reverse = i in QUESTIONNAIRES["tsk"].reverse
-        items[name] = 5 - tsk_scored[name] if reverse else tsk_scored[name]
-    hads_items = QUESTIONNAIRES["hads"].items
-    items.update(_likert(rng, hads_items[0::2], 0.9 + 0.7 * anx, 0, 3))
-    items.update(_likert(rng, hads_items[1::2], 0.6 + 0.7 * dep, 0, 3))
-    pcs_total = sum(items[c] for c in QUESTIONNAIRES["pcs"].items)
+    for inst in iter_instruments(simulated_by_default=True):  # declaration order: pcs,
+        items.update(inst.simulate(rng, latent))                # tsk, hads (v1 draws)
+    hads_items = INSTRUMENTS["hads"].items
+    pcs_total = sum(items[c] for c in INSTRUMENTS["pcs"].items)
     hads_anx = sum(items[c] for c in hads_items[0::2])
     hads_dep = sum(items[c] for c in hads_items[1::2])
 
@@ -387,6 +409,12 @@ def simulate_cohort(n: int, seed: int = 0, scenario: str = "default", *,
         "eih_ppt_post_kpa": post * factor,
     })
     _add_missingness(rng, frame, sc)
+    extras = _extras(extras)
+    if extras:
+        extra_rng = np.random.default_rng([int(seed), 3])
+        frame = _add_extra_measures(extra_rng, frame, sc, extras, dict(zip(TRAITS, z.T,
+                                                                          strict=True)),
+                                    cpm_pct_true)
     design_truth: dict[str, Any] = {}
     if design == "full":
         frame = frame.drop(columns=["eih_ppt_pre_kpa", "eih_ppt_post_kpa"])
@@ -416,6 +444,7 @@ def simulate_cohort(n: int, seed: int = 0, scenario: str = "default", *,
         "measurement_sd_kpa": MEASUREMENT_SD_KPA,
         "signal": sc.signal,
         "variance_explained": float(np.var(mu) / (np.var(mu) + sd_total**2)),
+        **({"extras": list(extras)} if extras else {}),
         **design_truth,
     }
     return SimulatedCohort(frame, p_impaired, truth)
@@ -528,14 +557,6 @@ def _sensitivity_shift(pop_idx: np.ndarray) -> np.ndarray:
     return np.array([_TRAIT_SHIFT[p][0] for p in POPULATIONS])[pop_idx]
 
 
-def _likert(rng: np.random.Generator, names: tuple[str, ...], location: np.ndarray,
-            low: int, high: int) -> dict[str, np.ndarray]:
-    """Ordinal items: a rounded noisy reading of the latent location, within the scale."""
-    noise = rng.normal(0.0, 0.7, (len(location), len(names)))
-    values = np.clip(np.round(location[:, None] + noise), low, high)
-    return {name: values[:, j] for j, name in enumerate(names)}
-
-
 def _eih_mean(c: dict[str, np.ndarray], sc: Scenario) -> np.ndarray:
     """Mean measured EIH change (kPa) given a participant's measured values."""
     n = len(c["pop_idx"])
@@ -566,7 +587,7 @@ def _eih_mean(c: dict[str, np.ndarray], sc: Scenario) -> np.ndarray:
 def _add_missingness(rng: np.random.Generator, frame: pd.DataFrame, sc: Scenario) -> None:
     """Realistic missing data: items at random, whole instruments, optional measures."""
     n = len(frame)
-    for q in QUESTIONNAIRES.values():
+    for q in iter_instruments(simulated_by_default=True):
         cols = list(q.items)
         block = frame[cols].to_numpy().copy()
         block[rng.random(block.shape) < 0.02] = np.nan  # skipped items
@@ -579,19 +600,105 @@ def _add_missingness(rng: np.random.Generator, frame: pd.DataFrame, sc: Scenario
         frame.loc[rng.random(n) < share, col] = np.nan
     if sc.totals_only_sites:
         totals_only = frame["site"].isin(sc.totals_only_sites).to_numpy()
-        for total, q, idx in (("pcs_total", "pcs", None), ("tsk_total", "tsk", None),
-                              ("hads_anxiety", "hads", slice(0, None, 2)),
-                              ("hads_depression", "hads", slice(1, None, 2))):
-            quest = QUESTIONNAIRES[q]
-            names = list(quest.items if idx is None else quest.items[idx])
-            values = frame[names].to_numpy().copy()
-            for j, name in enumerate(names):
-                if int(name[-2:]) in quest.reverse:
-                    values[:, j] = quest.reverse_constant - values[:, j]
-            complete = ~np.isnan(values).any(axis=1)
-            frame[total] = np.where(totals_only & complete, values.sum(axis=1), np.nan)
-        item_cols = [c for q in QUESTIONNAIRES.values() for c in q.items]
+        simulated = list(iter_instruments(simulated_by_default=True))
+        for quest in simulated:
+            for total, numbers in _kept_totals(quest):
+                names = [quest.item(i) for i in numbers]
+                values = np.column_stack(quest.scored(
+                    [frame[c].to_numpy(dtype="float64") for c in names], numbers))
+                complete = ~np.isnan(values).any(axis=1)
+                frame[total] = np.where(totals_only & complete, values.sum(axis=1), np.nan)
+        item_cols = [c for q in simulated for c in q.items]
         frame.loc[totals_only, item_cols] = np.nan
+
+
+#: Measures ``extras`` may name besides the instruments: CPM as pain ratings.
+EXTRA_MEASURES = ("cpm_rating",)
+#: Rating-based CPM: the test stimulus is calibrated to about 60/100 before conditioning
+#: (SD 12, 20-95), and the rating falls by ``RATING_PER_PPT_PCT`` % of itself per % rise
+#: of the PPT form (same latent CPM efficiency); each rating has its own error (SD in
+#: points of 100) and is recorded as a whole number.
+RATING_BEFORE_MEAN, RATING_BEFORE_SD = 60.0, 12.0
+RATING_PER_PPT_PCT = 1.0
+RATING_ERROR_SD = 4.0
+RATING_STIMULI = {"pressure": 0.4, "heat": 0.4, "cuff": 0.2}
+
+
+def _extras(extras: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(extras, str):
+        extras = [extras]
+    optional = [i.name for i in iter_instruments(simulated_by_default=False) if i.simulate]
+    names = list(dict.fromkeys(extras))
+    if "all" in names:
+        return (*optional, *EXTRA_MEASURES)
+    unknown = [e for e in names if e not in optional and e not in EXTRA_MEASURES]
+    if unknown:
+        raise ValueError(f"Got extras={unknown!r}; expected any of "
+                         f"{', '.join((*optional, *EXTRA_MEASURES))} or 'all'.")
+    return tuple(names)
+
+
+def _add_extra_measures(rng: np.random.Generator, frame: pd.DataFrame, sc: Scenario,
+                        extras: tuple[str, ...], latent: dict[str, np.ndarray],
+                        cpm_pct_true: np.ndarray) -> pd.DataFrame:
+    """Instruments and measures written on request (``extras``), from their own stream.
+
+    Two latent traits exist for them only, built from the seven: self-efficacy (PSEQ)
+    falls with fear of movement and catastrophizing, central sensitisation (CSI) rises
+    with pain sensitivity, TS facilitation and anxiety; PROMIS, PHQ-9, GAD-7 and the
+    STAI read the HADS traits (anxiety, depression).
+    """
+    n = len(frame)
+    latent = dict(latent)
+    latent["self_efficacy"] = (-0.45 * latent["fear"] - 0.35 * latent["catastrophizing"]
+                               + 0.8 * rng.standard_normal(n))
+    latent["central_sensitisation"] = (0.45 * latent["sensitivity"] + 0.35 * latent["ts"]
+                                       + 0.3 * latent["anxiety"] + 0.7 * rng.standard_normal(n))
+    columns: dict[str, np.ndarray] = {}
+    totals_only = frame["site"].isin(sc.totals_only_sites).to_numpy()
+    for name in extras:
+        if name == "cpm_rating":
+            columns.update(_cpm_ratings(rng, cpm_pct_true))
+            continue
+        inst = INSTRUMENTS[name]
+        answers = {c: v.astype("float64") for c, v in inst.simulate(rng, latent).items()}
+        block = np.column_stack([answers[c] for c in inst.items])
+        block[rng.random(block.shape) < 0.02] = np.nan  # skipped items
+        block[rng.random(n) < 0.03] = np.nan  # instrument not administered
+        for j, c in enumerate(inst.items):
+            columns[c] = block[:, j]
+        if totals_only.any():
+            for total, numbers in _kept_totals(inst):
+                values = np.column_stack(inst.scored([columns[inst.item(i)] for i in numbers],
+                                                     numbers))
+                complete = ~np.isnan(values).any(axis=1)
+                columns[total] = np.where(totals_only & complete, values.sum(axis=1), np.nan)
+            for c in inst.items:
+                columns[c] = np.where(totals_only, np.nan, columns[c])
+    frame = pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
+    return frame
+
+
+def _cpm_ratings(rng: np.random.Generator, cpm_pct_true: np.ndarray) -> dict[str, np.ndarray]:
+    """CPM as 0-100 pain ratings of a test stimulus, from the latent CPM efficiency."""
+    n = len(cpm_pct_true)
+    before_true = np.clip(rng.normal(RATING_BEFORE_MEAN, RATING_BEFORE_SD, n), 20.0, 95.0)
+    after_true = before_true * np.maximum(1.0 - RATING_PER_PPT_PCT * cpm_pct_true / 100.0, 0.05)
+    before = np.clip(np.round(before_true + rng.normal(0.0, RATING_ERROR_SD, n)), 1.0, 100.0)
+    after = np.clip(np.round(after_true + rng.normal(0.0, RATING_ERROR_SD, n)), 0.0, 100.0)
+    stimuli = np.array(list(RATING_STIMULI))
+    return {"cpm_test_before_rating": before, "cpm_test_after_rating": after,
+            "cpm_rating_scale": np.full(n, "0-100", dtype=object),
+            "cpm_test_stimulus": stimuli[rng.choice(len(stimuli), size=n,
+                                                    p=list(RATING_STIMULI.values()))]}
+
+
+def _kept_totals(quest) -> list[tuple[str, tuple[int, ...]]]:
+    """The totals a totals-only site keeps: every scale with a total column except a
+    shorter version inside another (the TSK-11 inside the TSK-17)."""
+    scales = [s for s in quest.scales if s.total]
+    return [(s.total, s.items) for s in scales
+            if not any(set(s.items) < set(o.items) for o in scales)]
 
 
 def write_truth(cohort: SimulatedCohort, path: str | os.PathLike[str]) -> None:

@@ -538,6 +538,58 @@ def total_violations(columns, n: int) -> list[tuple[str, np.ndarray, np.ndarray,
                 np.char.add("-", np.char.add(_num_text(high), ")"))),
         ).astype(object)
         out.append((rule.total, wrong, total, messages))
+    return out + _lookup_violations(columns, n) + _rating_scale_violations(columns, n)
+
+
+def _lookup_violations(columns, n: int) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """Given lookup scores (PROMIS T-scores) that disagree with the table at the raw sum
+    the items or the given raw sum allow."""
+    out = []
+    for inst in QUESTIONNAIRES.values():
+        for lk in inst.lookups:
+            if lk.feature not in columns:
+                continue
+            scale = inst.scale(lk.scale)
+            names = [inst.item(i) for i in scale.items]
+            items = inst.scored([np.asarray(columns[c], dtype="float64") if c in columns
+                                 else np.full(n, np.nan) for c in names], scale.items)
+            _, answered, low, high = inst.sum_bounds(items)
+            if scale.total and scale.total in columns:
+                raw = np.asarray(columns[scale.total], dtype="float64")
+                use = (answered == 0) & ~np.isnan(raw)
+                low, high = np.where(use, raw, low), np.where(use, raw, high)
+                answered = answered + use
+            given = np.asarray(columns[lk.feature], dtype="float64")
+            t_low, t_high = lk.read(np.ceil(low)), lk.read(np.floor(high))
+            with np.errstate(invalid="ignore"):
+                wrong = (~np.isnan(given) & (answered > 0)
+                         & ((given < t_low - 1e-9) | (given > t_high + 1e-9)))
+            if wrong.any():
+                messages = np.char.add(np.char.add(
+                    f"must match the {inst.label or inst.name} table at the raw sum "
+                    f"{scale.total or lk.scale} or the items allow (", _num_text(t_low)),
+                    np.char.add("-", np.char.add(_num_text(t_high), ")"))).astype(object)
+                out.append((lk.feature, wrong, given, messages))
+    return out
+
+
+def _rating_scale_violations(columns, n: int
+                             ) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """CPM ratings above 10 in rows whose ``cpm_rating_scale`` is ``0-10``."""
+    if "cpm_rating_scale" not in columns:
+        return []
+    scale = pd.Series(np.asarray(columns["cpm_rating_scale"], dtype=object), dtype="string")
+    ten = (scale.str.strip().str.lower() == "0-10").fillna(False).to_numpy(dtype=bool)
+    out = []
+    for column in ("cpm_test_before_rating", "cpm_test_after_rating"):
+        if column in columns:
+            values = np.asarray(columns[column], dtype="float64")
+            with np.errstate(invalid="ignore"):
+                wrong = ten & (values > 10)
+            if wrong.any():
+                out.append((column, wrong, values, np.full(
+                    n, "must be between 0 and 10: the row's cpm_rating_scale is 0-10",
+                    dtype=object)))
     return out
 
 

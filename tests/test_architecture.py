@@ -22,7 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1] / "eihpredict"
 
 LAYERS = {
-    0: ["schema", "fileio", "_progress", "_manifest"],
+    0: ["schema", "instruments", "fileio", "_progress", "_manifest"],
     1: ["cohort_io", "validation", "simulate", "labels", "outcome", "harmonize", "mapping",
         "_draft", "features"],
     # the pipeline config checks candidates and metrics against the registries of

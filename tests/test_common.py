@@ -12,6 +12,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from eihpredict.features import (
     ClinicalFeatures,
     CPMFeatures,
+    CPMRatingFeatures,
     ExerciseDoseFeatures,
     ImputeWithIndicators,
     OutcomeCovariates,
@@ -24,6 +25,7 @@ from eihpredict.schema import COLUMNS
 ESTIMATORS = [
     QuestionnaireScorer(),
     CPMFeatures(responder_rule="sem"),
+    CPMRatingFeatures(),
     TemporalSummationFeatures(),
     PainSensitivityFeatures(),
     ExerciseDoseFeatures(),
@@ -45,6 +47,8 @@ EXPECTED_FAILURES = {
     ImputeWithIndicators: {},
     CPMFeatures: {**dict.fromkeys(_WIDE_CHECKS, WIDE), "check_fit2d_1feature": PAIR,
                   "check_fit2d_1sample": ONE_SAMPLE},
+    CPMRatingFeatures: {**dict.fromkeys(_WIDE_CHECKS, WIDE), "check_fit2d_1feature": PAIR,
+                        "check_fit2d_1sample": ONE_SAMPLE},
     TemporalSummationFeatures: {**dict.fromkeys(_WIDE_CHECKS, WIDE),
                                 "check_fit2d_1feature": PAIR,
                                 "check_fit2d_1sample": ONE_SAMPLE},

@@ -41,6 +41,16 @@ CONTRACT_COLUMNS = (
     + [f"{session}_{measure}_{time}_{unit}" for session in ("eih", "rest")
        for measure, unit in (("hpt", "c"), ("spr", "nrs"))
        for time in ("pre", "post", "post15", "post30")]
+    # contract v3 (section 7): rating-based CPM and the instruments beside PCS/TSK/HADS
+    + ["cpm_test_before_rating", "cpm_test_after_rating", "cpm_rating_scale",
+       "cpm_test_stimulus"]
+    + [f"promis_{d}_{i:02d}" for d in ("anx", "dep") for i in range(1, 5)]
+    + ["promis_anx_raw", "promis_anx_t", "promis_dep_raw", "promis_dep_t"]
+    + [f"pseq_{i:02d}" for i in range(1, 11)] + ["pseq_total"]
+    + [f"csi_{i:02d}" for i in range(1, 26)] + ["csi_total"]
+    + [f"stai_trait_{i:02d}" for i in range(1, 21)] + ["stai_trait_total"]
+    + [f"phq9_{i:02d}" for i in range(1, 10)] + ["phq9_total"]
+    + [f"gad7_{i:02d}" for i in range(1, 8)] + ["gad7_total"]
 )
 
 
@@ -52,11 +62,16 @@ def test_schema_has_every_contract_column_once():
 
 def test_schema_groups_are_feature_prefixes():
     prefixes = {"cpm", "ts", "pcs", "tsk", "hads", "ppt", "sex", "population", "exercise",
-                "age", "bmi", "pain", "physical_activity", "site", "id", "eih"}
+                "age", "bmi", "pain", "physical_activity", "site", "id", "eih",
+                # contract v3: rating-based CPM (its columns keep the cpm_ prefix, as named
+                # in the contract; its features start with cpm_rating_) and instruments
+                "cpm_rating", "promis_anx", "promis_dep", "pseq", "csi", "stai_trait", "phq9",
+                "gad7"}
     for column in COLUMNS:
         assert column.group in prefixes
         if column.group not in ("id", "eih"):
-            assert column.name.startswith(column.group), column.name
+            prefix = "cpm_" if column.group == "cpm_rating" else column.group
+            assert column.name.startswith(prefix), column.name
 
 
 def test_schema_tsk_reverse_items_are_4_8_12_16():

@@ -7,26 +7,30 @@ trace back to the measurement they came from.
 from ._base import ContractTransformer, column_values, is_missing
 from ._clinical import CLINICAL_GROUPS, ClinicalFeatures
 from ._covariates import OutcomeCovariates
-from ._cpm import CPMFeatures
+from ._cpm import CPMFeatures, CPMRatingFeatures
 from ._exercise import ExerciseDoseFeatures
 from ._missing import ImputeWithIndicators
 from ._pipeline import (
+    DEFAULT_FEATURE_GROUPS,
     FEATURE_GROUPS,
     build_feature_pipeline,
     build_feature_union,
+    feature_groups,
     feature_options,
 )
 from ._ppt import LOCAL_PPT_NORMS_KPA, PPT_REFERENCE_KPA, PainSensitivityFeatures
-from ._questionnaires import SCALES, QuestionnaireScorer
+from ._questionnaires import SCALES, QuestionnaireScorer, scales
 from ._ts import TemporalSummationFeatures
 
 __all__ = [
     "CLINICAL_GROUPS",
+    "DEFAULT_FEATURE_GROUPS",
     "FEATURE_GROUPS",
     "LOCAL_PPT_NORMS_KPA",
     "PPT_REFERENCE_KPA",
     "SCALES",
     "CPMFeatures",
+    "CPMRatingFeatures",
     "ClinicalFeatures",
     "ContractTransformer",
     "ExerciseDoseFeatures",
@@ -37,7 +41,9 @@ __all__ = [
     "TemporalSummationFeatures",
     "build_feature_pipeline",
     "build_feature_union",
+    "feature_groups",
     "feature_options",
     "column_values",
     "is_missing",
+    "scales",
 ]

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..instruments import CPM_FORMS
 from ..schema import COLUMN_BY_NAME
-from ._base import ContractTransformer, one_hot
+from ._base import ContractTransformer, equals, one_hot
 
-__all__ = ["CPMFeatures"]
+__all__ = ["CPMFeatures", "CPMRatingFeatures"]
 
-_BEFORE, _AFTER = "cpm_test_before_kpa", "cpm_test_after_kpa"
+_PPT = CPM_FORMS["cpm"]
+_BEFORE, _AFTER = _PPT.before, _PPT.after
 
 
 class CPMFeatures(ContractTransformer):
@@ -89,11 +91,7 @@ class CPMFeatures(ContractTransformer):
         return out
 
     def _compute(self, cols, n):
-        before, after = cols[_BEFORE], cols[_AFTER]
-        cpm_abs = after - before
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cpm_pct = np.where(before > 0, 100.0 * cpm_abs / before, np.nan)
-            cpm_pct = np.where(np.isfinite(cpm_pct), cpm_pct, np.nan)  # never inf
+        cpm_abs, cpm_pct = _PPT.effect(cols[_BEFORE], cols[_AFTER])
         out = {"cpm_abs": cpm_abs, "cpm_pct": cpm_pct}
         if self.responder_rule is not None:
             with np.errstate(invalid="ignore"):
@@ -103,4 +101,82 @@ class CPMFeatures(ContractTransformer):
         for col in ("cpm_paradigm", "cpm_conditioning"):
             if self.encode_protocol and col in cols:
                 out.update(one_hot(cols[col], COLUMN_BY_NAME[col].categories, col))
+        return out
+
+
+_RATING = CPM_FORMS["cpm_rating"]
+_RATING_BEFORE, _RATING_AFTER = _RATING.before, _RATING.after
+_RATING_SCALE, _RATING_STIMULUS = _RATING.scale_column, "cpm_test_stimulus"
+
+
+class CPMRatingFeatures(ContractTransformer):
+    """CPM measured by pain ratings of a test stimulus: absolute and percent inhibition.
+
+    One sign convention for both CPM forms: **positive = inhibition** (efficient CPM).
+    For ratings a fall is inhibition, so ``cpm_rating_abs = before - after`` (points on
+    a 0-100 scale; ratings on the ``0-10`` scale are multiplied by 10) and
+    ``cpm_rating_pct = 100 * (before - after) / before`` (scale-free; missing when the
+    rating before is 0). A row whose ``cpm_rating_scale`` is missing has no
+    ``cpm_rating_abs`` (its points cannot be put on one scale) but keeps its percent.
+
+    Parameters
+    ----------
+    encode_stimulus : bool, default=True
+        One-hot encode ``cpm_test_stimulus`` (``cpm_rating_stimulus_<modality>``) when
+        present.
+
+    Attributes
+    ----------
+    feature_names_out_ : ndarray of str
+        ``cpm_rating_abs``, ``cpm_rating_pct``, then the stimulus columns if asked.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"cpm_test_before_rating": [6.0, 50.0],
+    ...                   "cpm_test_after_rating": [3.0, 60.0],
+    ...                   "cpm_rating_scale": ["0-10", "0-100"]})
+    >>> CPMRatingFeatures().fit_transform(X).tolist()
+    [[30.0, 50.0], [-10.0, -20.0]]
+    """
+
+    group = "cpm_rating"
+
+    def __init__(self, encode_stimulus=True):
+        self.encode_stimulus = encode_stimulus
+
+    def _inputs(self):
+        return (_RATING_BEFORE, _RATING_AFTER, _RATING_SCALE, _RATING_STIMULUS)
+
+    def _required(self):
+        return ((_RATING_BEFORE, _RATING_AFTER),)
+
+    def _outputs(self, present):
+        out = ["cpm_rating_abs", "cpm_rating_pct"]
+        if self.encode_stimulus and _RATING_STIMULUS in present:
+            out.extend(f"cpm_rating_stimulus_{c}"
+                       for c in COLUMN_BY_NAME[_RATING_STIMULUS].categories)
+        return out
+
+    def _compute(self, cols, n):
+        before, after = cols[_RATING_BEFORE], cols[_RATING_AFTER]
+        factor = np.full(n, np.nan)
+        if _RATING_SCALE in cols:
+            scale = cols[_RATING_SCALE]
+            ten, hundred = equals(scale, "0-10"), equals(scale, "0-100")
+            with np.errstate(invalid="ignore"):
+                over = np.flatnonzero(ten & ((before > 10) | (after > 10)))
+            if len(over):
+                i = over[0]
+                raise ValueError(
+                    f"cpm_rating_scale is 0-10 but a rating exceeds 10 in {len(over)} row(s); "
+                    f"first at row {i + 1}: before={before[i]:g}, after={after[i]:g}.")
+            factor = np.where(ten, _RATING.scale_factors["0-10"],
+                              np.where(hundred, _RATING.scale_factors["0-100"], np.nan))
+        drop, pct = _RATING.effect(before, after)
+        out = {"cpm_rating_abs": drop * factor, "cpm_rating_pct": pct}
+        if self.encode_stimulus and _RATING_STIMULUS in cols:
+            out.update(one_hot(cols[_RATING_STIMULUS],
+                               COLUMN_BY_NAME[_RATING_STIMULUS].categories,
+                               "cpm_rating_stimulus"))
         return out

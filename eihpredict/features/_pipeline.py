@@ -8,24 +8,47 @@ from typing import Any
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from ..instruments import INSTRUMENTS
+from ..schema import LiveTuple
 from ._clinical import CLINICAL_GROUPS, ClinicalFeatures
 from ._covariates import OutcomeCovariates
-from ._cpm import CPMFeatures
+from ._cpm import CPMFeatures, CPMRatingFeatures
 from ._exercise import ExerciseDoseFeatures
 from ._missing import ImputeWithIndicators
 from ._ppt import PainSensitivityFeatures
 from ._questionnaires import QuestionnaireScorer
 from ._ts import TemporalSummationFeatures
 
-__all__ = ["FEATURE_GROUPS", "build_feature_pipeline", "build_feature_union", "feature_options"]
+__all__ = ["DEFAULT_FEATURE_GROUPS", "FEATURE_GROUPS", "build_feature_pipeline",
+           "build_feature_union", "feature_groups", "feature_options"]
 
-#: Feature groups a pipeline config may name (the contract's source groups).
-FEATURE_GROUPS: tuple[str, ...] = (
+#: Groups a pipeline uses when its config names none (the v1 groups; unchanged when
+#: instruments or measures are added).
+DEFAULT_FEATURE_GROUPS: tuple[str, ...] = (
     "cpm", "ts", "pcs", "tsk", "hads", "ppt", "exercise", *CLINICAL_GROUPS,
 )
+_MEASURES = ("cpm", "cpm_rating", "ts", "ppt", "exercise")
+
+
+def feature_groups() -> tuple[str, ...]:
+    """Every group a pipeline config may name: the default groups, then the other
+    measures and every registered instrument (:data:`eihpredict.instruments.INSTRUMENTS`).
+
+    Examples
+    --------
+    >>> groups = feature_groups()
+    >>> groups[:3], "cpm_rating" in groups, "pseq" in groups
+    (('cpm', 'ts', 'pcs'), True, True)
+    """
+    return tuple(dict.fromkeys((*DEFAULT_FEATURE_GROUPS, *_MEASURES, *INSTRUMENTS)))
+
+
+#: Feature groups a pipeline config may name (a live view of :func:`feature_groups`).
+FEATURE_GROUPS = LiveTuple(feature_groups)
 
 _SINGLE = {
     "cpm": CPMFeatures,
+    "cpm_rating": CPMRatingFeatures,
     "ts": TemporalSummationFeatures,
     "ppt": PainSensitivityFeatures,
     "exercise": ExerciseDoseFeatures,
@@ -33,7 +56,7 @@ _SINGLE = {
 
 
 def build_feature_pipeline(
-    groups: Iterable[str] = FEATURE_GROUPS,
+    groups: Iterable[str] = DEFAULT_FEATURE_GROUPS,
     *,
     model_kind: str = "tree",
     options: Mapping[str, Mapping[str, Any]] | None = None,
@@ -44,14 +67,16 @@ def build_feature_pipeline(
     Parameters
     ----------
     groups : iterable of str
-        Any of :data:`FEATURE_GROUPS`.
+        Any of :func:`feature_groups` (default: :data:`DEFAULT_FEATURE_GROUPS`).
     model_kind : {"tree", "linear"}
         ``"tree"`` leaves missing values for LightGBM; ``"linear"`` adds median
         imputation with ``*_missing`` indicators and standard scaling.
     options : mapping, optional
         Keyword arguments per group for its transformer, e.g.
         ``{"cpm": {"responder_rule": "sem"}, "pcs": {"max_missing_fraction": 0.1}}``
-        (``pcs``, ``tsk`` and ``hads`` share one scorer; give its options under any).
+        (``pcs``, ``tsk`` and ``hads`` share one scorer; give its options under any;
+        every other instrument has its own scorer, pro-rating by its declared rule
+        unless ``max_missing_fraction`` is given).
     covariates : iterable of str
         Numeric contract columns added unchanged (:class:`OutcomeCovariates`), e.g.
         ``("eih_ppt_pre_kpa",)`` for a continuous model adjusted for the pre value.
@@ -78,7 +103,7 @@ def build_feature_pipeline(
 
 
 def build_feature_union(
-    groups: Iterable[str] = FEATURE_GROUPS,
+    groups: Iterable[str] = DEFAULT_FEATURE_GROUPS,
     *,
     options: Mapping[str, Mapping[str, Any]] | None = None,
     covariates: Iterable[str] = (),
@@ -95,23 +120,29 @@ def build_feature_union(
     ['cpm_abs', 'cpm_pct']
     """
     groups = list(dict.fromkeys(groups))
-    unknown = [g for g in groups if g not in FEATURE_GROUPS]
+    known = feature_groups()
+    unknown = [g for g in groups if g not in known]
     if unknown or not groups:
         raise ValueError(
             f"Got feature groups {unknown or groups!r}; expected a non-empty list from "
-            f"{', '.join(FEATURE_GROUPS)}."
+            f"{', '.join(known)}."
         )
     options = dict(options or {})
     steps = []
     for group in groups:
         if group in _SINGLE:
             steps.append((group, _SINGLE[group](**options.get(group, {}))))
-    questionnaires = tuple(g for g in ("pcs", "tsk", "hads") if g in groups)
-    if questionnaires:
+    scorers: dict[str, list[str]] = {}  # pipeline step -> instruments it scores
+    for inst in INSTRUMENTS.values():
+        if inst.name in groups:
+            scorers.setdefault(inst.pipeline_step, []).append(inst.name)
+    for step, names in scorers.items():
         kwargs: dict[str, Any] = {}
-        for q in questionnaires:
+        if step != "questionnaires":  # the v1 scorer keeps its default (0.2) for all three
+            kwargs["max_missing_fraction"] = None  # each instrument's declared rule
+        for q in names:
             kwargs.update(options.get(q, {}))
-        steps.append(("questionnaires", QuestionnaireScorer(questionnaires, **kwargs)))
+        steps.append((step, QuestionnaireScorer(tuple(names), **kwargs)))
     clinical = tuple(g for g in CLINICAL_GROUPS if g in groups)
     if clinical:
         steps.append(("clinical", ClinicalFeatures(groups=clinical)))
@@ -140,12 +171,13 @@ def feature_options(group: str) -> tuple[str, ...]:
     >>> "max_missing_fraction" in feature_options("pcs")
     True
     """
-    if group not in FEATURE_GROUPS:
+    known = feature_groups()
+    if group not in known:
         raise ValueError(f"Got feature group {group!r}; expected one of "
-                         f"{', '.join(FEATURE_GROUPS)}.")
+                         f"{', '.join(known)}.")
     if group in _SINGLE:
         cls = _SINGLE[group]
-    elif group in ("pcs", "tsk", "hads"):
+    elif group in INSTRUMENTS:  # every instrument is scored by a QuestionnaireScorer
         cls = QuestionnaireScorer
     elif group in CLINICAL_GROUPS:
         cls = ClinicalFeatures

@@ -1,6 +1,8 @@
-"""Questionnaire scoring: PCS, TSK-17 / TSK-11, HADS, by the published rules.
+"""Questionnaire scoring by the published rules declared in the instrument registry.
 
-Rules (``docs/domain.md``):
+Every rule (items, ranges, reverse keys, scales, pro-rating, lookups) is declared once in
+:mod:`eihpredict.instruments`; ``docs/instruments.md`` lists them. The v1 instruments
+(``docs/domain.md``):
 
 * PCS (Sullivan 1995): 13 items 0-4, total 0-52; rumination = items 8-11,
   magnification = 6, 7, 13, helplessness = 1-5, 12; no reverse-keyed items.
@@ -25,35 +27,37 @@ a ``ValueError`` naming the row and column.
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..schema import QUESTIONNAIRES
+from ..instruments import INSTRUMENTS, check_agreement
 from ._base import ContractTransformer
 
-__all__ = ["QuestionnaireScorer", "SCALES"]
+__all__ = ["QuestionnaireScorer", "SCALES", "scales"]
 
-# name -> (questionnaire, items, given total column or None)
+
+def scales() -> dict[str, tuple[str, tuple[int, ...], str | None]]:
+    """Every declared scale: feature -> (instrument, items, given total column or None)."""
+    return {s.feature: (inst.name, s.items, s.total)
+            for inst in INSTRUMENTS.values() for s in inst.scales}
+
+
+#: The scales of the v1 instruments (PCS, TSK, HADS), as in earlier releases; every
+#: instrument's scales: :func:`scales`.
 SCALES: dict[str, tuple[str, tuple[int, ...], str | None]] = {
-    "pcs_total": ("pcs", tuple(range(1, 14)), "pcs_total"),
-    "pcs_rumination": ("pcs", (8, 9, 10, 11), None),
-    "pcs_magnification": ("pcs", (6, 7, 13), None),
-    "pcs_helplessness": ("pcs", (1, 2, 3, 4, 5, 12), None),
-    "tsk_total": ("tsk", tuple(range(1, 18)), "tsk_total"),
-    "tsk_11_total": ("tsk", (1, 2, 3, 5, 6, 7, 10, 11, 13, 15, 17), "tsk11_total"),
-    "hads_anxiety": ("hads", tuple(range(1, 15, 2)), "hads_anxiety"),
-    "hads_depression": ("hads", tuple(range(2, 15, 2)), "hads_depression"),
-}
+    k: v for k, v in scales().items() if INSTRUMENTS[v[0]].since <= 2}
 
 
 class QuestionnaireScorer(ContractTransformer):
-    """Score PCS, TSK and HADS items into totals and subscales.
+    """Score questionnaire items into totals, subscales and lookups (T-scores).
+
+    Every rule comes from the instrument's declaration
+    (:data:`eihpredict.instruments.INSTRUMENTS`).
 
     Parameters
     ----------
     questionnaires : tuple of str, default=("pcs", "tsk", "hads")
-        Which questionnaires to score.
+        Which instruments to score.
     max_missing_fraction : float, default=0.2
         Largest share of unanswered items that is still pro-rated (see module docs).
+        None: each instrument's declared rule.
 
     Attributes
     ----------
@@ -83,13 +87,13 @@ class QuestionnaireScorer(ContractTransformer):
         self.max_missing_fraction = max_missing_fraction
 
     def _validate_params(self) -> None:
-        unknown = set(self.questionnaires) - set(QUESTIONNAIRES)
+        unknown = set(self.questionnaires) - set(INSTRUMENTS)
         if unknown or not len(self.questionnaires):
             raise ValueError(
                 f"Got questionnaires={self.questionnaires!r}; expected a non-empty subset of "
-                f"{tuple(QUESTIONNAIRES)}."
+                f"{tuple(INSTRUMENTS)}."
             )
-        if not 0 <= self.max_missing_fraction < 1:
+        if self.max_missing_fraction is not None and not 0 <= self.max_missing_fraction < 1:
             raise ValueError(
                 f"Got max_missing_fraction={self.max_missing_fraction!r}; expected a number "
                 "in [0, 1)."
@@ -98,9 +102,10 @@ class QuestionnaireScorer(ContractTransformer):
     def _inputs(self) -> tuple[str, ...]:
         names: list[str] = []
         for q in self.questionnaires:
-            names.extend(QUESTIONNAIRES[q].items)
-        names.extend(total for q, _, total in SCALES.values()
-                     if total and q in self.questionnaires)
+            names.extend(INSTRUMENTS[q].items)
+        for q in INSTRUMENTS:  # totals in declaration order (the v1 input order)
+            if q in self.questionnaires:
+                names.extend(INSTRUMENTS[q].total_columns)
         return tuple(names)
 
     def _required(self):
@@ -108,41 +113,30 @@ class QuestionnaireScorer(ContractTransformer):
 
     def _outputs(self, present: set[str]) -> list[str]:
         out = []
-        for name, (q, items, total) in SCALES.items():
-            if q not in self.questionnaires:
+        for inst in INSTRUMENTS.values():
+            if inst.name not in self.questionnaires:
                 continue
-            has_items = any(QUESTIONNAIRES[q].item(i) in present for i in items)
-            if has_items or (total is not None and total in present):
-                out.append(name)
+            for s in inst.scales:
+                has_items = any(inst.item(i) in present for i in s.items)
+                if has_items or (s.total is not None and s.total in present):
+                    out.append(s.feature)
+            for lk in inst.lookups:
+                if lk.scale in out or lk.feature in present:
+                    out.append(lk.feature)
         return out
 
     def _compute(self, cols, n):
         out = {}
-        for name in self.feature_names_out_:
-            q_name, numbers, total_col = SCALES[name]
-            q = QUESTIONNAIRES[q_name]
-            missing = np.full(n, np.nan)
-            scores = q.scored([cols.get(q.item(i), missing) for i in numbers], numbers)
-            partial, n_answered, low, high = q.sum_bounds(scores)
-            allowed = int(np.floor(self.max_missing_fraction * len(numbers)))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                value = partial * (len(numbers) / n_answered)
-            value[len(numbers) - n_answered > allowed] = np.nan
-            if total_col is not None and total_col in cols:
-                given = cols[total_col]
-                _check_agreement(given, n_answered, low, high, total_col)
-                value = np.where(n_answered == 0, given, value)
-            out[name] = value
+        names = tuple(self.feature_names_out_)
+        for q in self.questionnaires:
+            inst = INSTRUMENTS[q]
+            fraction = (inst.max_missing_fraction if self.max_missing_fraction is None
+                        else self.max_missing_fraction)
+            wanted = tuple(f for f in inst.features if f in names)
+            if wanted:
+                out.update(inst.score(cols, n, wanted, fraction))
         return out
 
 
-def _check_agreement(given, n_answered, low, high, column: str) -> None:
-    checkable = ~np.isnan(given) & (n_answered > 0)
-    with np.errstate(invalid="ignore"):
-        bad = np.flatnonzero(checkable & ((given < low - 1e-9) | (given > high + 1e-9)))
-    if len(bad):
-        i = bad[0]
-        raise ValueError(
-            f"{column} disagrees with its items in {len(bad)} row(s); first at row {i + 1}: "
-            f"{column}={given[i]:g}, items allow {low[i]:g}-{high[i]:g}."
-        )
+# Kept for callers of earlier releases.
+_check_agreement = check_agreement
