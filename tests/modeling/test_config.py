@@ -43,7 +43,7 @@ def test_unknown_key_is_refused_with_its_path_and_file(tmp_path):
 
 @pytest.mark.parametrize(("text", "match"), [
     (MINIMAL + "cv: {scheme: leave_one_out}\n", "cv.scheme"),
-    ("models:\n  - {name: m, kind: xgboost}\n", "models.0.kind"),
+    ("models:\n  - {name: m, kind: xgboost}\n", r"models\[0\]\.kind: unknown model family"),
     ("models:\n  - {name: m, kind: logistic, baseline: true}\n", "not be a baseline"),
     (MINIMAL + "features: {groups: [cpm, mood]}\n", "unknown feature groups"),
     (MINIMAL.rstrip() + "\n  - {name: e, kind: ensemble, members: [m, ghost]}\n",
