@@ -347,9 +347,10 @@ def _item_shifts(columns: list[str], profiles: Mapping[str, _Profile]
     return out
 
 
-def _suggest(name: str, profile: _Profile, shifts: Mapping[str, tuple[int, str]] = {}
+def _suggest(name: str, profile: _Profile, shifts: Mapping[str, tuple[int, str]] | None = None
              ) -> tuple[str | None, str, list[str]]:
     """(contract column, why, tokens) for one study column, or (None, why, tokens)."""
+    shifts = shifts or {}
     norm = _norm(name)
     tokens = norm.split("_")
     item = _item_of(norm)
@@ -374,7 +375,9 @@ def _suggest(name: str, profile: _Profile, shifts: Mapping[str, tuple[int, str]]
     if is_pressure or "cpm" in tokens or "eih" in tokens:
         derived = sorted(set(tokens) & _DERIVED) or (
             ["median"] if "median" in tokens and len(tokens) > 2 else [])
-        if derived or (profile.numeric and profile.low < 0):
+        # Negative values well beyond a stray typo near zero: a difference, no pressure.
+        negative = profile.numeric and profile.low < 0 and -profile.low > 0.1 * profile.high
+        if derived or negative:
             evidence = (f"'{derived[0]}' in the name" if derived else
                         f"negative values (lowest {profile.low:.3g}), which no pressure is")
             return None, (f"a derived effect ({evidence}), not a raw before/after "
@@ -535,7 +538,9 @@ def _scalar(value: str) -> str:
 
 
 def _render(path: Path, entries: dict[str, _Entry], unmapped: list[str],
-            drop: list[str], shifts: Mapping[str, tuple[int, str]] = {}) -> MappingDraft:
+            drop: list[str], shifts: Mapping[str, tuple[int, str]] | None = None
+            ) -> MappingDraft:
+    shifts = shifts or {}
     lines = [
         f"# Study mapping drafted by `eihpredict map --init {path.name}` on "
         f"{_dt.date.today().isoformat()}.",
