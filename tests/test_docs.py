@@ -185,3 +185,22 @@ def test_floor_table_is_the_architecture_tests_layers():
             package = (ROOT / "eihpredict" / name).is_dir()
             assert f"`{name}{'/' if package else ''}`" in text, (
                 f"docs/architecture.md: write {name!r} as `{name}{'/' if package else ''}`")
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors of a page's headings (lower case, punctuation dropped, spaces to -)."""
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            for heading in re.findall(r"^#+ (.+)$", text, re.M)}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_section_links_name_a_heading(page):
+    """A link to ``page.md#section`` (or ``#section`` on the same page) names a heading
+    that exists, so moving a section cannot leave a dead link behind."""
+    text = page.read_text(encoding="utf-8")
+    for target, anchor in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", text):
+        linked = (page.parent / target) if target else page
+        if linked.suffix != ".md":
+            continue
+        assert anchor in _anchors(linked), f"{page.name}: no section #{anchor} in {linked.name}"
