@@ -1,6 +1,8 @@
 """The README and docs/ keep working as written: their Python blocks run, their shell
 blocks' ``eihpredict`` lines parse against the real command line, their mapping
-examples load, their links resolve, and they point at nothing outside the repository.
+examples load, their links (and the sections they name) resolve, they point at nothing
+outside the repository, and their generated tables (the configuration keys, the floors)
+equal what the code and the architecture test define.
 
 A Python block that is not meant to run here carries the line
 ``<!-- docs-test: skip (reason) -->`` right before its fence; the reason is required.
