@@ -29,9 +29,9 @@ approximates). Last, the project's own simulator with the feature groups of
 ``pipelines/quick.yaml``: the outcome shuffled (null), the default and realistic
 scenarios (true and null groups declared).
 
-Every figure is printed as a Markdown table; the README's table is this output.
-``--datasets`` sets the null study's size (200 by default, as the figures quoted in the
-README) and of the simulator's null study (the outcome shuffled); the power and proxy
+Every figure is printed as a Markdown table; the tables of docs/benchmarks.md are this output.
+``--datasets`` sets the null study's size (200 by default, as the figures quoted in
+docs/benchmarks.md) and of the simulator's null study (the outcome shuffled); the power and proxy
 studies and the simulator's true scenarios use a half and a fifth of it. ``--only``
 reruns one study.
 """

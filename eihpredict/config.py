@@ -1,8 +1,8 @@
 """Pipeline configs (``pipelines/*.yaml``): parameters only, loaded into pydantic models.
 
 Unknown keys are refused everywhere (``extra="forbid"``), so a typo fails loudly with
-the key's name and the file. Every key is documented in the README's config reference
-and in the ``description`` of its field here.
+the key's name and the file. Every key is documented in the ``description`` of its field
+here and in ``docs/configuration.md``, whose key table :func:`config_reference` writes.
 """
 
 from __future__ import annotations
@@ -228,7 +228,8 @@ class TuningConfig(_Strict):
     metric: Literal["log_loss", "roc_auc", "brier", "mse", "rmse", "mae"] = Field(
         "log_loss", description="Inner-CV objective on the raw model. Binary and three "
         "classes: log_loss, brier or roc_auc (macro one-vs-rest for three classes). "
-        "Continuous: mse, rmse or mae; log_loss and brier rank as mse does (see README).")
+        "Continuous: mse, rmse or mae; log_loss and brier rank as mse does "
+        "(docs/configuration.md).")
     pruning: bool = True
 
 
@@ -325,7 +326,7 @@ class PipelineConfig(_Strict):
     missing: MissingConfig = Field(default_factory=MissingConfig)
     selection_metric: Literal["log_loss", "roc_auc", "brier", "rmse", "mae", "r2"] = Field(
         "log_loss", description="Outer-CV metric that chooses the final candidate (per task: "
-        "see the README).")
+        "see docs/configuration.md).")
     anticipated_c_statistic: Annotated[float, Field(gt=0.5, lt=1)] = Field(
         0.70, description="C-statistic assumed by the Riley sample size (realistic: 0.65-0.75)."
     )
@@ -439,3 +440,97 @@ def load_config(path: str | os.PathLike[str], **overrides: Any) -> PipelineConfi
             else:
                 problems.append(f"{where}: {str(err['msg']).removeprefix('Value error, ')}")
         raise ConfigError(f"{path}: " + "; ".join(problems)) from None
+
+
+def config_reference() -> str:
+    """Every key of a pipeline config as a Markdown table, from the models above.
+
+    One row per key (nested keys dotted, list items as ``models[]``, a search range as
+    ``models[].search_space.<param>``): its type, its default and the ``description``
+    of its field. ``docs/configuration.md`` holds this table, and a test checks that it
+    equals what this function writes, so the documentation follows the code.
+
+    Returns
+    -------
+    str
+        The table, one line per key, ending with a newline.
+
+    Examples
+    --------
+    >>> table = config_reference()
+    >>> table.splitlines()[0]
+    '| key | type | default | description |'
+    >>> [line for line in table.splitlines() if line.startswith("| `tuning.n_trials`")]
+    ['| `tuning.n_trials` | int, >= 1 | `30` |  |']
+    """
+    import typing
+
+    from pydantic_core import PydanticUndefined
+
+    def type_name(annotation: Any) -> str:
+        origin = typing.get_origin(annotation)
+        args = typing.get_args(annotation)
+        if origin is Literal:
+            return " / ".join(f"`{a}`" for a in args)
+        if origin is Annotated:
+            return type_name(args[0])
+        if origin in (typing.Union, __import__("types").UnionType):
+            return " or ".join(type_name(a) for a in args)
+        if origin in (list, dict):
+            return f"{origin.__name__}[{', '.join(type_name(a) for a in args)}]"
+        if annotation is type(None):
+            return "null"
+        if annotation is Any:
+            return "any"
+        return getattr(annotation, "__name__", str(annotation))
+
+    def default_of(field: Any) -> str:
+        if field.default_factory is not None:
+            value = field.default_factory()
+            if isinstance(value, BaseModel):
+                return ""
+            return f"`{value}`" if value not in ({}, []) else f"`{value!r}`"
+        if field.default is PydanticUndefined:
+            return "required"
+        if field.default is None:
+            return "none"
+        if isinstance(field.default, bool):
+            return f"`{str(field.default).lower()}`"
+        return f"`{field.default}`" if field.default != "" else '`""`'
+
+    def bounds(field: Any) -> str:
+        out = [f"{symbol} {getattr(m, attr)}" for m in field.metadata
+               for attr, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+               if getattr(m, attr, None) is not None]
+        return f", {', '.join(out)}" if out else ""
+
+    def model_of(annotation: Any) -> tuple[type[BaseModel] | None, str]:
+        origin = typing.get_origin(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return annotation, ""
+        if origin is list:
+            inner, _ = model_of(typing.get_args(annotation)[0])
+            return inner, "[]"
+        if origin is dict:
+            inner, _ = model_of(typing.get_args(annotation)[1])
+            return inner, ".<param>"
+        return None, ""
+
+    rows = ["| key | type | default | description |", "|---|---|---|---|"]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            key = f"{prefix}{name}"
+            inner, suffix = model_of(field.annotation)
+            description = (field.description or "").replace("|", "\\|")
+            if inner is not None:
+                if suffix != "" or not field.default_factory:
+                    rows.append(f"| `{key}` | {type_name(field.annotation)} | "
+                                f"{default_of(field)} | {description} |")
+                walk(inner, f"{key}{suffix}.")
+            else:
+                rows.append(f"| `{key}` | {type_name(field.annotation)}{bounds(field)} | "
+                            f"{default_of(field)} | {description} |")
+
+    walk(PipelineConfig, "")
+    return "\n".join(rows) + "\n"

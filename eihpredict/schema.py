@@ -454,7 +454,7 @@ columns keep their meaning: `eih_ppt_pre_kpa` and `eih_ppt_post_kpa` are the loc
 before the bout and at the first post time point, one value; where the trial columns of
 the local site are given, they are used and the version 1 value only fills rows
 without any trial. Which measure, site, time point, trial rule and control a model's
-outcome uses is set under `label:` in the pipeline config (README, "Study designs").
+outcome uses is set under `label:` in the pipeline config (docs/study-designs.md).
 `exercise_muscle` is a predictor column: it selects the local PPT norms of the `ppt`
 z-scores.
 """

@@ -3,7 +3,7 @@
 No public individual-level EIH data set exists, so this simulator is the demo data,
 the test data and the yardstick. It writes cohorts in the contract
 (:mod:`eihpredict.schema`) whose marginal figures follow ``docs/domain.md`` (see the
-calibration table in the README and ``tests/test_simulate_calibration.py``), and an EIH
+calibration table in docs/simulator.md and ``tests/test_simulate_calibration.py``), and an EIH
 outcome drawn from a documented generating model, so each row's exact probability of
 impaired EIH is known.
 

@@ -1,6 +1,8 @@
 """The README and docs/ keep working as written: their Python blocks run, their shell
 blocks' ``eihpredict`` lines parse against the real command line, their mapping
-examples load, their links resolve, and they point at nothing outside the repository.
+examples load, their links (and the sections they name) resolve, they point at nothing
+outside the repository, and their generated tables (the configuration keys, the floors)
+equal what the code and the architecture test define.
 
 A Python block that is not meant to run here carries the line
 ``<!-- docs-test: skip (reason) -->`` right before its fence; the reason is required.
@@ -39,7 +41,14 @@ def blocks(page: Path, language: str) -> list[tuple[int, str, str | None]]:
     return out
 
 
-PYTHON_PAGES = [p for p in PAGES if blocks(p, "python")]
+PYTHON_PAGES = [p for p in PAGES if any(skip is None for _, _, skip in blocks(p, "python"))]
+
+
+def test_skipped_python_blocks_say_why():
+    skipped = [(p.name, line, skip) for p in PAGES for line, _, skip in blocks(p, "python")
+               if skip is not None]
+    for name, line, reason in skipped:
+        assert len(reason) > 10, f"{name}:{line}: say why the block is skipped"
 
 
 def test_pages_with_python_blocks_are_found():
@@ -129,3 +138,71 @@ def test_shell_commands_name_real_commands_and_options(page, line, words):
     assert not unknown, f"{page}:{line}: eihpredict {words[0]} has no option {unknown}"
     context = command.make_context(words[0], list(words[1:]), resilient_parsing=False)
     assert context.params is not None
+
+
+def _generated(page: Path) -> str:
+    """The text between a page's ``<!-- generated: ... -->`` and ``<!-- end generated -->``."""
+    text = page.read_text(encoding="utf-8")
+    match = re.search(r"<!-- generated: [^>]*-->\n(.*?)<!-- end generated -->", text, re.S)
+    assert match, f"{page.name}: no generated section"
+    return match.group(1)
+
+
+def test_configuration_page_lists_every_key_as_the_code_defines_it():
+    """docs/configuration.md's key table is what ``config_reference()`` writes from the
+    pydantic models: a key added, removed, renamed or re-described shows here."""
+    from eihpredict.config import PipelineConfig, config_reference
+
+    table = _generated(ROOT / "docs" / "configuration.md")
+    assert table == config_reference(), (
+        "docs/configuration.md is stale: paste config_reference() between its markers")
+    keys = {row.split("`")[1] for row in table.splitlines()[2:]}
+    for field in PipelineConfig.model_fields:  # a section shows through its own keys
+        assert any(re.match(rf"{field}(\[\])?(\.|$)", key) for key in keys), field
+    assert {"label.rule", "tuning.n_trials", "models[].search_space.<param>.type"} <= keys
+
+
+def _architecture_layers() -> dict[int, list[str]]:
+    import ast
+
+    tree = ast.parse((ROOT / "tests" / "test_architecture.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if any(isinstance(t, ast.Name) and t.id == "LAYERS" for t in targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError("tests/test_architecture.py defines no LAYERS")
+
+
+def test_floor_table_is_the_architecture_tests_layers():
+    """The floor table of docs/architecture.md names, floor by floor, exactly the modules
+    that tests/test_architecture.py's LAYERS puts there (a package with a trailing /)."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    documented = {}
+    for row in re.findall(r"^\| (\d) [a-z]+ \| ([^|]+) \|", text, re.M):
+        documented[int(row[0])] = sorted(m.rstrip("/") for m in re.findall(r"`([^`]+)`", row[1]))
+    layers = _architecture_layers()
+    assert documented == {floor: sorted(names) for floor, names in layers.items()}
+    for names in layers.values():
+        for name in names:
+            package = (ROOT / "eihpredict" / name).is_dir()
+            assert f"`{name}{'/' if package else ''}`" in text, (
+                f"docs/architecture.md: write {name!r} as `{name}{'/' if package else ''}`")
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors of a page's headings (lower case, punctuation dropped, spaces to -)."""
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            for heading in re.findall(r"^#+ (.+)$", text, re.M)}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_section_links_name_a_heading(page):
+    """A link to ``page.md#section`` (or ``#section`` on the same page) names a heading
+    that exists, so moving a section cannot leave a dead link behind."""
+    text = page.read_text(encoding="utf-8")
+    for target, anchor in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", text):
+        linked = (page.parent / target) if target else page
+        if linked.suffix != ".md":
+            continue
+        assert anchor in _anchors(linked), f"{page.name}: no section #{anchor} in {linked.name}"

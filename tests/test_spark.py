@@ -1,4 +1,4 @@
-"""The Spark path the README shows, run for real: ``mlflow.pyfunc.spark_udf`` on a local
+"""The Spark path docs/batch-scoring.md shows, run for real: ``mlflow.pyfunc.spark_udf`` on a local
 Spark session scores a model directory and gets the CLI's numbers, row for row, with
 invalid rows given a ``reject_reason`` instead of failing the job."""
 

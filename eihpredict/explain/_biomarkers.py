@@ -6,7 +6,7 @@ calibrated, Holm over groups); a measured variable is a biomarker when its group
 its own test survives Holm over all variables. The error rate is a property of the test,
 not of the number of resamples: under the conditional null (this group carries no
 information given the others) a group is declared in at most ``alpha`` of analyses, as
-measured by ``python -m benchmarks.discovery`` (README table). ``population`` and
+measured by ``python -m benchmarks.discovery`` (docs/benchmarks.md). ``population`` and
 ``site`` are stratifiers: kept in every model, reported, never declared. Next to it, the
 adjusted odds ratio of each variable per SD (per category against the most frequent
 one) with its 95 % interval, and its direction.

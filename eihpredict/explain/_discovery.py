@@ -5,8 +5,8 @@ biomarkers. Its error rate is a property of the test, not of a resampling budget
 bootstrap refits of :mod:`._biomarkers` describe importance and stability, they do not
 decide.
 
-Procedure (chosen by the simulation study ``python -m benchmarks.discovery``; the README
-section "Explanations and biomarker discovery" has its table):
+Procedure (chosen by the simulation study ``python -m benchmarks.discovery``; docs/benchmarks.md,
+"Biomarker discovery: the error promise", has its tables):
 
 1. **Design.** The model's features, imputed with ``*_missing`` indicators and
    standardised (the linear pipeline of :func:`~eihpredict.features.build_feature_pipeline`);

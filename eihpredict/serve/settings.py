@@ -1,6 +1,6 @@
 """Service settings, from the environment (``EIHPREDICT_...``) or keyword arguments.
 
-Every limit is documented in the README's service section.
+Every limit is documented in docs/service.md (Settings).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The biomarker decision: its error rate, its power, adjusted effects, replication.
 
-A small version of ``python -m benchmarks.discovery`` (the README's table comes from the
-full one).
+A small version of ``python -m benchmarks.discovery`` (the tables of docs/benchmarks.md
+come from the full one).
 """
 
 from __future__ import annotations
