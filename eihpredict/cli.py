@@ -487,9 +487,12 @@ def train(
 @app.command()
 def score(
     model: Annotated[Path, typer.Option("--model", help="Model directory.")],
-    input: Annotated[Path, typer.Option("--input", help="Cohort .csv/.parquet file, or a "
-                                        "directory of parts.")],
-    output: Annotated[Path, typer.Option("--output", help="Scores (.csv or .parquet).")],
+    input: Annotated[Path, typer.Option("--input", "--data", help="Cohort .csv/.parquet "
+                                        "file, or a directory of parts (--data: the name "
+                                        "train, evaluate and update use).")],
+    output: Annotated[Path, typer.Option("--output", "--out", help="Scores (.csv or "
+                                         ".parquet; --out: the name the other commands "
+                                         "use).")],
     explain: Annotated[int, typer.Option("--explain", min=0, help="Add the K largest "
                                          "contributions per row.")] = 0,
     rejects: Annotated[Path | None, typer.Option("--rejects", help="Invalid rows with reasons "

@@ -353,3 +353,17 @@ def test_tab_separator_as_typed_in_a_shell(tmp_path, sep):
     path = write(tmp_path, "t.csv", "participant_id\tsex\np1\tmale\n")
     result = run("validate", path, "--sep", sep)
     assert result.exit_code == 0, result.stderr
+
+
+def test_score_takes_data_and_out_like_the_other_commands(tmp_path, trained, cohort_csv):
+    """One set of option names: ``--data``/``--out`` everywhere; score keeps the
+    contract's ``--input``/``--output`` as the same options."""
+    old = tmp_path / "old.csv"
+    new = tmp_path / "new.csv"
+    model = str(trained.model_dir)
+    assert run("score", "--model", model, "--input", cohort_csv, "--output",
+               str(old)).exit_code == 0
+    assert run("score", "--model", model, "--data", cohort_csv, "--out",
+               str(new)).exit_code == 0
+    assert new.read_bytes() == old.read_bytes()
+    assert len(new.read_bytes().splitlines()) == 301  # header and every row
