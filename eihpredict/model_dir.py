@@ -43,7 +43,7 @@ from ._manifest import MANIFEST, ManifestError, manifest_digest, verify_manifest
 from .fileio import OutputPathError, check_outputs, sha256_file
 from .mapping import StudyMapping
 from .modeling import FittedModel
-from .schema import COLUMN_BY_NAME, CONTRACT_VERSION
+from .schema import COLUMN_BY_NAME, READABLE_CONTRACT_VERSIONS
 
 __all__ = ["DirectoryCheck", "LoadedModel", "ModelDirectoryError", "check_model_destination",
            "check_model_dir", "load_model_dir", "save_model_dir"]
@@ -276,11 +276,11 @@ def verify_model_dir(path: str | os.PathLike[str], digest: str | None = None
     except ManifestError as exc:
         raise ModelDirectoryError(str(exc)) from None
     metadata = json.loads((root / METADATA).read_text())
-    if metadata.get("contract_version") != CONTRACT_VERSION:
+    if metadata.get("contract_version") not in READABLE_CONTRACT_VERSIONS:
         raise ModelDirectoryError(
             f"{root}: model made for cohort contract version "
-            f"{metadata.get('contract_version')!r}; this eihpredict reads version "
-            f"{CONTRACT_VERSION}"
+            f"{metadata.get('contract_version')!r}; this eihpredict reads versions "
+            f"{', '.join(map(str, READABLE_CONTRACT_VERSIONS))}"
         )
     return metadata
 

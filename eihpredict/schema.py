@@ -20,6 +20,7 @@ from .instruments import INSTRUMENTS, TSK11_ITEMS, Instrument, registry_version
 
 __all__ = [
     "CONTRACT_VERSION",
+    "READABLE_CONTRACT_VERSIONS",
     "COLUMNS",
     "COLUMN_BY_NAME",
     "DESIGN_SITES",
@@ -43,7 +44,12 @@ __all__ = [
 ]
 
 #: Version of the cohort contract this package reads and writes.
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 3
+
+#: Contract versions whose files and model directories this package still reads: each
+#: version only adds optional columns and outputs to the one before (docs/public-contract.md
+#: sections 6 and 7), so a version 1 or 2 model scores as it did.
+READABLE_CONTRACT_VERSIONS = (1, 2, 3)
 
 Kind = Literal["string", "category", "number", "integer"]
 

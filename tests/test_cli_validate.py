@@ -166,7 +166,7 @@ def test_version_option_prints_package_and_contract_version():
 
     result = run("--version")
     assert result.exit_code == 0
-    assert result.stdout.strip() == f"eihpredict {__version__} (cohort contract 1)"
+    assert result.stdout.strip() == f"eihpredict {__version__} (cohort contract 3)"
 
 
 def test_validate_lists_unknown_columns_but_still_says_valid(tmp_path, small_cohort):
