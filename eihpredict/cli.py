@@ -329,6 +329,9 @@ def validate(
         for problem in readiness.problems:
             typer.echo(f"pipeline {readiness.pipeline!r}: {problem}", err=True)
     size = f"{summary.n_rows} rows, {len(summary.columns)} columns"
+    if summary.design is not None and "session_id" in (
+            study.header(summary.columns) if study is not None else summary.columns):
+        typer.echo(summary.design.describe())  # repeated sessions (contract v3)
     if readiness is not None and readiness.ok:
         typer.echo(f"valid: {file} ({size}); ready to train pipeline {readiness.pipeline!r}")
         return
