@@ -43,6 +43,7 @@ class Scenario(StrEnum):
 class Design(StrEnum):
     v1 = "v1"
     full = "full"
+    crossover = "crossover"
 
 
 class OnError(StrEnum):
@@ -181,10 +182,19 @@ def simulate(
     for_config: Annotated[Path | None, typer.Option(
         "--for", help="Pipeline config whose label (outcome and rule) the truth's "
         "P(impaired) is for (with --design full).")] = None,
+    sessions: Annotated[int | None, typer.Option(
+        "--sessions", min=2, max=4, help="Crossover: sessions per participant (default "
+        "2-4 at random).")] = None,
+    heterogeneity: Annotated[bool, typer.Option(
+        "--heterogeneity/--no-heterogeneity", help="Crossover: whether CPM, TS and "
+        "catastrophizing change which exercise works best.")] = True,
+    period_effect: Annotated[float, typer.Option(
+        "--period-effect", help="Crossover: kPa added to the change per later session.")
+    ] = 0.0,
 ) -> None:
     """Simulate a literature-calibrated cohort with known ground truth."""
     from .cohort_io import write_table
-    from .simulate import SCENARIOS, simulate_cohort, write_truth
+    from .simulate import SCENARIOS, simulate_cohort, simulate_crossover, write_truth
 
     if scenario.value not in SCENARIOS:  # pragma: no cover - the enum lists them
         _fail(f"unknown scenario {scenario.value!r}", 2)
@@ -197,8 +207,13 @@ def simulate(
             outcome = load_config(for_config).label
         except ConfigError as exc:
             _fail(str(exc))
-    cohort = _run(simulate_cohort, n, seed=seed, scenario=scenario.value,
-                  design=design.value, outcome=outcome)
+    if design is Design.crossover:  # repeated sessions (contract v3)
+        cohort = _run(simulate_crossover, n, seed=seed, scenario=scenario.value,
+                      sessions=sessions, heterogeneity=heterogeneity,
+                      period_effect_kpa=period_effect)
+    else:
+        cohort = _run(simulate_cohort, n, seed=seed, scenario=scenario.value,
+                      design=design.value, outcome=outcome)
     _run(write_table, cohort.frame, out)
     if truth is not None:
         _run(write_truth, cohort, truth)

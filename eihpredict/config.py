@@ -143,6 +143,9 @@ class CVConfig(_Strict):
     )
     bootstrap: Annotated[int, Field(ge=50)] = 500
     n_jobs: int = Field(1, description="Outer folds in parallel (processes); -1 = all cores.")
+    group_by_participant: bool = Field(
+        True, description="Repeated sessions: every split, calibration fold and bootstrap "
+        "keeps a participant's sessions together; false is refused for such a cohort.")
 
 
 class CalibrationConfig(_Strict):

@@ -28,7 +28,8 @@ import pandas as pd
 
 from .schema import BASELINE_COLUMNS
 
-__all__ = ["EXERCISE_OPTION_COLUMNS", "SessionCheck", "SessionDesign", "check_repeated_ids",
+__all__ = ["EXERCISE_OPTION_COLUMNS", "ISSUE", "SessionCheck", "SessionDesign",
+           "check_repeated_ids",
            "describe_design", "has_sessions", "option_labels", "participant_groups",
            "session_key"]
 

@@ -70,6 +70,7 @@ from .modeling import (
     subgroup_metrics,
 )
 from .schema import COLUMN_BY_NAME, CONTRACT_VERSION, OUTCOME_COLUMNS
+from .sessions import describe_design, has_sessions, participant_groups
 from .tracking import package_versions, resolve_tracking_uri, training_run
 from .validation import read_cohort, read_valid_cohort
 
@@ -244,6 +245,11 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     fingerprint = sha256_file(data)
     event = impaired_event(config, y)
     summary = summarise(frame, y, config)
+    if "session_id" in frame:  # repeated sessions (contract v3): the design, grouped CV
+        summary["design"] = describe_design(frame).to_dict()
+        if has_sessions(frame):
+            logger.info("    %s; every split groups by participant",
+                        describe_design(frame).describe())
     summary["labels"] = label_report(frame, config.label)
     summary["regression_to_the_mean"] = rtm
     if dropped_summary is not None:
@@ -300,8 +306,9 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
 
     logger.info("4/6 metrics with 95 % bootstrap intervals")
     metrics, curves = {}, {}
+    participants = participant_groups(X)
     for name in outer.candidates:
-        metrics[name], curves[name] = _evaluate(config, y, outer, name)
+        metrics[name], curves[name] = _evaluate(config, y, outer, name, clusters=participants)
     key, lower = SELECTION_KEYS[task][config.selection_metric]
     eligible = [c.name for c in config.models if not c.baseline]
     scores = {n: metrics[n].loc[key, "estimate"] for n in eligible}
@@ -309,7 +316,8 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     logger.info("    chosen by outer-CV %s (%s): %s", config.selection_metric, key, chosen)
     without = {}
     if chosen in outer.without_covariate:
-        without[chosen] = _evaluate(config, y, outer, chosen, without_covariate=True)[0]
+        without[chosen] = _evaluate(config, y, outer, chosen, without_covariate=True,
+                                    clusters=participants)[0]
 
     logger.info("5/6 refitting %s on all %d rows", chosen, len(y))
     candidate = next(c for c in config.models if c.name == chosen)
@@ -406,8 +414,10 @@ def _binary_view(config: PipelineConfig, y: np.ndarray, probabilities: np.ndarra
 
 
 def _evaluate(config: PipelineConfig, y: np.ndarray, outer: OuterResult, name: str, *,
-              without_covariate: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Metrics with intervals and the decision curve of one candidate's outer predictions."""
+              without_covariate: bool = False, clusters: np.ndarray | None = None
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Metrics with intervals and the decision curve of one candidate's outer predictions
+    (``clusters``: participants of a repeated-session cohort, resampled whole)."""
     n_boot, seed = config.cv.bootstrap, config.seed
     if config.task == "continuous":
         outputs = outer.without_covariate[name] if without_covariate else outer.outputs[name]
@@ -415,17 +425,18 @@ def _evaluate(config: PipelineConfig, y: np.ndarray, outer: OuterResult, name: s
                      if without_covariate else outer.decisions[name])
         table = bootstrap_continuous_metrics(y, outputs, config.label.threshold_kpa,
                                              _threshold(outer, name), decisions=decisions,
-                                             n_boot=n_boot, seed=seed)
+                                             n_boot=n_boot, seed=seed, clusters=clusters)
         probabilities = outputs["p_impaired_eih"]
     elif config.task == "three_class":
         probabilities = outer.probabilities[name]
         table = bootstrap_three_class_metrics(y, probabilities,
                                               decisions=outer.decisions[name],
-                                              n_boot=n_boot, seed=seed)
+                                              n_boot=n_boot, seed=seed, clusters=clusters)
     else:
         probabilities = outer.probabilities[name]
         table = bootstrap_metrics(y, probabilities, _threshold(outer, name),
-                                  decisions=outer.decisions[name], n_boot=n_boot, seed=seed)
+                                  decisions=outer.decisions[name], n_boot=n_boot, seed=seed,
+                                  clusters=clusters)
     curve = decision_curve(*_binary_view(config, y, probabilities), n_boot=min(n_boot, 200),
                            seed=seed)
     return table, curve

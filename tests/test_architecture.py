@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parents[1] / "eihpredict"
 LAYERS = {
     0: ["schema", "fileio", "_progress", "_manifest"],
     1: ["cohort_io", "validation", "simulate", "labels", "outcome", "harmonize", "mapping",
-        "readiness", "_draft",
+        "readiness", "_draft", "sessions",
         "features", "config"],
     2: ["modeling", "explain", "model_dir", "tracking", "model_card"],
-    3: ["training", "scoring", "evaluation"],
+    3: ["training", "scoring", "evaluation", "prescribe"],
     4: ["cli", "serve", "_pyfunc", "_pyfunc_entry", "demo", "__init__"],
 }
 

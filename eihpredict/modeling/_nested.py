@@ -36,6 +36,7 @@ from sklearn.base import clone
 from sklearn.model_selection import LeaveOneGroupOut
 
 from ..config import CandidateConfig, PipelineConfig
+from ..sessions import ISSUE, participant_groups
 from ._calibration import Calibrator
 from ._estimators import make_pipeline
 from ._model import CovariateAdjustedModel, EnsembleModel, FittedModel, TrainedModel
@@ -47,7 +48,7 @@ from ._tasks import MULTICLASS_METHODS, get_task  # noqa: F401 (re-exported)
 from ._tuning import inner_splits, tune
 
 __all__ = ["PRE_COVARIATE", "SELECTED", "FittedCandidate", "OuterResult", "fit_candidate",
-           "outer_splits", "run_outer_cv"]
+           "outer_splits", "run_outer_cv", "split_groups"]
 
 logger = logging.getLogger("eihpredict.train")
 
@@ -113,6 +114,22 @@ def outer_splits(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray):
             raise ValueError("leave_site_out needs at least two sites; the data has one.")
         for fold, (train, test) in enumerate(LeaveOneGroupOut().split(X, y, sites)):
             yield 0, fold, train, test, f"site {sites[test][0]}"
+        return
+    participants = participant_groups(X)
+    if participants is not None and not config.cv.group_by_participant:
+        raise ValueError(
+            "cv.group_by_participant is false but the cohort has repeated sessions "
+            f"({ISSUE}): splitting one participant's sessions across training and test "
+            "rows gives optimistic metrics; remove the setting")
+    if participants is not None:
+        # Repeated sessions: whole participants on one side of every split, repeated
+        # with another seed per repeat (as RepeatedStratifiedKFold does for rows).
+        repeats = n_repeats(config, len(np.unique(participants)))
+        task = get_task(config.task)
+        for repeat in range(repeats):
+            splitter = task.splitter(config.cv.outer_folds, config.seed + repeat, grouped=True)
+            for fold, (train, test) in enumerate(splitter.split(X, y, participants)):
+                yield repeat, fold, train, test, ""
         return
     repeats = n_repeats(config, len(y))
     splitter = get_task(config.task).repeated_splitter(config.cv.outer_folds, repeats,
@@ -203,11 +220,16 @@ def _fit(candidate: CandidateConfig, config: PipelineConfig, X: pd.DataFrame, y:
                            time.perf_counter() - start, raw_oof)
 
 
-def _site_groups(config: PipelineConfig, X: pd.DataFrame) -> np.ndarray | None:
-    """Sites for grouped inner folds, when the outer loop leaves sites out."""
+def split_groups(config: PipelineConfig, X: pd.DataFrame) -> np.ndarray | None:
+    """Groups of the inner (tuning and calibration) folds: sites when the outer loop
+    leaves sites out (a site holds its participants whole), participants when sessions
+    repeat, else none."""
     if config.cv.scheme == "leave_site_out" and "site" in X and not X["site"].isna().any():
         return X["site"].astype(str).to_numpy()
-    return None
+    return participant_groups(X)
+
+
+_site_groups = split_groups
 
 
 def _calibrate(config: PipelineConfig, raw_oof: np.ndarray, y: np.ndarray
