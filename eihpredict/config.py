@@ -186,6 +186,26 @@ class MLflowConfig(_Strict):
     tracking_uri: str | None = None
 
 
+class DesignConfig(_Strict):
+    """How the exercise a participant did was chosen (for a per-patient prescription)."""
+
+    allocation: Literal["randomised", "observational", "unknown"] = Field(
+        "unknown", description="randomised (crossover in random order, or randomised "
+        "parallel groups): option differences may be read causally per patient; "
+        "observational (e.g. the clinician chose the exercise): prescribe refuses unless "
+        "told to allow it, and warns.")
+
+
+class PrescriptionConfig(_Strict):
+    """Participant-level bootstrap stored with the model for ``eihpredict prescribe``."""
+
+    bootstrap: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="Refits of the chosen candidate (its hyperparameters, its "
+        "calibration) on participant-resampled data, stored with the model for the "
+        "prescription intervals; default: 200 when the cohort has repeated sessions or "
+        "several exercise options, else 0 (no prescription).")
+
+
 class PipelineConfig(_Strict):
     """A whole experiment definition."""
 
@@ -208,6 +228,8 @@ class PipelineConfig(_Strict):
         0.70, description="C-statistic assumed by the Riley sample size (realistic: 0.65-0.75)."
     )
     mlflow: MLflowConfig = Field(default_factory=MLflowConfig)
+    design: DesignConfig = Field(default_factory=DesignConfig)
+    prescription: PrescriptionConfig = Field(default_factory=PrescriptionConfig)
 
     @field_validator("name")
     @classmethod

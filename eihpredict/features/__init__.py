@@ -8,7 +8,7 @@ from ._base import ContractTransformer, column_values, is_missing
 from ._clinical import CLINICAL_GROUPS, ClinicalFeatures
 from ._covariates import OutcomeCovariates
 from ._cpm import CPMFeatures
-from ._exercise import ExerciseDoseFeatures
+from ._exercise import ExerciseDoseFeatures, baseline_moderators
 from ._missing import ImputeWithIndicators
 from ._pipeline import FEATURE_GROUPS, build_feature_pipeline
 from ._ppt import LOCAL_PPT_NORMS_KPA, PPT_REFERENCE_KPA, PainSensitivityFeatures
@@ -25,6 +25,7 @@ __all__ = [
     "ClinicalFeatures",
     "ContractTransformer",
     "ExerciseDoseFeatures",
+    "baseline_moderators",
     "ImputeWithIndicators",
     "OutcomeCovariates",
     "PainSensitivityFeatures",

@@ -15,6 +15,7 @@ for development and validation.
 """
 
 from ._bootstrap import bootstrap_weights, cluster_bootstrap, draw_rows
+from ._heterogeneity import HeterogeneityTest, heterogeneity_test
 from ._calibration import Calibrator, MulticlassCalibrator, resolve_method
 from ._estimators import (
     ESTIMATORS,
@@ -144,5 +145,5 @@ __all__ = [
     "point_metrics", "pool_site_performance", "random_effects_meta",
     "recalibrate_intercept", "recalibrate_logistic", "resolve_method",
     "run_outer_cv", "outer_splits", "split_groups", "site_performance", "subgroup_metrics",
-    "validation_sample_size", "draw_rows",
+    "validation_sample_size", "draw_rows", "HeterogeneityTest", "heterogeneity_test",
 ]

@@ -140,7 +140,8 @@ def outer_splits(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray):
 
 def fit_candidate(candidate: CandidateConfig, config: PipelineConfig, X: pd.DataFrame,
                   y: np.ndarray, *, seed: int, storage: str | None = None,
-                  study_name: str | None = None) -> FittedCandidate:
+                  study_name: str | None = None,
+                  params: dict[str, Any] | None = None) -> FittedCandidate:
     """Tune, calibrate, choose the threshold and fit one candidate on ``X, y``.
 
     An ensemble fits each member this way, then averages their out-of-fold raw scores
@@ -148,17 +149,19 @@ def fit_candidate(candidate: CandidateConfig, config: PipelineConfig, X: pd.Data
     model adjusted for the pre-exercise PPT (``continuous.adjust_for_pre``) is fitted
     with it, then without it (same hyperparameters), as a
     :class:`CovariateAdjustedModel`; ``X`` must then hold ``eih_ppt_pre_kpa``.
+    ``params`` given (a refit, e.g. a bootstrap replicate): not tuned again.
     """
     start = time.perf_counter()
     if not get_task(config.task).covariates(config):
         return _fit(candidate, config, X, y, seed=seed, storage=storage,
-                    study_name=study_name, covariates=(), start=start)
+                    study_name=study_name, covariates=(), start=start, params=params)
     if PRE_COVARIATE not in X.columns:
         raise ValueError(f"continuous.adjust_for_pre needs {PRE_COVARIATE} in the training "
                          "rows; set continuous.adjust_for_pre: false to model the change "
                          "without it")
     adjusted = _fit(candidate, config, X, y, seed=seed, storage=storage,
-                    study_name=study_name, covariates=(PRE_COVARIATE,), start=start)
+                    study_name=study_name, covariates=(PRE_COVARIATE,), start=start,
+                    params=params)
     unadjusted = _fit(candidate, config, X, y, seed=seed, storage=None, study_name=None,
                       covariates=(), start=time.perf_counter(), params=adjusted.params)
     inner = adjusted.model
