@@ -541,6 +541,45 @@ def score(
                    err=summary.n_rejected > 0)
 
 
+@app.command()
+def prescribe(
+    model: Annotated[Path, typer.Option("--model", help="Model directory (trained with a "
+                                        "prescription).")],
+    input: Annotated[Path, typer.Option("--input", help="Participants (.csv/.parquet/...; "
+                                        "with session_id, the first row of each).")],
+    output: Annotated[Path, typer.Option("--output", help="Prescriptions (.csv or .parquet); "
+                                         "OUTPUT.about.json beside it.")],
+    options: Annotated[Path | None, typer.Option(
+        "--options", help="Candidate exercises (YAML list of modality, intensity_pct, "
+        "duration_min); default: the options seen in training.")] = None,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Folder for the phenotype strata table, plot and report.")] = None,
+    allow_observational: Annotated[bool, typer.Option(
+        "--allow-observational", help="Prescribe from a model trained on observationally "
+        "allocated exercise (option differences are then associations).")] = False,
+    sep: Annotated[str | None, _SEP] = None,
+    decimal: Annotated[str, _DECIMAL] = ".",
+    sheet: Annotated[str | None, _SHEET] = None,
+) -> None:
+    """Which exercise for each participant: P(impaired EIH) per option with 95 % intervals,
+    rank and difference to the best option (heterogeneity test reported first)."""
+    from .prescribe import prescribe_file
+
+    outputs = {"--output": output, "--output (about)": output.with_name(output.name +
+                                                                         ".about.json")}
+    if report is not None:
+        outputs.update(_report_outputs(report, ("strata.csv", "strata.png", "report.md")))
+    _refuse_overwrite(outputs, {"--input": input, "--options": options}, model=model)
+    result = _run(prescribe_file, model, input, output, options=options, report=report,
+                  allow_observational=allow_observational,
+                  read_options=_read_options(sep, decimal, sheet))
+    for line in result.heading():
+        typer.echo(line, err=line.startswith("warning"))
+    n = result.table["participant_id"].nunique()
+    typer.echo(f"prescribed {result.table['option'].nunique()} option(s) for {n} "
+               f"participant(s) -> {output}")
+
+
 class Control(StrEnum):
     fwer = "fwer"
     fdr = "fdr"

@@ -48,6 +48,7 @@ from .modeling import (
     SELECTED,
     THREE_CLASSES,
     FittedCandidate,
+    HeterogeneityTest,
     OuterResult,
     SampleSize,
     bootstrap_continuous_metrics,
@@ -68,6 +69,12 @@ from .modeling import (
     run_outer_cv,
     site_performance,
     subgroup_metrics,
+)
+from .prescribe import (
+    PRESCRIPTION_ARTIFACT,
+    fit_prescription,
+    prescription_metadata,
+    wants_prescription,
 )
 from .schema import COLUMN_BY_NAME, CONTRACT_VERSION, OUTCOME_COLUMNS
 from .sessions import describe_design, has_sessions, participant_groups
@@ -121,6 +128,8 @@ class TrainingResult:
     mapping: StudyMapping | None = None
     task: str = "binary"
     metrics_without_covariate: dict[str, pd.DataFrame] = field(default_factory=dict)
+    prescription: dict[str, Any] | None = None
+    prescription_refits: list | None = None
 
     def metrics_table(self) -> pd.DataFrame:
         """Candidates x metrics, each cell ``estimate (low-high)``."""
@@ -324,12 +333,26 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     final = fit_candidate(candidate, config, X, y, seed=config.seed, storage=storage,
                           study_name=f"{prefix}-final-{chosen}" if storage else None)
 
+    refits, prescription = None, None
+    n_boot = wants_prescription(config, frame)
+    if n_boot and "p_impaired_eih" in final.model.output_columns:
+        logger.info("    prescription: %d participant-level bootstrap refits of %s", n_boot,
+                    chosen)
+        refits = fit_prescription(candidate, config, X, y, final.params, n_boot=n_boot,
+                                  seed=config.seed)
+        prescription = prescription_metadata(config, frame, impaired_event(config, y), n_boot)
+        if prescription["heterogeneity"]:
+            logger.info("    %s", HeterogeneityTest(**{
+                k: v for k, v in prescription["heterogeneity"].items()
+                if k != "heterogeneous"}).describe())
+
     subgroups = subgroup_metrics(frame, *_binary_view(config, y, outer.probabilities[chosen]),
                                  seed=config.seed, n_boot=min(config.cv.bootstrap, 200))
     result = TrainingResult(config=config, metrics=metrics, decision_curves=curves,
                             outer=outer, final=final, chosen=chosen, sample_size=sample_size,
                             data_summary=summary, subgroups=subgroups, task=task,
-                            metrics_without_covariate=without)
+                            metrics_without_covariate=without, prescription=prescription,
+                            prescription_refits=refits)
     logger.info("6/6 writing the model directory%s", " and logging to MLflow" if track else "")
     result.mapping = mapping
     _finish(result, X, y, data=data, fingerprint=fingerprint, out=out, track=track,
@@ -525,6 +548,10 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
             "config": config.model_dump(mode="json"),
             "package_versions": package_versions(),
         }
+        extra = None
+        if result.prescription is not None:
+            metadata["prescription"] = result.prescription
+            extra = {PRESCRIPTION_ARTIFACT: result.prescription_refits}
         run_id = None
         if track:
             with training_run(config.mlflow.experiment, tracking_uri, version,
@@ -537,7 +564,8 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
                 result.model_dir = save_model_dir(
                     model, out_dir, metadata=metadata,
                     model_card=render_model_card(result, metadata),
-                    input_example=X[_example_columns(model, X)].head(3), plots=plots)
+                    input_example=X[_example_columns(model, X)].head(3), plots=plots,
+                    extra_artifacts=extra)
                 run.log_params({"model_dir_sha256": manifest_digest(result.model_dir)})
                 run.log_model(result.model_dir)
                 run.log_artifact(result.model_dir / "model_card.md")
@@ -545,7 +573,8 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
             result.model_dir = save_model_dir(
                 model, out_dir, metadata=metadata,
                 model_card=render_model_card(result, metadata),
-                input_example=X[_example_columns(model, X)].head(3), plots=plots)
+                input_example=X[_example_columns(model, X)].head(3), plots=plots,
+                extra_artifacts=extra)
     result.run_id = run_id
     result.tracking_uri = tracking_uri if track else None
     result.metadata = metadata

@@ -15,7 +15,6 @@ for development and validation.
 """
 
 from ._bootstrap import bootstrap_weights, cluster_bootstrap, draw_rows
-from ._heterogeneity import HeterogeneityTest, heterogeneity_test
 from ._calibration import Calibrator, MulticlassCalibrator, resolve_method
 from ._estimators import (
     ESTIMATORS,
@@ -38,6 +37,7 @@ from ._external import (
     multiclass_metrics,
     net_benefit_curve,
 )
+from ._heterogeneity import HeterogeneityTest, heterogeneity_test
 from ._meta import (
     MetaAnalysis,
     forest_plot,
