@@ -84,6 +84,11 @@ class ExerciseDoseFeatures(ContractTransformer):
         (minus 60 %, per 10 %) times each baseline moderator present
         (:func:`baseline_moderators`; a missing moderator counts as its reference value
         in the products).
+    moderators : bool, default=False
+        With ``interactions``, also add the moderators themselves (``cpm_pct_z``,
+        ``ts_diff_z``, ``pcs_total_z``, named after their source groups), so a model
+        needs no other CPM, TS or PCS features: a small design for a per-patient
+        prescription (fewer parameters per event than the full feature groups).
 
     Attributes
     ----------
@@ -101,9 +106,10 @@ class ExerciseDoseFeatures(ContractTransformer):
 
     group = "exercise"
 
-    def __init__(self, dose=True, interactions=False):
+    def __init__(self, dose=True, interactions=False, moderators=False):
         self.dose = dose
         self.interactions = interactions
+        self.moderators = moderators
 
     def _inputs(self):
         own = ("exercise_modality", "exercise_intensity_pct", "exercise_duration_min")
@@ -132,6 +138,8 @@ class ExerciseDoseFeatures(ContractTransformer):
             moderators = baseline_moderators({c: np.ones(1) for c in present})
             out += [f"exercise_{term}_x_{m}" for term in self._terms(present)
                     for m in moderators]
+            if self.moderators:
+                out += [f"{m}_z" for m in moderators]
         return out
 
     def _compute(self, cols, n):
@@ -158,4 +166,6 @@ class ExerciseDoseFeatures(ContractTransformer):
             for term, values in terms.items():
                 for name, z in moderators.items():
                     out[f"exercise_{term}_x_{name}"] = values * z
+            if self.moderators:
+                out.update({f"{name}_z": z for name, z in moderators.items()})
         return out

@@ -135,8 +135,8 @@ def build_router(settings: ServiceSettings) -> APIRouter:
                       for i in result]
             return JSONResponse({"detail": detail},
                                 status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
-        rows = [{k: _json_value(v) for k, v in row.items()}
-                for row in result.table.to_dict("records")]
+        rows = [{k: int(v) if isinstance(v, int | np.integer) else _json_value(v)
+                 for k, v in row.items()} for row in result.table.to_dict("records")]
         return JSONResponse({"model_version": served.loaded.version, **result.about(),
                              "prescriptions": rows}, headers={"Cache-Control": "no-store"})
 

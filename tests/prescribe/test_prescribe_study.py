@@ -1,0 +1,71 @@
+"""Small versions of the simulation study in benchmarks/prescribe.py (issue 23)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import binom
+
+from eihpredict.modeling import heterogeneity_test
+from eihpredict.prescribe import prescribe
+from eihpredict.simulate import simulate_crossover
+
+
+def _event(frame: pd.DataFrame) -> np.ndarray:
+    return (frame["eih_ppt_post_kpa"] <= frame["eih_ppt_pre_kpa"]).to_numpy(int)
+
+
+def test_heterogeneity_test_holds_its_level_without_heterogeneity():
+    """(c) 60 cohorts without heterogeneity: at most 8 positives at 5 % (a test at the
+    nominal level exceeds 8 with probability 0.003)."""
+    p = [heterogeneity_test(c.frame, _event(c.frame)).p_value for c in (
+        simulate_crossover(100, seed=s, sessions=3, heterogeneity=False)
+        for s in range(300, 360))]
+    positives = int(np.sum(np.array(p) < 0.05))
+    assert binom.sf(8, 60, 0.05) < 0.005
+    assert positives <= 8, positives
+    assert 0.2 < np.mean(p) < 0.8  # p-values spread over (0, 1), not piled at 1
+
+
+def test_heterogeneity_test_finds_heterogeneity():
+    p = [heterogeneity_test(c.frame, _event(c.frame)).p_value for c in (
+        simulate_crossover(200, seed=s, sessions=3) for s in range(400, 406))]
+    assert np.sum(np.array(p) < 0.05) >= 5, p
+
+
+def test_heterogeneity_test_checks_against_independent_wald():
+    """Without clustering (one session each) the CR1 sandwich and the model-based Wald
+    statistic agree to within the small-sample factor on a large cohort."""
+    cohort = simulate_crossover(3000, seed=5, sessions=2, heterogeneity=False)
+    frame = cohort.frame.drop_duplicates("participant_id")
+    result = heterogeneity_test(frame, _event(frame))
+    assert result.n_participants == result.n_rows == 3000
+    assert 0 < result.statistic < 40 and result.df == 9
+
+
+@pytest.fixture(scope="module")
+def new_patients():
+    new = simulate_crossover(150, seed=10031, sessions=2)
+    patients = new.frame.drop_duplicates("participant_id").drop(
+        columns=["session_id", "exercise_modality", "exercise_intensity_pct",
+                 "exercise_duration_min", "eih_ppt_pre_kpa", "eih_ppt_post_kpa"])
+    return patients, new.truth["p_impaired_by_option"]
+
+
+def test_prescription_against_the_truth(crossover_model, new_patients):
+    """(a) and (b) on a small cohort (150 x 3, 30 refits): the chosen option is the true
+    best for most participants with a clear difference, and the intervals hold most true
+    probabilities. The goals (>= 80 %, 93-97 %) are measured at 300 x 3 in
+    benchmarks/prescribe.py; these bounds only catch a broken prescription."""
+    patients, truth = new_patients
+    table = prescribe(crossover_model, patients).table
+    true = pd.DataFrame(truth).T
+    ordered = np.sort(true.to_numpy(), axis=1)
+    clear = true.index[ordered[:, 1] - ordered[:, 0] > 0.10]
+    chosen = table[table["rank"] == 1].set_index("participant_id")["option"]
+    assert len(clear) >= 15
+    assert (chosen.loc[clear] == true.loc[clear].idxmin(axis=1)).mean() >= 0.6
+    t = [truth[p][o] for p, o in zip(table["participant_id"], table["option"], strict=True)]
+    covered = ((table["p_low"] <= t) & (np.asarray(t) <= table["p_high"])).mean()
+    assert covered >= 0.6, covered
