@@ -134,6 +134,8 @@ def main() -> None:
     for seed in range(args.first_seed, args.first_seed + args.cohorts):
         rows.append(one_cohort(seed, args.n, args.sessions, args.bootstrap))
         print(json.dumps(rows[-1]), flush=True)
+    if not rows:  # --cohorts 0: the heterogeneity test's study only
+        return
     runs = pd.DataFrame(rows)
     clear, correct = int(runs["n_clear"].sum()), int(runs["n_clear_correct"].sum())
     pairs, covered = int(runs["n_pairs"].sum()), int(runs["n_covered"].sum())
