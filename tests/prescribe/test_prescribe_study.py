@@ -36,9 +36,9 @@ def test_heterogeneity_test_finds_heterogeneity():
 
 def test_heterogeneity_statistic_against_an_independent_model_based_wald():
     """One session per participant: the clustered statistic is close to the classical
-    Wald statistic from scikit-learn's unpenalised fit and its Fisher information."""
-    from scipy.stats import chi2
-    from sklearn.linear_model import LogisticRegression
+    Wald statistic of a probit fit by scipy's optimiser and its Fisher information."""
+    from scipy.optimize import minimize
+    from scipy.stats import chi2, norm
 
     from eihpredict.features import baseline_moderators
     from eihpredict.sessions import option_labels
@@ -53,14 +53,18 @@ def test_heterogeneity_statistic_against_an_independent_model_based_wald():
         {c: frame[c].to_numpy(float) for c in frame.columns
          if c.startswith(("cpm_test_", "ts_first", "ts_last", "pcs_"))}).items()}
     d = [(labels == o).to_numpy(float) for o in options[1:]]
-    X = np.column_stack([*d, *z.values(), *(a * b for a in d for b in z.values())])
-    fit = LogisticRegression(penalty=None, max_iter=5000).fit(X, y)
-    design = np.column_stack([np.ones(len(y)), X])
-    p = fit.predict_proba(X)[:, 1]
-    cov = np.linalg.inv((design * (p * (1 - p))[:, None]).T @ design)
-    idx = np.arange(design.shape[1] - 9, design.shape[1])
-    b = np.r_[fit.intercept_, fit.coef_[0]][idx]
-    wald = float(b @ np.linalg.solve(cov[np.ix_(idx, idx)], b))
+    X = np.column_stack([np.ones(len(y)), *d, *z.values(),
+                         *(a * b for a in d for b in z.values())])
+
+    def loss(beta):
+        return -np.sum(norm.logcdf(np.where(y == 1, 1, -1) * (X @ beta)))
+
+    beta = minimize(loss, np.zeros(X.shape[1]), method="BFGS").x
+    eta = X @ beta
+    w = norm.pdf(eta) ** 2 / (norm.cdf(eta) * norm.sf(eta))
+    cov = np.linalg.inv((X * w[:, None]).T @ X)
+    idx = np.arange(X.shape[1] - 9, X.shape[1])
+    wald = float(beta[idx] @ np.linalg.solve(cov[np.ix_(idx, idx)], beta[idx]))
     assert result.n_participants == result.n_rows == 3000 and result.df == 9
     assert abs(result.statistic - wald) < 0.25 * wald, (result.statistic, wald)
     assert chi2.sf(wald, 9) < 0.05 and result.p_value < 0.05
