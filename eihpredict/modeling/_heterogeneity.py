@@ -1,9 +1,11 @@
 """Is the best exercise the same for everyone? A participant-clustered heterogeneity test.
 
 Probit regression of impaired EIH on the exercise options (indicators against the
-most common one), the baseline moderators (CPM efficiency, temporal summation,
-catastrophizing: :func:`eihpredict.features.baseline_moderators`, a missing value at
-its reference) and every option x moderator product. Impaired EIH is a dichotomised
+most common one), population and sex (when given; a prognostic factor left out bends
+the link and shows up as spurious interactions), the baseline moderators (CPM
+efficiency, temporal summation, catastrophizing:
+:func:`eihpredict.features.baseline_moderators`, a missing value at its reference) and
+every option x moderator product. Impaired EIH is a dichotomised
 PPT change (change <= 0); with additive effects and Gaussian noise on the change, "no
 heterogeneity" means no interaction on the probit scale: every option shifts everyone's
 latent change alike and the options rank the same way for everyone. (On the logit
@@ -135,7 +137,14 @@ def heterogeneity_test(frame: pd.DataFrame, y, participants=None, *,
     dummies = [(labels == o).to_numpy(dtype="float64") for o in options[1:]]
     moderators = list(z)
     products = [d * z[m] for d in dummies for m in moderators]
-    X = np.column_stack([np.ones(len(y)), *dummies, *(z[m] for m in moderators), *products])
+    adjust = []  # prognostic baseline categories: left out, they bend the link
+    for column in ("population", "sex"):
+        if column in frame:
+            values = frame[column].astype(object).where(frame[column].notna(), "missing")
+            levels = values.value_counts().index[1:]
+            adjust += [(values == level).to_numpy(dtype="float64") for level in levels]
+    X = np.column_stack([np.ones(len(y)), *dummies, *(z[m] for m in moderators), *adjust,
+                         *products])
     beta, w, e = _probit(X, y)
     bread = np.linalg.inv((X * w[:, None]).T @ X + 1e-9 * np.eye(X.shape[1]))
     clusters = np.asarray(frame["participant_id"] if participants is None else participants)
