@@ -128,3 +128,43 @@ def test_repeated_ids_without_session_id_are_refused_naming_the_issue():
     grouped = participant_groups(frame.assign(session_id=["1", "2", "1"]))
     assert grouped.tolist() == ["a", "a", "b"]
     assert participant_groups(pd.DataFrame({"participant_id": ["a", "b"]})) is None
+
+
+def test_simulate_crossover_cli_writes_sessions_and_truth(tmp_path):
+    import json
+
+    out, truth = tmp_path / "xo.csv", tmp_path / "xo.json"
+    result = runner.invoke(app, ["simulate", "--design", "crossover", "--n", "40", "--seed",
+                                 "3", "--out", str(out), "--truth", str(truth)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    counts = frame.groupby("participant_id")["session_id"].nunique()
+    assert counts.between(2, 4).all() and counts.nunique() > 1
+    # different exercises within a participant, in random order
+    assert (frame.groupby("participant_id")["exercise_intensity_pct"].nunique()
+            + frame.groupby("participant_id")["exercise_modality"].nunique() >= 3).all()
+    by_option = json.loads(truth.read_text())["p_impaired_by_option"]
+    assert set(by_option) == set(frame["participant_id"]) and all(
+        len(v) == 4 and all(0 < p < 1 for p in v.values()) for v in by_option.values())
+    assert validate_file(str(out)).design.design == "crossover"
+
+
+def test_crossover_truth_heterogeneity_and_period_effect():
+    import numpy as np
+
+    from eihpredict.simulate import simulate_crossover
+
+    plain = simulate_crossover(200, seed=8, sessions=3, heterogeneity=False)
+    orders = {tuple(np.argsort(list(v.values())))
+              for v in plain.truth["p_impaired_by_option"].values()}
+    assert len(orders) == 1  # without heterogeneity the best option is everyone's
+    mixed = simulate_crossover(200, seed=8, sessions=3)
+    best = {min(v, key=v.get) for v in mixed.truth["p_impaired_by_option"].values()}
+    assert len(best) >= 3  # with it, CPM, TS and catastrophizing change the best option
+    later = simulate_crossover(200, seed=8, sessions=3, period_effect_kpa=30.0)
+    periods = later.frame["session_id"].str[1:].astype(int).to_numpy()
+    assert later.p_impaired[periods == 3].mean() < mixed.p_impaired[periods == 3].mean() - 0.1
+    # the empirical rate follows the truth (independent check of the generating model)
+    big = simulate_crossover(3000, seed=9, sessions=2)
+    event = (big.frame["eih_ppt_post_kpa"] <= big.frame["eih_ppt_pre_kpa"]).mean()
+    assert abs(event - big.p_impaired.mean()) < 0.02
