@@ -52,6 +52,11 @@ _LAZY = {
     "evaluate_model": (".evaluation", "evaluate_model"),
     "update_model": (".evaluation", "update_model"),
     "score_records": (".scoring", "score_records"),
+    "simulate_crossover": (".simulate", "simulate_crossover"),
+    "prescribe": (".prescribe", "prescribe"),
+    "prescribe_records": (".prescribe", "prescribe_records"),
+    "prescribe_file": (".prescribe", "prescribe_file"),
+    "heterogeneity_test": (".modeling", "heterogeneity_test"),
 }
 
 __all__ = [

@@ -43,6 +43,7 @@ class Scenario(StrEnum):
 class Design(StrEnum):
     v1 = "v1"
     full = "full"
+    crossover = "crossover"
 
 
 class OnError(StrEnum):
@@ -198,10 +199,19 @@ def simulate(
         "--extras", help="Comma-separated measures default cohorts lack: instruments "
         "(promis_anx, promis_dep, pseq, csi, stai_trait, phq9, gad7), cpm_rating, or all "
         "(docs/instruments.md).")] = "",
+    sessions: Annotated[int | None, typer.Option(
+        "--sessions", min=2, max=4, help="Crossover: sessions per participant (default "
+        "2-4 at random).")] = None,
+    heterogeneity: Annotated[bool, typer.Option(
+        "--heterogeneity/--no-heterogeneity", help="Crossover: whether CPM, TS and "
+        "catastrophizing change which exercise works best.")] = True,
+    period_effect: Annotated[float, typer.Option(
+        "--period-effect", help="Crossover: kPa added to the change per later session.")
+    ] = 0.0,
 ) -> None:
     """Simulate a literature-calibrated cohort with known ground truth."""
     from .cohort_io import write_table
-    from .simulate import SCENARIOS, simulate_cohort, write_truth
+    from .simulate import SCENARIOS, simulate_cohort, simulate_crossover, write_truth
 
     if scenario.value not in SCENARIOS:  # pragma: no cover - the enum lists them
         _fail(f"unknown scenario {scenario.value!r}", 2)
@@ -214,9 +224,17 @@ def simulate(
             outcome = load_config(for_config).label
         except ConfigError as exc:
             _fail(str(exc))
-    cohort = _run(simulate_cohort, n, seed=seed, scenario=scenario.value,
-                  design=design.value, outcome=outcome,
-                  extras=[e.strip() for e in extras.split(",") if e.strip()])
+    extra = [e.strip() for e in extras.split(",") if e.strip()]
+    if design is Design.crossover:  # repeated sessions (contract v3)
+        if extra:
+            raise typer.BadParameter("--extras is for the v1 and full designs",
+                                     param_hint="--extras")
+        cohort = _run(simulate_crossover, n, seed=seed, scenario=scenario.value,
+                      sessions=sessions, heterogeneity=heterogeneity,
+                      period_effect_kpa=period_effect)
+    else:
+        cohort = _run(simulate_cohort, n, seed=seed, scenario=scenario.value,
+                      design=design.value, outcome=outcome, extras=extra)
     _run(write_table, cohort.frame, out)
     if truth is not None:
         _run(write_truth, cohort, truth)
@@ -347,6 +365,9 @@ def validate(
         for problem in readiness.problems:
             typer.echo(f"pipeline {readiness.pipeline!r}: {problem}", err=True)
     size = f"{summary.n_rows} rows, {len(summary.columns)} columns"
+    if summary.design is not None and "session_id" in (
+            study.header(summary.columns) if study is not None else summary.columns):
+        typer.echo(summary.design.describe())  # repeated sessions (contract v3)
     if readiness is not None and readiness.ok:
         typer.echo(f"valid: {file} ({size}); ready to train pipeline {readiness.pipeline!r}")
         return
@@ -554,6 +575,45 @@ def score(
                    err=summary.n_rejected > 0)
     if summary.absent_line():
         typer.echo(f"warning: {summary.absent_line()}", err=True)
+
+
+@app.command()
+def prescribe(
+    model: Annotated[Path, typer.Option("--model", help="Model directory (trained with a "
+                                        "prescription).")],
+    input: Annotated[Path, typer.Option("--input", help="Participants (.csv/.parquet/...; "
+                                        "with session_id, the first row of each).")],
+    output: Annotated[Path, typer.Option("--output", help="Prescriptions (.csv or .parquet); "
+                                         "OUTPUT.about.json beside it.")],
+    options: Annotated[Path | None, typer.Option(
+        "--options", help="Candidate exercises (YAML list of modality, intensity_pct, "
+        "duration_min); default: the options seen in training.")] = None,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Folder for the phenotype strata table, plot and report.")] = None,
+    allow_observational: Annotated[bool, typer.Option(
+        "--allow-observational", help="Prescribe from a model trained on observationally "
+        "allocated exercise (option differences are then associations).")] = False,
+    sep: Annotated[str | None, _SEP] = None,
+    decimal: Annotated[str, _DECIMAL] = ".",
+    sheet: Annotated[str | None, _SHEET] = None,
+) -> None:
+    """Which exercise for each participant: P(impaired EIH) per option with 95 % intervals,
+    rank and difference to the best option (heterogeneity test reported first)."""
+    from .prescribe import prescribe_file
+
+    outputs = {"--output": output, "--output (about)": output.with_name(output.name +
+                                                                         ".about.json")}
+    if report is not None:
+        outputs.update(_report_outputs(report, ("strata.csv", "strata.png", "report.md")))
+    _refuse_overwrite(outputs, {"--input": input, "--options": options}, model=model)
+    result = _run(prescribe_file, model, input, output, options=options, report=report,
+                  allow_observational=allow_observational,
+                  read_options=_read_options(sep, decimal, sheet))
+    for line in result.heading():
+        typer.echo(line, err=line.startswith("warning"))
+    n = result.table["participant_id"].nunique()
+    typer.echo(f"prescribed {result.table['option'].nunique()} option(s) for {n} "
+               f"participant(s) -> {output}")
 
 
 class Control(StrEnum):

@@ -245,6 +245,9 @@ class CVConfig(_Strict):
         None, description="Dask scheduler address (tcp://host:port): outer folds (and "
         "candidates) run as tasks on that cluster's workers; the results equal a serial "
         "run's (same seeds). Overrides n_jobs; `train --scheduler` overrides it.")
+    group_by_participant: bool = Field(
+        True, description="Repeated sessions: every split, calibration fold and bootstrap "
+        "keeps a participant's sessions together; false is refused for such a cohort.")
 
 
 class CalibrationConfig(_Strict):
@@ -309,6 +312,26 @@ class MLflowConfig(_Strict):
     tracking_uri: str | None = None
 
 
+class DesignConfig(_Strict):
+    """How the exercise a participant did was chosen (for a per-patient prescription)."""
+
+    allocation: Literal["randomised", "observational", "unknown"] = Field(
+        "unknown", description="randomised (crossover in random order, or randomised "
+        "parallel groups): option differences may be read causally per patient; "
+        "observational (e.g. the clinician chose the exercise): prescribe refuses unless "
+        "told to allow it, and warns.")
+
+
+class PrescriptionConfig(_Strict):
+    """Participant-level bootstrap stored with the model for ``eihpredict prescribe``."""
+
+    bootstrap: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="Refits of the chosen candidate (its hyperparameters, its "
+        "calibration) on participant-resampled data, stored with the model for the "
+        "prescription intervals; default: 200 when the cohort has repeated sessions or "
+        "several exercise options, else 0 (no prescription).")
+
+
 class PipelineConfig(_Strict):
     """A whole experiment definition."""
 
@@ -331,6 +354,8 @@ class PipelineConfig(_Strict):
         0.70, description="C-statistic assumed by the Riley sample size (realistic: 0.65-0.75)."
     )
     mlflow: MLflowConfig = Field(default_factory=MLflowConfig)
+    design: DesignConfig = Field(default_factory=DesignConfig)
+    prescription: PrescriptionConfig = Field(default_factory=PrescriptionConfig)
 
     @field_validator("name")
     @classmethod

@@ -256,4 +256,33 @@ def render_model_card(result, metadata: dict[str, Any]) -> str:
                  "this card). It cannot be written inside the directory it stands for: "
                  "keep it, and check with `eihpredict verify --model DIR --digest "
                  "SHA256`.")
+    lines += _prescription_lines(metadata.get("prescription"))
     return "\n".join(lines) + "\n"
+
+
+def _prescription_lines(meta: dict[str, Any] | None) -> list[str]:
+    """The per-patient prescription section (repeated sessions, contract v3)."""
+    if not meta:
+        return []
+    design = meta["design"]
+    het = meta.get("heterogeneity")
+    lines = ["", "## Per-patient exercise prescription (`eihpredict prescribe`)",
+             f"- Training design: {design['design']} ({design['n_participants']} "
+             f"participants, {design['n_rows']} sessions); allocation: "
+             f"{meta['allocation']}.",
+             "- A per-patient comparison of exercises may be read causally only from a "
+             "randomised crossover or randomised parallel groups; observational "
+             "allocation is refused (or, when allowed, warned about).",
+             f"- Causal reading of this model: {meta['causal']}."]
+    if het:
+        lines.append(f"- Heterogeneity test (reported before any ranking): F = "
+                     f"{het['statistic'] / het['df']:.2f} on {het['df']} and "
+                     f"{het['df_denominator']} df, p = {het['p_value']:.3g} "
+                     f"({het['method']}).")
+    lines.append("- Options seen in training (the default candidates; others outside "
+                 "their range are refused): "
+                 + "; ".join(f"{o['option']} ({o['n_rows']} sessions)"
+                             for o in meta["options"]) + ".")
+    lines.append(f"- Intervals: {meta['bootstrap']} participant-level bootstrap refits "
+                 "of the whole fitted pipeline (percentile 95 %; differences paired).")
+    return lines

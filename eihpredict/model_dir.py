@@ -166,8 +166,12 @@ def check_model_destination(path: str | os.PathLike[str],
 
 def save_model_dir(model: FittedModel, path: str | os.PathLike[str], *,
                    metadata: dict[str, Any], model_card: str,
-                   input_example=None, plots: dict[str, Path] | None = None) -> Path:
-    """Write the model directory atomically (a failed save leaves the old one intact)."""
+                   input_example=None, plots: dict[str, Path] | None = None,
+                   extra_artifacts: dict[str, Any] | None = None) -> Path:
+    """Write the model directory atomically (a failed save leaves the old one intact).
+
+    ``extra_artifacts`` (file name -> object) are joblib-dumped into ``artifacts/``
+    before the checksums are written (the prescription's bootstrap refits)."""
     import joblib
     import mlflow.pyfunc
 
@@ -194,6 +198,8 @@ def save_model_dir(model: FittedModel, path: str | os.PathLike[str], *,
             code_paths=[str(Path(__file__).resolve().parent)],
         )
         _relative_paths(staging / "MLmodel")
+        for name, value in (extra_artifacts or {}).items():
+            joblib.dump(value, staging / "artifacts" / name)
         (staging / METADATA).write_text(json.dumps(metadata, indent=2, default=str))
         (staging / MODEL_CARD).write_text(model_card)
         for name, png in (plots or {}).items():

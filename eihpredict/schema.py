@@ -34,6 +34,8 @@ __all__ = [
     "LiveTuple",
     "instrument_columns",
     "OUTCOME_COLUMNS",
+    "BASELINE_COLUMNS",
+    "SESSION_COLUMNS",
     "ColumnSpec",
     "Questionnaire",
     "TotalRule",
@@ -305,6 +307,9 @@ def instrument_columns() -> list[ColumnSpec]:
 
 _BEFORE_INSTRUMENTS: tuple[ColumnSpec, ...] = (
     ColumnSpec("participant_id", "string", "id", "Participant identifier", required=True),
+    ColumnSpec("session_id", "string", "id",
+               "Session identifier (repeated-session designs: participant_id then repeats "
+               "once per session; the pair is unique)"),
     ColumnSpec("site", "string", "site", "Study centre"),
     ColumnSpec("population", "category", "population", "Pain population", categories=POPULATIONS),
     ColumnSpec("sex", "category", "sex", "Sex", categories=("female", "male"), required=True),
@@ -510,6 +515,20 @@ COLUMN_BY_NAME: Mapping[str, ColumnSpec] = _LiveMapping(lambda: {c.name: c for c
 OUTCOME_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.training_only)
 
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
+
+# -- Repeated sessions (contract v3) ------------------------------------------------------
+# With session_id, one participant has one row per session. What a session changes is the
+# exercise bout (its modality, intensity, duration and muscle) and everything measured
+# around it (the outcome: every training-only column). Everything else (demographics,
+# questionnaires, baseline PPT, CPM, TS, site, population) describes the participant and
+# must agree across the participant's rows.
+#: Columns that may differ between one participant's sessions; every other contract
+#: column is a baseline predictor and must agree across them.
+SESSION_COLUMNS: tuple[str, ...] = ("participant_id", "session_id", *(
+    c.name for c in COLUMNS if c.group == "exercise" or c.training_only))
+#: Baseline predictors: contract columns that must agree across a participant's sessions.
+BASELINE_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS
+                                          if c.name not in SESSION_COLUMNS)
 
 
 def contract_markdown() -> str:

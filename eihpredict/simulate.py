@@ -110,9 +110,11 @@ from scipy.special import ndtr
 
 from .instruments import INSTRUMENTS, iter_instruments
 from .labels import LabelRule
-from .schema import COLUMNS, design_column
+from .schema import COLUMNS, QUESTIONNAIRES, design_column
+from .sessions import option_labels
 
-__all__ = ["DESIGNS", "SCENARIOS", "Scenario", "SimulatedCohort", "simulate_cohort",
+__all__ = ["CROSSOVER_OPTIONS", "DESIGNS", "SCENARIOS", "Scenario", "SimulatedCohort",
+           "simulate_cohort", "simulate_crossover",
            "write_truth"]
 
 POPULATIONS = (
@@ -830,3 +832,181 @@ def markdown_table(table: pd.DataFrame) -> str:
               for row in table.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 
+
+
+# -- Crossover design (contract v3): several exercise sessions per participant ----------
+# Each participant does 2-4 of the candidate exercises below (or exactly ``sessions``),
+# each on its own session, in random order. Generating model of the EIH change (kPa) of
+# participant i in the session with option o, at period k (0 = first session):
+#
+#   change_ik = m_i + d_o + h_o(z_i) + period_effect_kpa * k + u_i + e_ik
+#
+#   m_i    = signal * (8 z_cpm - 8 z_ts - 6 z_pcs) - 20 (chronic pain): the participant's
+#            baseline EIH, the same for every option;
+#   d_o    = the option's mean effect (OPTION_MEAN_KPA);
+#   h_o(z) = the heterogeneity (0 with heterogeneity=False): efficient CPM helps aerobic
+#            exercise (+14 z_cpm), temporal summation hurts isometric (-14 z_ts),
+#            catastrophizing hurts dynamic resistance (-12 z_pcs) and high-intensity
+#            aerobic exercise (-0.6 (intensity - 60) z_pcs per % above 60);
+#   z      = (cpm_pct - 15) / 20, (ts_diff - 1.5) / 1.5, (pcs_total - 15) / 10 from the
+#            measured baseline (pcs_total pro-rated from the answered items); a missing
+#            measure gives z = 0;
+#   u_i    ~ N(0, participant_sd_kpa) the participant random effect (shared by the
+#            participant's sessions; not predictable from the baseline);
+#   e_ik   ~ N(0, session_sd_kpa), plus N(0, 20 kPa) measurement error on pre and post.
+#
+# Carry-over free: a session's change does not depend on earlier sessions. Under the
+# default rule (impaired = post <= pre) the true probability for participant i and
+# option o, at the first period and averaged over u_i (the best a baseline model can
+# know), is Phi(-(m_i + d_o + h_o) / sqrt(participant_sd^2 + session_sd^2 + 2 * 20^2)):
+# the truth file's ``p_impaired_by_option``. u_i shifts every option alike, so the best
+# option of a participant is the same with or without it.
+
+#: Candidate exercises of the crossover design: (modality, intensity %, duration min).
+CROSSOVER_OPTIONS: tuple[tuple[str, float, float], ...] = (
+    ("aerobic", 50.0, 20.0), ("aerobic", 75.0, 20.0),
+    ("isometric", 30.0, 3.0), ("dynamic_resistance", 60.0, 10.0),
+)
+#: Mean EIH change of each option (kPa), before the participant's own terms.
+OPTION_MEAN_KPA = {("aerobic", 50.0, 20.0): 20.0, ("aerobic", 75.0, 20.0): 29.0,
+                   ("isometric", 30.0, 3.0): 32.0, ("dynamic_resistance", 60.0, 10.0): 28.0}
+
+
+def _crossover_moderators(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """z-scores of CPM, TS and PCS from the measured baseline (0 where missing)."""
+    cpm = 100.0 * (frame["cpm_test_after_kpa"] - frame["cpm_test_before_kpa"]) / frame[
+        "cpm_test_before_kpa"]
+    ts = frame["ts_last_nrs"] - frame["ts_first_nrs"]
+    items = frame[list(QUESTIONNAIRES["pcs"].items)].astype("float64")
+    pcs = items.mean(axis=1) * len(items.columns)  # pro-rated; NaN when none answered
+    return {"cpm": np.nan_to_num(((cpm - 15.0) / 20.0).to_numpy(dtype="float64")),
+            "ts": np.nan_to_num(((ts - 1.5) / 1.5).to_numpy(dtype="float64")),
+            "pcs": np.nan_to_num(((pcs - 15.0) / 10.0).to_numpy(dtype="float64"))}
+
+
+def _crossover_mean(z: dict[str, np.ndarray], chronic: np.ndarray, option, signal: float,
+                    heterogeneity: bool) -> np.ndarray:
+    """Mean EIH change (kPa) of every participant under ``option`` at the first period."""
+    modality, intensity, _ = option
+    mean = (OPTION_MEAN_KPA[option]
+            + signal * (8.0 * z["cpm"] - 8.0 * z["ts"] - 6.0 * z["pcs"]) - 20.0 * chronic)
+    if heterogeneity:
+        if modality == "aerobic":
+            mean = mean + 14.0 * z["cpm"] - 0.6 * (intensity - 60.0) * z["pcs"]
+        elif modality == "isometric":
+            mean = mean - 14.0 * z["ts"]
+        else:
+            mean = mean - 12.0 * z["pcs"]
+    return mean
+
+
+def simulate_crossover(n: int, seed: int = 0, scenario: str = "default", *,
+                       sessions: int | None = None, heterogeneity: bool = True,
+                       participant_sd_kpa: float = 30.0, session_sd_kpa: float = 25.0,
+                       period_effect_kpa: float = 0.0) -> SimulatedCohort:
+    """Simulate a randomised crossover study: ``n`` participants, 2-4 sessions each.
+
+    The participants' baseline columns are those of :func:`simulate_cohort` (same
+    scenario and seed); each session row repeats them with its own ``session_id``,
+    exercise columns and outcome (see the generating model in the comments above
+    :data:`CROSSOVER_OPTIONS`).
+
+    Parameters
+    ----------
+    n : int
+        Participants.
+    seed : int
+    scenario : str
+        Baseline scenario (:data:`SCENARIOS`); ``null`` sets every participant's
+        baseline effect and the heterogeneity to zero.
+    sessions : int, optional
+        Sessions per participant (2 to the number of options); default: 2-4 at random.
+    heterogeneity : bool
+        False: every participant has the same option effects (no option x baseline
+        interaction), the cohort for the heterogeneity test's false-positive rate.
+    participant_sd_kpa, session_sd_kpa : float
+        SD of the participant random effect and of the session-to-session change.
+    period_effect_kpa : float
+        Added to the change per later session (0: no period effect).
+
+    Returns
+    -------
+    SimulatedCohort
+        ``p_impaired``: each row's probability (its option and period);
+        ``truth["p_impaired_by_option"]``: per participant, per option label
+        (:func:`eihpredict.sessions.option_labels`), the probability at the first period.
+
+    Examples
+    --------
+    >>> cohort = simulate_crossover(20, seed=1, sessions=3)
+    >>> len(cohort.frame), cohort.frame["participant_id"].nunique()
+    (60, 20)
+    >>> len(cohort.truth["p_impaired_by_option"][cohort.frame["participant_id"][0]])
+    4
+    """
+    k_max = len(CROSSOVER_OPTIONS)
+    if sessions is not None and not 2 <= int(sessions) <= k_max:
+        raise ValueError(f"Got sessions={sessions!r}; expected 2 to {k_max}.")
+    for name, value in (("participant_sd_kpa", participant_sd_kpa),
+                        ("session_sd_kpa", session_sd_kpa)):
+        if not value >= 0:
+            raise ValueError(f"Got {name}={value!r}; expected a number >= 0.")
+    base = simulate_cohort(n, seed=seed, scenario=scenario).frame
+    base = base.drop(columns=[c for c in ("exercise_modality", "exercise_intensity_pct",
+                                          "exercise_duration_min", "eih_ppt_pre_kpa",
+                                          "eih_ppt_post_kpa") if c in base])
+    sc = SCENARIOS[scenario]
+    rng = np.random.default_rng([seed, 23])
+    z = _crossover_moderators(base)
+    if sc.null:
+        z = {k: np.zeros(n) for k in z}
+    chronic = (base["population"].astype(str) != "healthy").to_numpy(dtype="float64")
+    signal = 0.0 if sc.null else 1.0
+    mean = np.column_stack([_crossover_mean(z, chronic, o, signal, heterogeneity and
+                                            not sc.null) for o in CROSSOVER_OPTIONS])
+    sd_total = float(np.sqrt(participant_sd_kpa**2 + session_sd_kpa**2
+                             + 2 * MEASUREMENT_SD_KPA**2))
+    p_option = ndtr(-mean / sd_total)
+    u = rng.normal(0.0, participant_sd_kpa, n)
+    counts = (np.full(n, int(sessions)) if sessions is not None
+              else rng.integers(2, k_max + 1, n))
+    rows, p_rows = [], []
+    for i in range(n):
+        order = rng.permutation(k_max)[:counts[i]]
+        for period, o in enumerate(order):
+            change = (mean[i, o] + period_effect_kpa * period + u[i]
+                      + rng.normal(0.0, session_sd_kpa))
+            pre_true = float(base["ppt_local_kpa"].iloc[i]) * np.exp(rng.normal(0, 0.05))
+            pre = pre_true + rng.normal(0.0, MEASUREMENT_SD_KPA)
+            post = pre_true + change + rng.normal(0.0, MEASUREMENT_SD_KPA)
+            modality, intensity, duration = CROSSOVER_OPTIONS[o]
+            rows.append({"_i": i, "session_id": f"s{period + 1}",
+                         "exercise_modality": modality, "exercise_intensity_pct": intensity,
+                         "exercise_duration_min": duration,
+                         "eih_ppt_pre_kpa": float(np.clip(pre, 1.0, PPT_CEILING_KPA)),
+                         "eih_ppt_post_kpa": float(np.clip(post, 1.0, PPT_CEILING_KPA))})
+            p_rows.append(float(ndtr(-(mean[i, o] + period_effect_kpa * period) / sd_total)))
+    sessions_frame = pd.DataFrame(rows)
+    frame = base.iloc[sessions_frame.pop("_i").to_numpy()].reset_index(drop=True)
+    frame = pd.concat([frame, sessions_frame], axis=1)
+    frame = frame[[c.name for c in COLUMNS if c.name in frame]]
+    labels = option_labels(pd.DataFrame(CROSSOVER_OPTIONS, columns=[
+        "exercise_modality", "exercise_intensity_pct", "exercise_duration_min"])).tolist()
+    ids = base["participant_id"].tolist()
+    truth = {
+        "scenario": scenario, "seed": int(seed), "n": int(n), "design": "crossover",
+        "label_rule": "impaired = eih_ppt_post_kpa <= eih_ppt_pre_kpa",
+        "allocation": "randomised", "carry_over": False,
+        "period_effect_kpa": float(period_effect_kpa), "heterogeneity": bool(heterogeneity),
+        "participant_sd_kpa": float(participant_sd_kpa),
+        "session_sd_kpa": float(session_sd_kpa), "measurement_sd_kpa": MEASUREMENT_SD_KPA,
+        "options": [{"option": label, "exercise_modality": m, "exercise_intensity_pct": i,
+                     "exercise_duration_min": d}
+                    for label, (m, i, d) in zip(labels, CROSSOVER_OPTIONS, strict=True)],
+        "p_impaired_by_option": {pid: {label: round(float(p), 10) for label, p in
+                                       zip(labels, p_option[j], strict=True)}
+                                 for j, pid in enumerate(ids)},
+        "generating_model": ("change = m_i + d_o + h_o(z_i) + period_effect * k + u_i + e_ik; "
+                             "see eihpredict.simulate.simulate_crossover"),
+    }
+    return SimulatedCohort(frame, np.asarray(p_rows), truth)

@@ -47,6 +47,7 @@ from .modeling import (
     PRE_COVARIATE,
     SELECTED,
     FittedCandidate,
+    HeterogeneityTest,
     OuterResult,
     SampleSize,
     decision_curve,
@@ -61,7 +62,14 @@ from .modeling import (
     site_performance,
     subgroup_metrics,
 )
+from .prescribe import (
+    PRESCRIPTION_ARTIFACT,
+    fit_prescription,
+    prescription_metadata,
+    wants_prescription,
+)
 from .schema import COLUMN_BY_NAME, CONTRACT_VERSION, OUTCOME_COLUMNS
+from .sessions import describe_design, has_sessions, participant_groups
 from .tracking import package_versions, resolve_tracking_uri, training_run
 from .validation import read_cohort, read_valid_cohort
 
@@ -90,6 +98,8 @@ class TrainingResult:
     mapping: StudyMapping | None = None
     task: str = "binary"
     metrics_without_covariate: dict[str, pd.DataFrame] = field(default_factory=dict)
+    prescription: dict[str, Any] | None = None
+    prescription_refits: list | None = None
 
     def metrics_table(self) -> pd.DataFrame:
         """Candidates x metrics, each cell ``estimate (low-high)``."""
@@ -204,6 +214,11 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     fingerprint = sha256_file(data)
     event = impaired_event(config, y)
     summary = summarise(frame, y, config)
+    if "session_id" in frame:  # repeated sessions (contract v3): the design, grouped CV
+        summary["design"] = describe_design(frame).to_dict()
+        if has_sessions(frame):
+            logger.info("    %s; every split groups by participant",
+                        describe_design(frame).describe())
     summary["labels"] = label_report(frame, config.label)
     summary["regression_to_the_mean"] = rtm
     if dropped_summary is not None:
@@ -243,8 +258,9 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
 
     logger.info("4/6 metrics with 95 % bootstrap intervals")
     metrics, curves = {}, {}
+    participants = participant_groups(X)
     for name in outer.candidates:
-        metrics[name], curves[name] = _evaluate(config, y, outer, name)
+        metrics[name], curves[name] = _evaluate(config, y, outer, name, clusters=participants)
     key, lower = task.selection_keys[config.selection_metric]
     eligible = [c.name for c in config.models if not c.baseline]
     scores = {n: metrics[n].loc[key, "estimate"] for n in eligible}
@@ -252,12 +268,26 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     logger.info("    chosen by outer-CV %s (%s): %s", config.selection_metric, key, chosen)
     without = {}
     if chosen in outer.without_covariate:
-        without[chosen] = _evaluate(config, y, outer, chosen, without_covariate=True)[0]
+        without[chosen] = _evaluate(config, y, outer, chosen, without_covariate=True,
+                                    clusters=participants)[0]
 
     logger.info("5/6 refitting %s on all %d rows", chosen, len(y))
     candidate = next(c for c in config.models if c.name == chosen)
     final = fit_candidate(candidate, config, X, y, seed=config.seed, storage=storage,
                           study_name=f"{prefix}-final-{chosen}" if storage else None)
+
+    refits, prescription = None, None
+    n_boot = wants_prescription(config, frame)
+    if n_boot and "p_impaired_eih" in final.model.output_columns:
+        logger.info("    prescription: %d participant-level bootstrap refits of %s", n_boot,
+                    chosen)
+        refits = fit_prescription(candidate, config, X, y, final.params, n_boot=n_boot,
+                                  seed=config.seed)
+        prescription = prescription_metadata(config, frame, impaired_event(config, y), n_boot)
+        if prescription["heterogeneity"]:
+            logger.info("    %s", HeterogeneityTest(**{
+                k: v for k, v in prescription["heterogeneity"].items()
+                if k != "heterogeneous"}).describe())
 
     subgroups = subgroup_metrics(frame, *_binary_view(config, y, outer.probabilities[chosen]),
                                  seed=config.seed, n_boot=min(config.cv.bootstrap, 200))
@@ -265,7 +295,8 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     result = TrainingResult(config=config, metrics=metrics, decision_curves=curves,
                             outer=outer, final=final, chosen=chosen, sample_size=sample_size,
                             data_summary=summary, subgroups=subgroups, task=task.name,
-                            metrics_without_covariate=without)
+                            metrics_without_covariate=without, prescription=prescription,
+                            prescription_refits=refits)
     logger.info("6/6 writing the model directory%s", " and logging to MLflow" if track else "")
     result.mapping = mapping
     _finish(result, X, y, data=data, fingerprint=fingerprint, out=out, track=track,
@@ -348,8 +379,10 @@ def _binary_view(config: PipelineConfig, y: np.ndarray, probabilities: np.ndarra
 
 
 def _evaluate(config: PipelineConfig, y: np.ndarray, outer: OuterResult, name: str, *,
-              without_covariate: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Metrics with intervals and the decision curve of one candidate's outer predictions."""
+              without_covariate: bool = False, clusters: np.ndarray | None = None
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Metrics with intervals and the decision curve of one candidate's outer predictions
+    (``clusters``: participants of a repeated-session cohort, resampled whole)."""
     n_boot, seed = config.cv.bootstrap, config.seed
     threshold = _threshold(outer, name)
     if without_covariate:
@@ -360,7 +393,7 @@ def _evaluate(config: PipelineConfig, y: np.ndarray, outer: OuterResult, name: s
         decisions = outer.decisions[name]
     table, probabilities = get_task(config.task).validation_metrics(
         y, outer.probabilities[name], outputs, threshold,
-        decisions, config.label, n_boot=n_boot, seed=seed)
+        decisions, config.label, n_boot=n_boot, seed=seed, clusters=clusters)
     curve = decision_curve(*_binary_view(config, y, probabilities), n_boot=min(n_boot, 200),
                            seed=seed)
     return table, curve
@@ -431,6 +464,10 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
             "config": config.model_dump(mode="json"),
             "package_versions": package_versions(),
         }
+        extra = None
+        if result.prescription is not None:
+            metadata["prescription"] = result.prescription
+            extra = {PRESCRIPTION_ARTIFACT: result.prescription_refits}
         run_id = None
         if track:
             with training_run(config.mlflow.experiment, tracking_uri, version,
@@ -443,7 +480,8 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
                 result.model_dir = save_model_dir(
                     model, out_dir, metadata=metadata,
                     model_card=render_model_card(result, metadata),
-                    input_example=X[_example_columns(model, X)].head(3), plots=plots)
+                    input_example=X[_example_columns(model, X)].head(3), plots=plots,
+                    extra_artifacts=extra)
                 digest = manifest_digest(result.model_dir)
                 run.log_params({"model_dir_sha256": digest})
                 run.log_model(result.model_dir)
@@ -455,7 +493,8 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
             result.model_dir = save_model_dir(
                 model, out_dir, metadata=metadata,
                 model_card=render_model_card(result, metadata),
-                input_example=X[_example_columns(model, X)].head(3), plots=plots)
+                input_example=X[_example_columns(model, X)].head(3), plots=plots,
+                extra_artifacts=extra)
     result.run_id = run_id
     result.tracking_uri = tracking_uri if track else None
     result.metadata = metadata

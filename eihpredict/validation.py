@@ -39,6 +39,7 @@ from .cohort_io import (
 )
 from .fileio import atomic_path
 from .schema import COLUMN_BY_NAME, COLUMNS, QUESTIONNAIRES, REQUIRED_COLUMNS, TOTAL_RULES
+from .sessions import SessionCheck, SessionDesign, session_key
 
 if TYPE_CHECKING:  # a mapping arrives already built; `import eihpredict` stays light
     from .mapping import MappingReport, StudyMapping
@@ -684,13 +685,12 @@ def validate_frame(
                 issues.add(_id_controls(text) & ~long, name, text, _ID_RULE)
             typed[name] = text.mask(long)
     if "participant_id" in typed and duplicates is not None:
-        earlier = (duplicates.check(typed["participant_id"], rows)
+        keys = (session_key(typed["participant_id"], typed["session_id"])
+                if "session_id" in typed else typed["participant_id"])
+        earlier = (duplicates.check(keys, rows)
                    if isinstance(duplicates, DuplicateTracker) else np.asarray(duplicates))
-        issues.add(
-            earlier > 0, "participant_id", typed["participant_id"],
-            np.array([f"participant_id must be unique; same id as row {r}" for r in earlier],
-                     dtype=object),
-        )
+        issues.add(earlier > 0, "participant_id", typed["participant_id"],
+                   _duplicate_rules(earlier, "session_id" in typed))
     frame = pd.DataFrame(typed, index=raw.index)
     if extra:  # columns outside the contract, as read, in the file's order
         frame = pd.concat([frame, raw[extra]], axis=1)[columns]
@@ -699,6 +699,14 @@ def validate_frame(
     valid = np.ones(len(raw), dtype=bool)
     valid[found["_pos"].to_numpy(dtype=np.int64)] = False
     return ChunkValidation(frame, valid, found.drop(columns="_pos"))
+
+
+def _duplicate_rules(earlier: np.ndarray, sessions: bool) -> np.ndarray:
+    if sessions:
+        return np.array([f"(participant_id, session_id) must be unique; same pair as row {r}"
+                         for r in earlier], dtype=object)
+    return np.array([f"participant_id must be unique; same id as row {r}" for r in earlier],
+                    dtype=object)
 
 
 @dataclass
@@ -770,18 +778,26 @@ def validate_records(records: list[Mapping], *, first_row: int = 1) -> RecordVal
         else:
             columns[name] = _text_rules(_record_text_cells(cells), spec, issues)
     ids = columns["participant_id"]
+    sessions = "session_id" in columns
+    keys = (session_key(ids, columns["session_id"]).to_numpy(dtype=object) if sessions
+            else ids)
     seen: dict[str, int] = {}
     earlier = np.zeros(n, dtype=np.int64)
-    for i, pid in enumerate(ids):
+    for i, pid in enumerate(keys):
         if pid is None:
             continue
         if pid in seen:
             earlier[i] = rows[seen[pid]]
         else:
             seen[pid] = i
-    issues.add(earlier > 0, "participant_id", ids,
-               np.array([f"participant_id must be unique; same id as row {r}" for r in earlier],
-                        dtype=object))
+    issues.add(earlier > 0, "participant_id", ids, _duplicate_rules(earlier, sessions))
+    if sessions:  # baseline predictors agree across one participant's sessions
+        found = SessionCheck().update(pd.DataFrame(columns), None, first_row)
+        for issue in [] if found is None else found.to_dict("records"):
+            one = np.zeros(n, dtype=bool)
+            one[issue["row"] - first_row] = True
+            issues.add(one, issue["column"], np.full(n, issue["value"], dtype=object),
+                       issue["rule"])
     for column, wrong, total, messages in total_violations(columns, n):
         issues.add(wrong, column, total, messages)
     valid = np.ones(n, dtype=bool)
@@ -802,6 +818,7 @@ class ValidationSummary:
     unknown_columns: list[str] = field(default_factory=list)
     mapping: MappingReport | None = None
     n_file_issues: int = 0
+    design: SessionDesign | None = None
 
     @property
     def ok(self) -> bool:
@@ -868,7 +885,8 @@ def validate_file(
         summary.mapping = MappingReport()
     tracker = DuplicateTracker()
     plausible = PlausibilityCheck(declared=mapping.declared_units if mapping else {})
-    all_checks: list[ChunkCheck] = [plausible, *checks]
+    sessions = SessionCheck()
+    all_checks: list[ChunkCheck] = [plausible, sessions, *checks]
     total = source.total_bytes or source.total_rows
 
     def add(issues: pd.DataFrame, writer) -> None:
@@ -908,6 +926,7 @@ def validate_file(
             writer = csv.writer(fh)
             writer.writerow(ISSUE_COLUMNS)
             run(writer)
+    summary.design = sessions.design()
     return summary
 
 
@@ -1009,12 +1028,17 @@ def read_cohort(
     source = open_study(path, required=required, read_options=read_options, mapping=mapping)
     tracker = DuplicateTracker()
     plausible = PlausibilityCheck(declared=mapping.declared_units if mapping else {})
+    sessions = SessionCheck()
     frames, rows, problems, rejected, n = [], [], [], [], 0
     for raw, _ in source.chunks(200_000):
         raw = raw.reset_index(drop=True)
         mapped, result, _ = _check_chunk(raw, mapping, n + 1, tracker, required)
         plausible.update(mapped, result, n + 1)
         valid, issues = np.asarray(result.valid, dtype=bool).copy(), result.issues
+        disagree = sessions.update(mapped, result, n + 1)
+        if disagree is not None:
+            valid[disagree["row"].to_numpy(dtype=np.int64) - (n + 1)] = False
+            issues = _merge_issues([issues, disagree])
         if row_check is not None:
             more = row_check(result.frame.loc[valid], n + 1 + np.flatnonzero(valid))
             if len(more):

@@ -24,11 +24,11 @@ ROOT = Path(__file__).resolve().parents[1] / "eihpredict"
 LAYERS = {
     0: ["schema", "instruments", "fileio", "_progress", "_manifest"],
     1: ["cohort_io", "validation", "simulate", "labels", "outcome", "harmonize", "mapping",
-        "_draft", "features"],
+        "_draft", "sessions", "features"],
     # the pipeline config checks candidates and metrics against the registries of
     # modeling (tasks, model families); the readiness check reads configs
     2: ["modeling", "config", "readiness", "explain", "model_dir", "tracking", "model_card"],
-    3: ["training", "scoring", "evaluation"],
+    3: ["training", "scoring", "evaluation", "prescribe"],
     4: ["cli", "serve", "_pyfunc", "_pyfunc_entry", "demo", "__init__"],
 }
 

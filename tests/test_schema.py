@@ -35,6 +35,7 @@ CONTRACT_COLUMNS = (
        "eih_ppt_post_kpa", "eih_impaired"]
     + ["tsk11_total"]  # contract v2 (section 6): TSK-11 totals
     + ["exercise_muscle"]  # contract v2: study designs (the local PPT site)
+    + ["session_id"]  # contract v3: repeated sessions
     + [f"{session}_ppt_{site}_{time}_t{k}_kpa" for session in ("eih", "rest")
        for site in ("local", "remote", "semilocal")
        for time in ("pre", "post", "post15", "post30") for k in (1, 2, 3)]

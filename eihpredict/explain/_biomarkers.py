@@ -44,10 +44,12 @@ from ..modeling import (
     FittedModel,
     PenalisedLinearRegression,
     TrainedModel,
+    draw_rows,
     estimator_contributions,
     get_task,
 )
 from ..schema import OUTCOME_COLUMNS
+from ..sessions import participant_groups
 from ._discovery import (
     ConditionalTests,
     adjusted_effects,
@@ -115,14 +117,14 @@ def _contributions(model: TrainedModel, estimator, scaler, matrix: pd.DataFrame)
 
 
 def _one_resample(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, seed: int,
-                  continuous: bool = False):
+                  continuous: bool = False, clusters: np.ndarray | None = None):
     from sklearn.preprocessing import StandardScaler
 
     rng = np.random.default_rng(seed)
     n = len(y)
     classes = len(np.unique(y))
-    while True:
-        idx = rng.integers(0, n, n)
+    while True:  # repeated sessions: whole participants in or out of the bag
+        idx = draw_rows(rng, n, clusters)
         oob = np.setdiff1d(np.arange(n), idx)
         if (continuous or len(np.unique(y[idx])) == classes) and len(oob) >= 10:
             break
@@ -187,17 +189,23 @@ def make_selector(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, selector:
     prep = Pipeline(stages()).set_output(transform="pandas")
     design = prep.fit_transform(X, y)
     grid = np.logspace(-3, 1, 13)
-    regression = get_task(model.task).estimator_role == "regressor"
+    task = get_task(model.task)
+    clusters = participant_groups(X)  # repeated sessions: folds keep participants whole
+    if clusters is not None:
+        folds = list(task.splitter(10, seed, grouped=True).split(design, y, clusters))
+    regression = task.estimator_role == "regressor"
     if regression:
         search = GridSearchCV(PenalisedLinearRegression(l1_ratio=0.5), {"C": grid},
                               scoring="neg_mean_squared_error",
-                              cv=KFold(10, shuffle=True, random_state=seed)).fit(design, y)
+                              cv=KFold(10, shuffle=True, random_state=seed)
+                              if clusters is None else folds).fit(design, y)
         best_c = float(search.best_params_["C"])
         estimator = PenalisedLinearRegression(C=best_c, l1_ratio=0.5, random_state=seed)
     else:
         search = LogisticRegressionCV(
             Cs=grid, l1_ratios=[0.5], solver="saga", max_iter=5000, scoring="neg_log_loss",
-            cv=StratifiedKFold(10, shuffle=True, random_state=seed),
+            cv=StratifiedKFold(10, shuffle=True, random_state=seed) if clusters is None
+            else folds,
             use_legacy_attributes=False).fit(design, y)
         best_c = float(np.ravel(search.C_)[0])
         estimator = LogisticRegression(C=best_c, l1_ratio=0.5, solver="saga",
@@ -255,7 +263,9 @@ def discover_biomarkers(model: TrainedModel, X: pd.DataFrame, y: np.ndarray, *,
     seeds = np.random.SeedSequence(seed).generate_state(resamples)
     feature_rows, group_rows = [], []
     continuous = get_task(model.task).estimator_role == "regressor"
-    jobs = (delayed(_one_resample)(selector, X, y, int(s), continuous) for s in seeds)
+    clusters = participant_groups(X)
+    jobs = (delayed(_one_resample)(selector, X, y, int(s), continuous, clusters)
+            for s in seeds)
     for i, (per_feature, per_group) in enumerate(
             Parallel(n_jobs=n_jobs, return_as="generator")(jobs), start=1):
         feature_rows.append(per_feature)

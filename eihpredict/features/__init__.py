@@ -8,7 +8,7 @@ from ._base import ContractTransformer, column_values, is_missing
 from ._clinical import CLINICAL_GROUPS, ClinicalFeatures
 from ._covariates import OutcomeCovariates
 from ._cpm import CPMFeatures, CPMRatingFeatures
-from ._exercise import ExerciseDoseFeatures
+from ._exercise import ExerciseDoseFeatures, baseline_moderators
 from ._missing import ImputeWithIndicators
 from ._pipeline import (
     DEFAULT_FEATURE_GROUPS,
@@ -34,6 +34,7 @@ __all__ = [
     "ClinicalFeatures",
     "ContractTransformer",
     "ExerciseDoseFeatures",
+    "baseline_moderators",
     "ImputeWithIndicators",
     "OutcomeCovariates",
     "PainSensitivityFeatures",

@@ -14,7 +14,7 @@ random-effects pooling of per-site performance (``site_performance``,
 for development and validation.
 """
 
-from ._bootstrap import bootstrap_weights, cluster_bootstrap
+from ._bootstrap import bootstrap_weights, cluster_bootstrap, draw_rows
 from ._calibration import Calibrator, MulticlassCalibrator, resolve_method
 from ._estimators import (
     ESTIMATORS,
@@ -38,6 +38,7 @@ from ._external import (
     multiclass_metrics,
     net_benefit_curve,
 )
+from ._heterogeneity import HeterogeneityTest, heterogeneity_test
 from ._meta import (
     MetaAnalysis,
     forest_plot,
@@ -71,7 +72,9 @@ from ._nested import (
     FittedCandidate,
     OuterResult,
     fit_candidate,
+    outer_splits,
     run_outer_cv,
+    split_groups,
 )
 from ._outputs import (
     BinaryOutputs,
@@ -144,6 +147,7 @@ __all__ = [
     "minimum_sample_size", "minimum_sample_size_continuous", "multiclass_metrics",
     "net_benefit_curve", "plot_calibration", "plot_decision_curves", "plot_roc",
     "point_metrics", "pool_site_performance", "random_effects_meta",
-    "recalibrate_intercept", "recalibrate_logistic", "resolve_method", "run_outer_cv",
-    "site_performance", "subgroup_metrics", "validation_sample_size",
+    "recalibrate_intercept", "recalibrate_logistic", "resolve_method",
+    "run_outer_cv", "outer_splits", "split_groups", "site_performance", "subgroup_metrics",
+    "validation_sample_size", "draw_rows", "HeterogeneityTest", "heterogeneity_test",
 ]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-__all__ = ["bootstrap_weights", "cluster_bootstrap"]
+__all__ = ["bootstrap_weights", "cluster_bootstrap", "draw_rows"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,29 @@ def bootstrap_weights(n: int, n_boot: int, *, clusters: ArrayLike | None = None,
     flat = (draws + g * np.arange(n_boot)[:, None]).ravel()
     counts = np.bincount(flat, minlength=n_boot * g).reshape(n_boot, g).astype("float64")
     return counts if clusters is None else counts[:, codes]
+
+
+def draw_rows(rng: np.random.Generator, n: int, clusters: ArrayLike | None = None
+              ) -> np.ndarray:
+    """Row indices of one bootstrap resample: rows drawn with replacement, or, with
+    ``clusters`` (one label per row: participants of a repeated-session cohort), whole
+    clusters drawn with replacement and all their rows taken.
+
+    Examples
+    --------
+    >>> rows = draw_rows(np.random.default_rng(0), 4, clusters=["a", "a", "b", "b"])
+    >>> len(rows) % 2 == 0 and all(set(rows[i:i + 2]) in ({0, 1}, {2, 3})
+    ...                            for i in range(0, len(rows), 2))
+    True
+    """
+    if clusters is None:
+        return rng.integers(0, n, n)
+    codes, uniques = pd.factorize(np.asarray(clusters))
+    g = len(uniques)
+    order = np.argsort(codes, kind="stable")
+    starts = np.searchsorted(codes[order], np.arange(g + 1))
+    picked = rng.integers(0, g, g)
+    return np.concatenate([order[starts[c]:starts[c + 1]] for c in picked])
 
 
 def _as_dict(value) -> dict[str, np.ndarray]:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import logit
 
+from ._bootstrap import draw_rows
 from ._stats import auroc_weighted, average_precision_weighted, fit_logistic
 
 __all__ = [
@@ -104,7 +105,7 @@ def point_metrics(y: np.ndarray, p: np.ndarray, threshold: float,
 
 def bootstrap_metrics(y: np.ndarray, predictions: np.ndarray, threshold: float, *,
                       decisions: np.ndarray | None = None, n_boot: int = 500,
-                      seed: int = 0) -> pd.DataFrame:
+                      seed: int = 0, clusters: np.ndarray | None = None) -> pd.DataFrame:
     """Metrics with 95 % percentile intervals from a participant-level bootstrap.
 
     Parameters
@@ -116,6 +117,8 @@ def bootstrap_metrics(y: np.ndarray, predictions: np.ndarray, threshold: float, 
         Decision threshold for sensitivity, specificity, PPV and NPV.
     decisions : array of bool, same shape as ``predictions``, optional
         Decisions to use instead of ``predictions >= threshold``.
+    clusters : array of shape (n,), optional
+        Participant of each row (repeated sessions): whole participants are resampled.
 
     Returns
     -------
@@ -130,7 +133,7 @@ def bootstrap_metrics(y: np.ndarray, predictions: np.ndarray, threshold: float, 
     n = len(y)
     draws = []
     for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
+        idx = draw_rows(rng, n, clusters)
         draws.append(pd.DataFrame([point_metrics(y[idx], p[idx], threshold, d[idx])
                                    for p, d in zip(preds, decs, strict=True)]).mean())
     boot = pd.DataFrame(draws)

@@ -35,6 +35,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import LeaveOneGroupOut
 
+from ..sessions import ISSUE, participant_groups
 from ._calibration import Calibrator
 from ._estimators import make_pipeline
 from ._model import CovariateAdjustedModel, EnsembleModel, FittedModel, TrainedModel
@@ -49,7 +50,7 @@ if TYPE_CHECKING:  # the config imports modeling's registries
     from ..config import CandidateConfig, PipelineConfig
 
 __all__ = ["PRE_COVARIATE", "SELECTED", "FittedCandidate", "OuterResult", "fit_candidate",
-           "outer_splits", "run_outer_cv"]
+           "outer_splits", "run_outer_cv", "split_groups"]
 
 logger = logging.getLogger("eihpredict.train")
 
@@ -114,6 +115,22 @@ def outer_splits(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray):
         for fold, (train, test) in enumerate(LeaveOneGroupOut().split(X, y, sites)):
             yield 0, fold, train, test, f"site {sites[test][0]}"
         return
+    participants = participant_groups(X)
+    if participants is not None and not config.cv.group_by_participant:
+        raise ValueError(
+            "cv.group_by_participant is false but the cohort has repeated sessions "
+            f"({ISSUE}): splitting one participant's sessions across training and test "
+            "rows gives optimistic metrics; remove the setting")
+    if participants is not None:
+        # Repeated sessions: whole participants on one side of every split, repeated
+        # with another seed per repeat (as RepeatedStratifiedKFold does for rows).
+        repeats = n_repeats(config, len(np.unique(participants)))
+        task = get_task(config.task)
+        for repeat in range(repeats):
+            splitter = task.splitter(config.cv.outer_folds, config.seed + repeat, grouped=True)
+            for fold, (train, test) in enumerate(splitter.split(X, y, participants)):
+                yield repeat, fold, train, test, ""
+        return
     repeats = n_repeats(config, len(y))
     splitter = get_task(config.task).repeated_splitter(config.cv.outer_folds, repeats,
                                                        config.seed)
@@ -123,7 +140,8 @@ def outer_splits(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray):
 
 def fit_candidate(candidate: CandidateConfig, config: PipelineConfig, X: pd.DataFrame,
                   y: np.ndarray, *, seed: int, storage: str | None = None,
-                  study_name: str | None = None) -> FittedCandidate:
+                  study_name: str | None = None,
+                  params: dict[str, Any] | None = None) -> FittedCandidate:
     """Tune, calibrate, choose the threshold and fit one candidate on ``X, y``.
 
     An ensemble fits each member this way, then averages their out-of-fold raw scores
@@ -131,17 +149,19 @@ def fit_candidate(candidate: CandidateConfig, config: PipelineConfig, X: pd.Data
     model adjusted for the pre-exercise PPT (``continuous.adjust_for_pre``) is fitted
     with it, then without it (same hyperparameters), as a
     :class:`CovariateAdjustedModel`; ``X`` must then hold ``eih_ppt_pre_kpa``.
+    ``params`` given (a refit, e.g. a bootstrap replicate): not tuned again.
     """
     start = time.perf_counter()
     if not get_task(config.task).covariates(config):
         return _fit(candidate, config, X, y, seed=seed, storage=storage,
-                    study_name=study_name, covariates=(), start=start)
+                    study_name=study_name, covariates=(), start=start, params=params)
     if PRE_COVARIATE not in X.columns:
         raise ValueError(f"continuous.adjust_for_pre needs {PRE_COVARIATE} in the training "
                          "rows; set continuous.adjust_for_pre: false to model the change "
                          "without it")
     adjusted = _fit(candidate, config, X, y, seed=seed, storage=storage,
-                    study_name=study_name, covariates=(PRE_COVARIATE,), start=start)
+                    study_name=study_name, covariates=(PRE_COVARIATE,), start=start,
+                    params=params)
     unadjusted = _fit(candidate, config, X, y, seed=seed, storage=None, study_name=None,
                       covariates=(), start=time.perf_counter(), params=adjusted.params)
     inner = adjusted.model
@@ -207,11 +227,16 @@ def _fit(candidate: CandidateConfig, config: PipelineConfig, X: pd.DataFrame, y:
                            time.perf_counter() - start, raw_oof)
 
 
-def _site_groups(config: PipelineConfig, X: pd.DataFrame) -> np.ndarray | None:
-    """Sites for grouped inner folds, when the outer loop leaves sites out."""
+def split_groups(config: PipelineConfig, X: pd.DataFrame) -> np.ndarray | None:
+    """Groups of the inner (tuning and calibration) folds: sites when the outer loop
+    leaves sites out (a site holds its participants whole), participants when sessions
+    repeat, else none."""
     if config.cv.scheme == "leave_site_out" and "site" in X and not X["site"].isna().any():
         return X["site"].astype(str).to_numpy()
-    return None
+    return participant_groups(X)
+
+
+_site_groups = split_groups
 
 
 def _calibrate(config: PipelineConfig, raw_oof: np.ndarray, y: np.ndarray, **rows

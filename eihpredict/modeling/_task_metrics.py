@@ -28,6 +28,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from ._bootstrap import draw_rows
 from ._metrics import _EPS, METRICS, _auprc, _auroc, calibration_slope_intercept, point_metrics
 from ._outputs import THREE_CLASSES
 
@@ -74,14 +75,14 @@ def continuous_point_metrics(y: np.ndarray, predicted: np.ndarray, low: np.ndarr
 
 
 def _bootstrap(point: Callable[[np.ndarray, int], dict[str, float]], n: int, repeats: int,
-               names, n_boot: int, seed: int) -> pd.DataFrame:
+               names, n_boot: int, seed: int, clusters=None) -> pd.DataFrame:
     """Estimate (mean over repeats) and percentile interval over participant resamples."""
     everyone = np.arange(n)
     estimate = pd.DataFrame([point(everyone, r) for r in range(repeats)]).mean()
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
+        idx = draw_rows(rng, n, clusters)
         draws.append(pd.DataFrame([point(idx, r) for r in range(repeats)]).mean())
     boot = pd.DataFrame(draws)
     return pd.DataFrame({"estimate": estimate, "ci_low": boot.quantile(0.025),
@@ -91,8 +92,9 @@ def _bootstrap(point: Callable[[np.ndarray, int], dict[str, float]], n: int, rep
 def bootstrap_continuous_metrics(y: np.ndarray, outputs: dict[str, np.ndarray],
                                  threshold_kpa: float, threshold: float, *,
                                  decisions: np.ndarray | None = None, n_boot: int = 500,
-                                 seed: int = 0) -> pd.DataFrame:
-    """Continuous metrics with 95 % intervals.
+                                 seed: int = 0, clusters=None) -> pd.DataFrame:
+    """Continuous metrics with 95 % intervals (``clusters``: participant per row, whole
+    participants resampled).
 
     Parameters
     ----------
@@ -123,7 +125,7 @@ def bootstrap_continuous_metrics(y: np.ndarray, outputs: dict[str, np.ndarray],
         return {**continuous_point_metrics(y[idx], mu[r, idx], low[r, idx], high[r, idx]),
                 **point_metrics(event[idx], p[r, idx], threshold, dec[r, idx])}
 
-    return _bootstrap(point, len(y), len(mu), CONTINUOUS_METRICS, n_boot, seed)
+    return _bootstrap(point, len(y), len(mu), CONTINUOUS_METRICS, n_boot, seed, clusters)
 
 
 def three_class_point_metrics(y: np.ndarray, proba: np.ndarray,
@@ -161,8 +163,9 @@ def three_class_point_metrics(y: np.ndarray, proba: np.ndarray,
 
 def bootstrap_three_class_metrics(y: np.ndarray, probabilities: np.ndarray, *,
                                   decisions: np.ndarray | None = None, n_boot: int = 500,
-                                  seed: int = 0) -> pd.DataFrame:
-    """Three-class metrics with 95 % intervals.
+                                  seed: int = 0, clusters=None) -> pd.DataFrame:
+    """Three-class metrics with 95 % intervals (``clusters``: participant per row, whole
+    participants resampled).
 
     Parameters
     ----------
@@ -184,4 +187,4 @@ def bootstrap_three_class_metrics(y: np.ndarray, probabilities: np.ndarray, *,
     def point(idx, r):
         return three_class_point_metrics(y[idx], P[r, idx], dec[r, idx])
 
-    return _bootstrap(point, len(y), len(P), THREE_CLASS_METRICS, n_boot, seed)
+    return _bootstrap(point, len(y), len(P), THREE_CLASS_METRICS, n_boot, seed, clusters)

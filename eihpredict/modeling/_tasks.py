@@ -215,12 +215,12 @@ class Task:
 
     # -- reporting ----------------------------------------------------------------------
     def validation_metrics(self, y, probabilities, outputs, threshold, decisions, label, *,
-                           n_boot: int, seed: int):
+                           n_boot: int, seed: int, clusters=None):
         """Bootstrap metrics of outer-CV predictions: ``(table, probabilities of the
-        binary view)``."""
-
+        binary view)``; ``clusters`` (participants with repeated sessions) are resampled
+        whole."""
         table = bootstrap_metrics(y, probabilities, threshold, decisions=decisions,
-                                  n_boot=n_boot, seed=seed)
+                                  n_boot=n_boot, seed=seed, clusters=clusters)
         return table, probabilities
 
     def validation_plots(self, y, outer, metrics, chosen, config, folder, fmt) -> dict:
@@ -343,7 +343,6 @@ class ContinuousTask(Task):
                              "false")
 
     def covariates(self, config):
-
         return (PRE_COVARIATE,) if config.continuous.adjust_for_pre else ()
 
     def splitter(self, n_folds, seed, *, grouped=False):
@@ -436,21 +435,19 @@ class ContinuousTask(Task):
         return pd.concat([pd.DataFrame([whole]), table], ignore_index=True)
 
     def validation_metrics(self, y, probabilities, outputs, threshold, decisions, label, *,
-                           n_boot, seed):
-
+                           n_boot, seed, clusters=None):
         table = bootstrap_continuous_metrics(y, outputs, label.threshold_kpa, threshold,
-                                             decisions=decisions, n_boot=n_boot, seed=seed)
+                                             decisions=decisions, n_boot=n_boot, seed=seed,
+                                             clusters=clusters)
         return table, outputs["p_impaired_eih"]
 
     def validation_plots(self, y, outer, metrics, chosen, config, folder, fmt):
-
         plots = super().validation_plots(y, outer, metrics, chosen, config, folder, fmt)
         plots["change.png"] = plot_change(y, outer.outputs[chosen], config.continuous.interval,
                                           chosen, folder / "change.png")
         return plots
 
     def external_metrics(self, model, frame, y, label_rule, *, n_boot, seed):
-
         outputs = model.predict(model.batch(frame))
         threshold_kpa = float(label_rule.get("threshold_kpa", 0.0))
         event = (y <= threshold_kpa).astype(int)
@@ -518,7 +515,6 @@ class ThreeClassTask(Task):
                                                                   np.zeros(1)))
 
     def check_outcome(self, y, source, label):
-
         super().check_outcome(y, source, label)
         if len(np.unique(y)) < 3:
             missing = [c for j, c in enumerate(THREE_CLASSES) if not np.any(y == j)]
@@ -527,14 +523,12 @@ class ThreeClassTask(Task):
                              "three")
 
     def summary(self, y):
-
         return {"classes": {name: int(np.sum(y == j)) for j, name in enumerate(THREE_CLASSES)}}
 
     def summary_lines(self, summary, config, covariate):
         return ["    classes: " + ", ".join(f"{k} {v}" for k, v in summary["classes"].items())]
 
     def sample_size_event(self, y, label):
-
         # the rarest class against the rest (the hardest binary sub-problem)
         rarest = int(np.argmin(np.bincount(y.astype(int), minlength=3)))
         return (y == rarest).astype(int), f"{THREE_CLASSES[rarest]} against the rest"
@@ -566,7 +560,6 @@ class ThreeClassTask(Task):
 
     def calibrate(self, config, raw_oof, y, *, X=None, groups=None, seed=0,
                   site_groups=None):
-
         method = MULTICLASS_METHODS[config.calibration.method]
         classes = MulticlassCalibrator(method).fit(raw_oof, y)
         return ThreeClassOutputs(classes), None, float("nan"), method
@@ -575,14 +568,12 @@ class ThreeClassTask(Task):
         return "most probable class"
 
     def validation_metrics(self, y, probabilities, outputs, threshold, decisions, label, *,
-                           n_boot, seed):
-
+                           n_boot, seed, clusters=None):
         table = bootstrap_three_class_metrics(y, probabilities, decisions=decisions,
-                                              n_boot=n_boot, seed=seed)
+                                              n_boot=n_boot, seed=seed, clusters=clusters)
         return table, probabilities
 
     def validation_plots(self, y, outer, metrics, chosen, config, folder, fmt):
-
         aurocs = {name: {c: fmt(table, f"auroc_{c}") for c in THREE_CLASSES}
                   for name, table in metrics.items()}
         return {
@@ -596,7 +587,6 @@ class ThreeClassTask(Task):
         return "Predicted class (eih_class): the most probable one."
 
     def external_metrics(self, model, frame, y, label_rule, *, n_boot, seed):
-
         outputs = model.predict(model.batch(frame))
         P = model.outputs_map.probability(outputs)
         return multiclass_metrics(y, P), (y == 2).astype(int), np.clip(P[:, 2], _EPS,

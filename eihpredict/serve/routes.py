@@ -10,11 +10,18 @@ from fastapi import APIRouter, Body, Depends, Query, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from ..prescribe import PrescriptionError, prescribe_records
 from ..schema import CONTRACT_VERSION
 from ..scoring import score_records, stored_mapping
 from ._strict_json import StrictJSONRoute
 from .deps import ServedModel, get_model, require_api_key
-from .schemas import Health, ModelInfo, PredictionResponse, prediction_request_model
+from .schemas import (
+    Health,
+    ModelInfo,
+    PredictionResponse,
+    PrescriptionResponse,
+    prediction_request_model,
+)
 from .settings import ServiceSettings
 
 __all__ = ["build_router"]
@@ -97,6 +104,42 @@ def build_router(settings: ServiceSettings) -> APIRouter:
         return JSONResponse({"model_version": served.loaded.version,
                              "predictions": predictions},
                             headers={"Cache-Control": "no-store"})
+
+    @router.post("/prescribe", response_model=PrescriptionResponse, dependencies=secured,
+                 tags=["model"], responses={422: {"description": "invalid participant data, "
+                                                  "or no prescription possible"},
+                                            413: {"description": "request body too large"}})
+    async def prescribe(
+        body: Annotated[request_model, Body()],  # type: ignore[valid-type]
+        served: Annotated[ServedModel, Depends(get_model)],
+        allow_observational: Annotated[bool, Query(
+            description="Prescribe from a model trained on observationally allocated "
+            "exercise (differences are then associations).")] = False,
+    ) -> JSONResponse:
+        """Which exercise for each participant (contract v3): P(impaired EIH) per option
+        seen in training with its 95 % interval, rank and difference to the best option;
+        the heterogeneity test and whether the design supports a causal reading come
+        first. Same body as ``/predict``; computed in the thread pool."""
+        records = [p.model_dump(exclude_unset=True) for p in body.participants]
+        if settings.log_participant_data:
+            logger.info("prescribe request: %s", records)
+        try:
+            result = await run_in_threadpool(partial(
+                prescribe_records, served.loaded, records,
+                allow_observational=allow_observational))
+        except PrescriptionError as exc:
+            return JSONResponse({"detail": [{"field": "model", "rule": str(exc)}]},
+                                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+        if isinstance(result, list):
+            detail = [{"participant": i["position"], "participant_id": i["participant_id"],
+                       "field": i["column"], "value": i["value"], "rule": i["rule"]}
+                      for i in result]
+            return JSONResponse({"detail": detail},
+                                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+        rows = [{k: int(v) if isinstance(v, int | np.integer) else _json_value(v)
+                 for k, v in row.items()} for row in result.table.to_dict("records")]
+        return JSONResponse({"model_version": served.loaded.version, **result.about(),
+                             "prescriptions": rows}, headers={"Cache-Control": "no-store"})
 
     return router
 

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..schema import participant_model
 
-__all__ = ["ModelInfo", "Prediction", "PredictionResponse", "prediction_request_model"]
+__all__ = ["ModelInfo", "Prediction", "PredictionResponse", "PrescriptionResponse",
+           "PrescriptionRow", "prediction_request_model"]
 
 Participant = participant_model()
 
@@ -94,3 +95,33 @@ class Health(BaseModel):
     status: str
     model_loaded: bool
     model_version: str | None = None
+
+
+class PrescriptionRow(BaseModel):
+    """One participant and candidate exercise (contract v3, ``eihpredict prescribe``)."""
+
+    participant_id: str
+    option: str = Field(description="modality intensity% duration-min")
+    exercise_modality: str
+    exercise_intensity_pct: float
+    exercise_duration_min: float
+    p_impaired_eih: float = Field(ge=0, le=1, description="P(impaired EIH) with this option.")
+    p_low: float = Field(ge=0, le=1, description="95 % interval (participant bootstrap).")
+    p_high: float = Field(ge=0, le=1)
+    rank: int = Field(ge=1, description="1 = lowest P(impaired EIH).")
+    difference_to_best: float = Field(description="P minus the best option's P (>= 0).")
+    difference_low: float
+    difference_high: float
+
+
+class PrescriptionResponse(BaseModel):
+    """The heterogeneity test and the causal reading come first, then the rankings."""
+
+    model_version: str
+    heterogeneity: dict[str, Any] | None
+    allocation: str
+    causal: str
+    warnings: list[str]
+    n_bootstrap: int
+    interval: str
+    prescriptions: list[PrescriptionRow]
