@@ -9,6 +9,8 @@ that needs an absent input is missing (NaN), never invented.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -28,6 +30,15 @@ class ContractTransformer(TransformerMixin, BaseEstimator):
 
     #: Name used in error messages (the feature group).
     group = "features"
+
+    def __setstate__(self, state):
+        # A transformer pickled by an earlier release lacks the parameters added since:
+        # they take their defaults, which keep that release's behaviour.
+        super().__setstate__(state)
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if (name != "self" and name not in self.__dict__
+                    and param.default is not inspect.Parameter.empty):
+                setattr(self, name, param.default)
 
     def _inputs(self) -> tuple[str, ...]:  # pragma: no cover - abstract
         raise NotImplementedError
