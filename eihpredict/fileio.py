@@ -155,7 +155,7 @@ def load_yaml(text: str):
     ...     print(str(exc).splitlines()[:2])
     ["key 'a' is given twice", '  in "<unicode string>", line 1, column 8:']
     >>> try:
-    ...     load_yaml("a: &x [1, 2]\nb: *x")
+    ...     load_yaml("a: &x [1, 2]\\nb: *x")
     ... except yaml.YAMLError as exc:
     ...     print(str(exc).splitlines()[0])
     alias *x is not allowed (write the value out; anchors and aliases are refused)
