@@ -581,10 +581,12 @@ def score(
 def prescribe(
     model: Annotated[Path, typer.Option("--model", help="Model directory (trained with a "
                                         "prescription).")],
-    input: Annotated[Path, typer.Option("--input", help="Participants (.csv/.parquet/...; "
-                                        "with session_id, the first row of each).")],
-    output: Annotated[Path, typer.Option("--output", help="Prescriptions (.csv or .parquet); "
-                                         "OUTPUT.about.json beside it.")],
+    input: Annotated[Path, typer.Option(
+        "--input", "--data", help="Participants (.csv/.parquet/...; with session_id, the "
+        "first row of each).")],
+    output: Annotated[Path, typer.Option(
+        "--output", "--out", help="Prescriptions (.csv or .parquet); OUTPUT.about.json "
+        "beside it.")],
     options: Annotated[Path | None, typer.Option(
         "--options", help="Candidate exercises (YAML list of modality, intensity_pct, "
         "duration_min); default: the options seen in training.")] = None,
