@@ -469,6 +469,13 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
             metadata["prescription"] = result.prescription
             extra = {PRESCRIPTION_ARTIFACT: result.prescription_refits}
         run_id = None
+
+        def write() -> Path:  # the one write step: the model directory, written once
+            return save_model_dir(model, out_dir, metadata=metadata,
+                                  model_card=render_model_card(result, metadata),
+                                  input_example=X[_example_columns(model, X)].head(3),
+                                  plots=plots, extra_artifacts=extra)
+
         if track:
             with training_run(config.mlflow.experiment, tracking_uri, version,
                               tags={"eihpredict.config": config.name,
@@ -477,11 +484,7 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
                 metadata["mlflow"] = {"tracking_uri": tracking_uri, "run_id": run_id,
                                       "experiment": config.mlflow.experiment}
                 _log_run(run, result, metadata, plots, fingerprint)
-                result.model_dir = save_model_dir(
-                    model, out_dir, metadata=metadata,
-                    model_card=render_model_card(result, metadata),
-                    input_example=X[_example_columns(model, X)].head(3), plots=plots,
-                    extra_artifacts=extra)
+                result.model_dir = write()
                 digest = manifest_digest(result.model_dir)
                 run.log_params({"model_dir_sha256": digest})
                 run.log_model(result.model_dir)
@@ -490,11 +493,7 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
                              "`checksums.sha256`; check with `eihpredict verify --model DIR "
                              f"--digest {digest}`)\n", "model_card.md")
         else:
-            result.model_dir = save_model_dir(
-                model, out_dir, metadata=metadata,
-                model_card=render_model_card(result, metadata),
-                input_example=X[_example_columns(model, X)].head(3), plots=plots,
-                extra_artifacts=extra)
+            result.model_dir = write()
     result.run_id = run_id
     result.tracking_uri = tracking_uri if track else None
     result.metadata = metadata
