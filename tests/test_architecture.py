@@ -111,15 +111,22 @@ def test_one_interpreter_no_kind_dispatch_or_fitted_internals():
     """Only the protocol's implementations look inside a fitted pipeline."""
     pattern = re.compile(r"\bkind\s*[!=]=|named_steps\[|\.steps\b|steps\[|\.booster_\b|"
                          r"\.coef_\b|\.intercept_\b")
-    offenders = []
+    offenders = _lines_matching(pattern, allowed=ALLOWED)
+    assert not offenders, "\n".join(offenders)
+
+
+def _lines_matching(pattern: re.Pattern, *, allowed: set[str]) -> list[str]:
+    """``file:line: text`` of every package line matching ``pattern``, outside
+    ``allowed`` files."""
+    found = []
     for path in sorted(ROOT.rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
-        if rel in ALLOWED:
+        if rel in allowed:
             continue
         for i, line in enumerate(path.read_text().splitlines(), start=1):
             if pattern.search(line):
-                offenders.append(f"eihpredict/{rel}:{i}: {line.strip()}")
-    assert not offenders, "\n".join(offenders)
+                found.append(f"eihpredict/{rel}:{i}: {line.strip()}")
+    return found
 
 
 #: Where a task's name may be compared: the task objects themselves, and the label rule
@@ -132,12 +139,5 @@ def test_no_task_name_comparison_outside_the_task_objects():
     name: a new task is one class, not a hunt for branches."""
     pattern = re.compile(r"""\btask\)?\s*[!=]=|[!=]=\s*["'](binary|continuous|three_class)["']|"""
                          r"""\btask\s+(not\s+)?in\s*[\(\[{]""")
-    offenders = []
-    for path in sorted(ROOT.rglob("*.py")):
-        rel = path.relative_to(ROOT).as_posix()
-        if rel in TASK_NAME_ALLOWED:
-            continue
-        for i, line in enumerate(path.read_text().splitlines(), start=1):
-            if pattern.search(line):
-                offenders.append(f"eihpredict/{rel}:{i}: {line.strip()}")
+    offenders = _lines_matching(pattern, allowed=TASK_NAME_ALLOWED)
     assert not offenders, "\n".join(offenders)
