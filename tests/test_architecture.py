@@ -129,6 +129,11 @@ def _lines_matching(pattern: re.Pattern, *, allowed: set[str]) -> list[str]:
     return found
 
 
+#: A comparison of a task's name (``task == "continuous"``, ``task in ("binary", ...)``).
+TASK_NAME_COMPARISON = re.compile(
+    r"""\btask\)?\s*[!=]=|[!=]=\s*["'](binary|continuous|three_class)["']|"""
+    r"""\btask\s+(not\s+)?in\s*[\(\[{]""")
+
 #: Where a task's name may be compared: the task objects themselves, and the label rule
 #: (a rule named ``continuous`` or ``three_class`` chooses the task).
 TASK_NAME_ALLOWED = {"modeling/_tasks.py", "labels.py", "config.py", "simulate.py"}
@@ -137,7 +142,17 @@ TASK_NAME_ALLOWED = {"modeling/_tasks.py", "labels.py", "config.py", "simulate.p
 def test_no_task_name_comparison_outside_the_task_objects():
     """Callers ask the task (:func:`eihpredict.modeling.get_task`), never compare its
     name: a new task is one class, not a hunt for branches."""
-    pattern = re.compile(r"""\btask\)?\s*[!=]=|[!=]=\s*["'](binary|continuous|three_class)["']|"""
-                         r"""\btask\s+(not\s+)?in\s*[\(\[{]""")
-    offenders = _lines_matching(pattern, allowed=TASK_NAME_ALLOWED)
+    offenders = _lines_matching(TASK_NAME_COMPARISON, allowed=TASK_NAME_ALLOWED)
     assert not offenders, "\n".join(offenders)
+
+
+@pytest.mark.parametrize(("line", "caught"), [
+    ('if model.task == "three_class":', True),
+    ('if config.task != "continuous" and x:', True),
+    ('kind = {"binary": 1}[task] if get_task(meta.get("task")) == "binary" else 0', True),
+    ('if task in ("binary", "three_class"):', True),
+    ("task = get_task(config.task)", False),
+    ("if task.estimator_role == 'regressor':", False),
+])
+def test_the_task_name_rule_catches_what_it_should(line, caught):
+    assert bool(TASK_NAME_COMPARISON.search(line)) is caught
