@@ -290,7 +290,8 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
                 if k != "heterogeneous"}).describe())
 
     subgroups = subgroup_metrics(frame, *_binary_view(config, y, outer.probabilities[chosen]),
-                                 seed=config.seed, n_boot=min(config.cv.bootstrap, 200))
+                                 seed=config.seed, n_boot=min(config.cv.bootstrap, 200),
+                                 clusters=participants)
     subgroups = task.subgroup_intervals(subgroups, frame, y, outer.outputs[chosen])
     result = TrainingResult(config=config, metrics=metrics, decision_curves=curves,
                             outer=outer, final=final, chosen=chosen, sample_size=sample_size,
@@ -395,7 +396,7 @@ def _evaluate(config: PipelineConfig, y: np.ndarray, outer: OuterResult, name: s
         y, outer.probabilities[name], outputs, threshold,
         decisions, config.label, n_boot=n_boot, seed=seed, clusters=clusters)
     curve = decision_curve(*_binary_view(config, y, probabilities), n_boot=min(n_boot, 200),
-                           seed=seed)
+                           seed=seed, clusters=clusters)
     return table, curve
 
 

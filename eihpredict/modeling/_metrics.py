@@ -182,7 +182,7 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, rule: str, *, value: float = 
 
 def decision_curve(y: np.ndarray, predictions: np.ndarray,
                    thresholds: np.ndarray | None = None, *, n_boot: int = 200,
-                   seed: int = 0) -> pd.DataFrame:
+                   seed: int = 0, clusters: np.ndarray | None = None) -> pd.DataFrame:
     """Net benefit over threshold probabilities, with bootstrap intervals.
 
     ``net_benefit(t) = TP/n - FP/n * t / (1 - t)`` (Vickers & Elkin 2006), next to
@@ -207,7 +207,7 @@ def decision_curve(y: np.ndarray, predictions: np.ndarray,
     rng = np.random.default_rng(seed)
     boots = []
     for _ in range(n_boot):
-        idx = rng.integers(0, len(y), len(y))
+        idx = draw_rows(rng, len(y), clusters)  # participants whole with sessions
         boots.append(nb(y[idx], preds[:, idx]))
     boots = np.array(boots)
     prevalence = y.mean()
@@ -222,11 +222,13 @@ def decision_curve(y: np.ndarray, predictions: np.ndarray,
 
 def subgroup_metrics(frame: pd.DataFrame, y: np.ndarray, predictions: np.ndarray, *,
                      columns: tuple[str, ...] = ("population", "sex", "site"),
-                     min_rows: int = 30, n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
+                     min_rows: int = 30, n_boot: int = 200, seed: int = 0,
+                     clusters: np.ndarray | None = None) -> pd.DataFrame:
     """Performance by subgroup (pain population, sex, site) from out-of-fold predictions.
 
     Subgroups with fewer than ``min_rows`` rows or one class only get ``n`` and
-    ``events`` but no metrics (too few to say anything).
+    ``events`` but no metrics (too few to say anything). ``clusters`` (participants with
+    repeated sessions) are resampled whole.
     """
     y = np.asarray(y).astype(int)
     preds = np.atleast_2d(np.asarray(predictions, dtype="float64"))
@@ -239,13 +241,14 @@ def subgroup_metrics(frame: pd.DataFrame, y: np.ndarray, predictions: np.ndarray
         for level in pd.unique(values):
             mask = values == level
             yy, pp = y[mask], preds[:, mask]
+            cc = None if clusters is None else np.asarray(clusters)[mask]
             row = {"variable": column, "level": str(level), "n": int(mask.sum()),
                    "events": int(yy.sum())}
             if mask.sum() >= min_rows and 0 < yy.sum() < len(yy):
                 auc = np.mean([_auroc(yy, p) for p in pp])
                 boots = []
                 for _ in range(n_boot):
-                    idx = rng.integers(0, len(yy), len(yy))
+                    idx = draw_rows(rng, len(yy), cc)
                     if 0 < yy[idx].sum() < len(idx):
                         boots.append(np.mean([_auroc(yy[idx], p[idx]) for p in pp]))
                 row.update({
