@@ -114,11 +114,15 @@ def heterogeneity_test(frame: pd.DataFrame, y, participants=None, *,
     Examples
     --------
     >>> from eihpredict.simulate import simulate_crossover
-    >>> cohort = simulate_crossover(200, seed=2, sessions=3)
+    >>> cohort = simulate_crossover(300, seed=2, sessions=3)  # the benchmark's size
     >>> y = (cohort.frame["eih_ppt_post_kpa"] <= cohort.frame["eih_ppt_pre_kpa"]).astype(int)
     >>> result = heterogeneity_test(cohort.frame, y)
     >>> result.df, result.p_value < 0.05
     (9, True)
+    >>> null = simulate_crossover(300, seed=2, sessions=3, heterogeneity=False)
+    >>> y0 = (null.frame["eih_ppt_post_kpa"] <= null.frame["eih_ppt_pre_kpa"]).astype(int)
+    >>> heterogeneity_test(null.frame, y0).p_value < 0.05
+    False
     """
     y = np.asarray(y, dtype="float64")
     labels = option_labels(frame)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -199,7 +200,15 @@ def group_values(table: TreeTable, design: np.ndarray, missing: np.ndarray,
     return np.stack([phi_m, raw - table.base - phi_m], axis=1)
 
 
-@numba.njit(cache=True, nogil=True)
+def _disk_cache() -> bool:
+    """Cache the compiled walk on disk next to this file, unless this file is a model
+    directory's copy of the package (``MODEL/code/eihpredict/...``): a model directory
+    holds exactly what its manifest lists, and its loader refuses any cache in it."""
+    here = Path(__file__).resolve()
+    return len(here.parents) < 4 or not (here.parents[3] / "checksums.sha256").is_file()
+
+
+@numba.njit(cache=_disk_cache(), nogil=True)
 def _walk(design, fixed, only, every, uses, tree_base, feature, threshold, default_left,
           missing_type, left, right, left_share, value, roots, output, max_nodes, out, full,
           bases):  # pragma: no cover (compiled)
