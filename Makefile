@@ -10,12 +10,12 @@ DEMO   := demo-output
 
 $(STAMP): pyproject.toml
 	# Spark (tests/test_spark.py) needs a Java runtime: Debian's, only when none is there.
-	command -v java >/dev/null || (apt-get update -qq && apt-get install -y -qq \
+	command -v java >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    default-jre-headless) || echo "no Java runtime: the Spark test will be skipped"
 	# Optuna on PostgreSQL (tests/modeling/test_scale.py starts a throwaway server):
 	# Debian's, only when none is there.
 	(command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1) \
-	    || (apt-get update -qq && apt-get install -y -qq postgresql) \
+	    || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
 	    || echo "no PostgreSQL server: its tests will be skipped"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
