@@ -1,9 +1,14 @@
 """Classifiers and regressors, Optuna tuning, nested cross-validation, calibration,
 metrics, and the fitted-model protocol every model kind implements (:mod:`._protocol`).
 
-Three tasks, from the label rule: binary (impaired EIH), continuous (the PPT change,
-with a conformal predictive distribution) and three classes (hypoalgesia, no change,
-hyperalgesia); :mod:`._outputs` maps each one's raw scores to its output columns.
+Two registries, each axis declared once: the tasks (:data:`TASKS`, :func:`get_task`;
+binary impaired EIH, the continuous PPT change with its predictive distribution, three
+classes hypoalgesia / no change / hyperalgesia), which know their splits, scores,
+calibration, metrics, plots and card sentences (:mod:`._tasks`), and the model families
+(:data:`FAMILIES`, :func:`register_family`; ``lightgbm``, ``logistic``, ``ordinal``), which
+know their estimators, feature preparation, protocol head and pinned packages
+(:mod:`._estimators`). Callers ask a task or a family; they never compare names.
+:mod:`._outputs` maps each task's raw scores to its output columns.
 
 Validation beyond the development cohort: external-validation metrics with intervals
 (``binary_metrics``, ``continuous_metrics``, ``multiclass_metrics``, calibration and
