@@ -57,25 +57,9 @@ class _Strict(BaseModel):
 
 _SCALAR = (str, int, float, bool, type(None))
 
-#: Types and bounds of the hyperparameters a config may fix, per model family (checked
-#: when the config is read, so a wrong value is named with its file and key instead of
-#: failing inside the estimator): ``(type, lowest, highest)``, bounds inclusive, ``None``
-#: open. Other keys are passed on to the estimator but must be plain values.
-PARAM_TYPES: dict[str, dict[str, tuple[type, float | None, float | None]]] = {
-    "lightgbm": {
-        "n_estimators": (int, 1, 100_000), "num_leaves": (int, 2, 131_072),
-        "max_depth": (int, -1, 1_000), "min_child_samples": (int, 1, None),
-        "learning_rate": (float, 1e-9, 10), "subsample": (float, 1e-9, 1),
-        "colsample_bytree": (float, 1e-9, 1), "subsample_freq": (int, 0, None),
-        "reg_alpha": (float, 0, None), "reg_lambda": (float, 0, None),
-        "min_split_gain": (float, 0, None), "min_child_weight": (float, 0, None),
-        "max_bin": (int, 2, 1_000_000), "n_jobs": (int, -1, 1_024),
-        "boosting_type": (str, None, None), "verbose": (int, None, None)},
-    "logistic": {
-        "C": (float, 1e-12, None), "l1_ratio": (float, 0, 1), "max_iter": (int, 1, 10_000_000),
-        "tol": (float, 0, None), "solver": (str, None, None),
-        "fit_intercept": (bool, None, None)},
-}
+#: Types and bounds of the hyperparameters a config may fix, per model family: each
+#: family's own declaration (:attr:`eihpredict.modeling.ModelFamily.param_types`).
+PARAM_TYPES = {name: family.param_types for name, family in FAMILIES.items()}
 _TYPE_WORDS = {int: "an integer", float: "a number", str: "text", bool: "true or false"}
 
 
@@ -167,7 +151,8 @@ class CandidateConfig(_Strict):
     @field_validator("params")
     @classmethod
     def _typed_params(cls, value: dict[str, Any], info: ValidationInfo):
-        rules = PARAM_TYPES.get(info.data.get("kind"), {})
+        family = FAMILIES.get(info.data.get("kind"))  # checked live: families registered later too
+        rules = {} if family is None else family.param_types
         for key, given in value.items():
             expected = _param_problem(given, rules.get(key))
             if expected is not None:

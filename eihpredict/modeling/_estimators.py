@@ -290,6 +290,10 @@ class ModelFamily:
         Distributions a saved model directory pins for it (``requirements.txt``).
     tasks : tuple of str or None
         The tasks it serves (None: every task its estimators fit).
+    param_types : dict
+        ``name -> (type, lowest, highest)`` of the hyperparameters a config may fix
+        (bounds inclusive, ``None`` open), checked when the config is read so a wrong
+        value is named with its file and key; other params reach the estimator as given.
     """
 
     name: str
@@ -301,6 +305,8 @@ class ModelFamily:
     default_params: dict[str, Any] = field(default_factory=dict)
     packages: tuple[str, ...] = ()
     tasks: tuple[str, ...] | None = None
+    param_types: dict[str, tuple[type, float | None, float | None]] = field(
+        default_factory=dict)
 
     def role_for(self, task):
         """The estimator factory for ``task`` (a name or task object), or None (also for
@@ -377,20 +383,35 @@ register_family(ModelFamily(
     default_params={"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 15,
                     "min_child_samples": 20, "subsample_freq": 1, "verbose": -1,
                     "n_jobs": 1},
-    packages=("lightgbm",)))
+    packages=("lightgbm",),
+    param_types={
+        "n_estimators": (int, 1, 100_000), "num_leaves": (int, 2, 131_072),
+        "max_depth": (int, -1, 1_000), "min_child_samples": (int, 1, None),
+        "learning_rate": (float, 1e-9, 10), "subsample": (float, 1e-9, 1),
+        "colsample_bytree": (float, 1e-9, 1), "subsample_freq": (int, 0, None),
+        "reg_alpha": (float, 0, None), "reg_lambda": (float, 0, None),
+        "min_split_gain": (float, 0, None), "min_child_weight": (float, 0, None),
+        "max_bin": (int, 2, 1_000_000), "n_jobs": (int, -1, 1_024),
+        "boosting_type": (str, None, None), "verbose": (int, None, None)}))
 register_family(ModelFamily(
     name="logistic",
     classifier=lambda params, seed: LogisticRegression(random_state=seed, **params),
     regressor=lambda params, seed: PenalisedLinearRegression(random_state=seed, **params),
     flavour="linear", head="linear",
     recognises=lambda e: isinstance(e, LogisticRegression | PenalisedLinearRegression),
-    default_params={"C": 1.0, "l1_ratio": 0.0, "solver": "saga", "max_iter": 5000}))
+    default_params={"C": 1.0, "l1_ratio": 0.0, "solver": "saga", "max_iter": 5000},
+    param_types={
+        "C": (float, 1e-12, None), "l1_ratio": (float, 0, 1),
+        "max_iter": (int, 1, 10_000_000), "tol": (float, 0, None), "solver": (str, None, None),
+        "fit_intercept": (bool, None, None)}))
 register_family(ModelFamily(
     name="ordinal", classifier=lambda params, seed: OrdinalLogistic(random_state=seed,
                                                                     **params),
     regressor=None, flavour="linear", head="ordinal",
     recognises=lambda e: isinstance(e, OrdinalLogistic), default_params={"C": 1.0},
-    tasks=("three_class",)))
+    tasks=("three_class",),
+    param_types={"C": (float, 1e-12, None), "max_iter": (int, 1, 10_000_000),
+                 "tol": (float, 0, None)}))
 
 #: Default hyperparameters per family (read from the registry; kept for callers).
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {n: f.default_params for n, f in FAMILIES.items()}

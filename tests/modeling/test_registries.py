@@ -30,6 +30,7 @@ TOY = ModelFamily(
     recognises=lambda e: isinstance(e, SGDClassifier | SGDRegressor),
     default_params={"alpha": 0.01, "max_iter": 2000, "tol": 1e-6},
     packages=("scikit-learn",),
+    param_types={"alpha": (float, 0, None)},
 )
 
 
@@ -122,3 +123,16 @@ def test_every_task_declares_what_its_callers_ask():
         assert task.selection_keys["log_loss"][1] is True  # lower is better
     with pytest.raises(ValueError, match="expected one of binary, continuous, three_class"):
         get_task("ordinal_regression")
+
+
+def test_a_familys_declared_param_types_are_checked_when_the_config_is_read(toy_family,
+                                                                            quick_config):
+    data = quick_config.model_dump()
+    data["models"] = [{"name": "toy", "kind": "toy_sgd", "params": {"alpha": "lots"}}]
+    with pytest.raises(ValueError, match=r"expected a number, got 'lots'"):
+        PipelineConfig.model_validate(data)
+    data["models"][0]["params"] = {"alpha": -1.0}
+    with pytest.raises(ValueError, match=r"got -1\.0"):
+        PipelineConfig.model_validate(data)
+    data["models"][0]["params"] = {"alpha": 0.05}
+    assert PipelineConfig.model_validate(data).models[0].params == {"alpha": 0.05}
