@@ -153,7 +153,9 @@ def _tune_shared(storage: str, seed: int, n_trials: int, X, y) -> tuple[dict, in
 def test_optuna_trials_on_dask_workers_share_one_postgresql_study(cohort, cluster,
                                                                    postgres):
     """Two Dask tasks (one per worker) tune one study held in PostgreSQL: they split the
-    trial budget and read the same best parameters."""
+    trial budget, and the study's best parameters are the best of all their trials.
+    (Each task reads the study when it stops, so one may see the other's last trial and
+    the other not: their own reads can differ by that trial.)"""
     import optuna
     from distributed import Client
 
@@ -164,13 +166,15 @@ def test_optuna_trials_on_dask_workers_share_one_postgresql_study(cohort, cluste
                    for seed, worker in zip((1, 2), sorted(client.scheduler_info(
                        n_workers=-1)["workers"]), strict=True)]
         results = client.gather(futures)
-    assert results[0][0] == results[1][0]
-    assert results[0][1] == results[1][1] >= 10
     study = optuna.load_study(study_name="shared-on-dask",
                               storage=optuna.storages.RDBStorage(postgres))
     finished = [t for t in study.trials if t.state.is_finished()]
     assert 10 <= len(finished) < 10 + 2  # the budget split, not doubled
-    assert study.best_params == results[0][0]
+    for _best, seen in results:  # each saw at least the budget, at most every trial
+        assert 10 <= seen <= len(finished)
+    assert study.best_params in (results[0][0], results[1][0])
+    completed = [t for t in finished if t.value is not None]
+    assert study.best_value == min(t.value for t in completed)
 
 
 def test_training_with_a_postgresql_study_on_dask_equals_the_serial_run(cohort, cluster,
