@@ -529,36 +529,31 @@ _PROMIS_NOTE = ("Short form 4a (v1.0): 4 items 1-5 (never-always), raw sum 4-20,
                 "the scoring manual's table. At least 2 of 4 items answered: the sum is "
                 "pro-rated (sum x 4 / answered) and rounded to a whole number (halves up) "
                 "before the lookup. Forms 6a/8a have other tables and are not declared.")
-register_instrument(Instrument(
-    "promis_anx", 4, 1, 5, label="PROMIS Anxiety short form 4a",
-    reference="PROMIS Anxiety scoring manual (HealthMeasures), v1.0 short form 4a",
-    scales=(Scale("promis_anx_raw", _range(1, 4), "promis_anx_raw",
-                  "PROMIS Anxiety 4a raw sum"),),
-    lookups=(Lookup("promis_anx_t", "promis_anx_raw", PROMIS_ANXIETY_4A_T,
-                    "PROMIS Anxiety 4a T-score (manual's table)"),),
-    versions={"promis_anx_4a": _range(1, 4)}, max_missing_fraction=0.5,
-    item_stems=("promis_anx", "promis_anxiety", "promisanx", "anx_4a"),
-    total_synonyms={"promis_anx_raw": ("promis_anx", "promis_anx_raw", "promis_anx_sum",
-                                       "promis_anxiety", "promis_anx_4a", "promis_anx_total",
-                                       "promis_anxiety_raw", "promis_anxiety_sum"),
-                    "promis_anx_t": ("promis_anx_t", "promis_anx_tscore", "promis_anx_t_score",
-                                     "promis_anxiety_t", "promis_anxiety_tscore")},
-    simulate=_sim_from("anxiety", "promis_anx", 1.9, 0.8), notes=_PROMIS_NOTE))
-register_instrument(Instrument(
-    "promis_dep", 4, 1, 5, label="PROMIS Depression short form 4a",
-    reference="PROMIS Depression scoring manual (HealthMeasures), v1.0 short form 4a",
-    scales=(Scale("promis_dep_raw", _range(1, 4), "promis_dep_raw",
-                  "PROMIS Depression 4a raw sum"),),
-    lookups=(Lookup("promis_dep_t", "promis_dep_raw", PROMIS_DEPRESSION_4A_T,
-                    "PROMIS Depression 4a T-score (manual's table)"),),
-    versions={"promis_dep_4a": _range(1, 4)}, max_missing_fraction=0.5,
-    item_stems=("promis_dep", "promis_depression", "promisdep", "dep_4a"),
-    total_synonyms={"promis_dep_raw": ("promis_dep", "promis_dep_raw", "promis_dep_sum",
-                                       "promis_depression", "promis_dep_4a", "promis_dep_total",
-                                       "promis_depression_raw", "promis_depression_sum"),
-                    "promis_dep_t": ("promis_dep_t", "promis_dep_tscore", "promis_dep_t_score",
-                                     "promis_depression_t", "promis_depression_tscore")},
-    simulate=_sim_from("depression", "promis_dep", 1.6, 0.8), notes=_PROMIS_NOTE))
+def _promis_4a(domain: str, name: str, table, latent: str, mean: float) -> Instrument:
+    """A PROMIS short form 4a: items 1-5, the raw sum and its T-score by the manual's table
+    (the anxiety and depression forms differ only by their names and tables)."""
+    title = domain.capitalize()
+    short, full = f"promis_{name}", f"promis_{domain}"
+    return Instrument(
+        short, 4, 1, 5, label=f"PROMIS {title} short form 4a",
+        reference=f"PROMIS {title} scoring manual (HealthMeasures), v1.0 short form 4a",
+        scales=(Scale(f"{short}_raw", _range(1, 4), f"{short}_raw",
+                      f"PROMIS {title} 4a raw sum"),),
+        lookups=(Lookup(f"{short}_t", f"{short}_raw", table,
+                        f"PROMIS {title} 4a T-score (manual's table)"),),
+        versions={f"{short}_4a": _range(1, 4)}, max_missing_fraction=0.5,
+        item_stems=(short, full, f"promis{name}", f"{name}_4a"),
+        total_synonyms={f"{short}_raw": (short, f"{short}_raw", f"{short}_sum", full,
+                                         f"{short}_4a", f"{short}_total", f"{full}_raw",
+                                         f"{full}_sum"),
+                        f"{short}_t": (f"{short}_t", f"{short}_tscore", f"{short}_t_score",
+                                       f"{full}_t", f"{full}_tscore")},
+        simulate=_sim_from(latent, short, mean, 0.8), notes=_PROMIS_NOTE)
+
+
+register_instrument(_promis_4a("anxiety", "anx", PROMIS_ANXIETY_4A_T, "anxiety", 1.9))
+register_instrument(_promis_4a("depression", "dep", PROMIS_DEPRESSION_4A_T, "depression",
+                               1.6))
 register_instrument(Instrument(
     "pseq", 10, 0, 6, label="Pain Self-Efficacy Questionnaire (PSEQ-10)",
     reference="Nicholas 2007",

@@ -562,10 +562,6 @@ def _fmt_one(table: pd.DataFrame, name: str) -> str:
             f"{table.loc[name, 'ci_high']:.2f})")
 
 
-def _fmt(metrics: dict[str, pd.DataFrame], name: str) -> dict[str, str]:
-    return {c: _fmt_one(t, name) for c, t in metrics.items()}
-
-
 def _log_run(run, result: TrainingResult, metadata: dict, plots: dict, fingerprint: str) -> None:
     config = result.config
     run.log_params({
