@@ -57,9 +57,8 @@ class _Strict(BaseModel):
 
 _SCALAR = (str, int, float, bool, type(None))
 
-#: Types and bounds of the hyperparameters a config may fix, per model family: each
-#: family's own declaration (:attr:`eihpredict.modeling.ModelFamily.param_types`).
-PARAM_TYPES = {name: family.param_types for name, family in FAMILIES.items()}
+# Types and bounds of the hyperparameters a config may fix are each family's own
+# declaration (:attr:`eihpredict.modeling.ModelFamily.param_types`), read live below.
 _TYPE_WORDS = {int: "an integer", float: "a number", str: "text", bool: "true or false"}
 
 
