@@ -37,6 +37,7 @@ class Scenario(StrEnum):
     default = "default"
     realistic = "realistic"
     multisite = "multisite"
+    heteroscedastic = "heteroscedastic"
     null = "null"
 
 

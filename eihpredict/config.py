@@ -262,9 +262,10 @@ class ContinuousConfig(_Strict):
         "of out-of-fold residuals for every row (models before contract v3).")
     stratify_by: str | None = Field(
         "population", description="A categorical contract column whose values get their "
-        "own conformal calibration (Mondrian, partially pooled: a value with n training "
-        "rows weighs its own residuals n / (n + 200)); missing or unseen values use the "
-        "pooled residuals; null: pooled only. Used by interval_method location_scale.")
+        "own spread factor (Mondrian calibration, partially pooled: each value's spread of "
+        "the out-of-fold residuals, shrunk towards all rows' by how much the values differ "
+        "beyond chance, empirical Bayes); missing or unseen values get the pooled spread; "
+        "null: pooled only. Used by interval_method location_scale.")
 
     @field_validator("stratify_by")
     @classmethod

@@ -45,6 +45,11 @@ in real cohorts. Scenarios:
     ``realistic`` effects; four sites differing in case mix and algometer offset
     (all PPTs scaled by a site factor), one site keeping questionnaire totals only.
     The truth uses the offset-free values, so it is the oracle that knows the offsets.
+``heteroscedastic``
+    ``realistic`` effects, but the unexplained variation of the change differs by
+    population: SD x 0.8 in healthy people, x 1.15 in each chronic-pain group and x 1.3
+    in fibromyalgia (controls vary less than patients: SD 41 vs 61 kPa in Vaegter
+    2021's lifting task). The truth uses each row's own SD.
 ``null``
     The outcome is independent of every column: the truth is constant.
 
@@ -188,6 +193,15 @@ class Scenario:
     totals_only_sites: tuple[str, ...] = ()
     null: bool = False
     description: str = ""
+    #: Per population (``POPULATIONS`` order), the factor on ``sd_unexplained``
+    #: (``None``: the same SD in every population).
+    population_sd_factor: tuple[float, ...] | None = None
+
+    def sd_unexplained_of(self, pop_idx: np.ndarray) -> np.ndarray:
+        """Each row's SD of the unexplained change (kPa)."""
+        if self.population_sd_factor is None:
+            return np.full(len(pop_idx), float(self.sd_unexplained))
+        return self.sd_unexplained * np.asarray(self.population_sd_factor)[pop_idx]
 
 
 _MIX = (0.40, 0.20, 0.12, 0.10, 0.10, 0.08)
@@ -205,6 +219,10 @@ SCENARIOS: dict[str, Scenario] = {
         totals_only_sites=("site_c",),
         description="sites differ in case mix and algometer offset; one keeps totals only",
     ),
+    "heteroscedastic": Scenario(
+        "heteroscedastic", 0.9, 70.0, _MIX,
+        population_sd_factor=(0.8, 1.15, 1.15, 1.15, 1.3, 1.15),
+        description="realistic effects; chronic-pain groups vary more than healthy people"),
     "null": Scenario("null", 0.0, 75.0, _MIX, null=True,
                      description="outcome independent of every predictor"),
 }
@@ -302,7 +320,10 @@ def simulate_cohort(n: int, seed: int = 0, scenario: str = "default", *,
     age = np.clip(np.round(rng.normal(age_mu, age_sd)), 18, 90)
     bmi = np.round(np.clip(np.exp(rng.normal(np.log(np.where(pop_idx == 2, 28.5, 25.5)),
                                              0.15, n)), 15, 60), 1)
-    pain_duration = np.where(healthy, 0.0, np.round(np.exp(rng.normal(np.log(48), 0.8, n)), 1))
+    # log-normal, median 4 years; never longer than the participant has lived (the tail
+    # reached 124 years in about 1 of 50,000 rows, past the contract's 1,200 months)
+    pain_duration = np.where(healthy, 0.0, np.minimum(
+        np.round(np.exp(rng.normal(np.log(48), 0.8, n)), 1), 12.0 * age))
     pain_intensity = np.where(healthy, 0.0, np.clip(np.round(rng.normal(5.0, 1.8, n)), 0, 10))
     pa_median = np.where(healthy, 2000.0, np.where(pop_idx == 4, 900.0, 1400.0))
     activity = np.clip(np.round(np.exp(rng.normal(np.log(pa_median), 0.7))), 0, 20000)
@@ -367,11 +388,12 @@ def simulate_cohort(n: int, seed: int = 0, scenario: str = "default", *,
         "modality": modality, "intensity": intensity,
     }
     mu = _eih_mean(columns, sc)
-    sd_total = float(np.sqrt(sc.sd_unexplained**2 + 2 * MEASUREMENT_SD_KPA**2))
+    sd_u = sc.sd_unexplained_of(pop_idx)
+    sd_total = np.sqrt(sd_u**2 + 2 * MEASUREMENT_SD_KPA**2)
     p_impaired = ndtr(-mu / sd_total)
 
     pre_true = local_true * np.exp(rng.normal(0, 0.02, n))  # same site, session drift
-    delta_true = mu + rng.normal(0.0, sc.sd_unexplained, n)
+    delta_true = mu + rng.normal(0.0, 1.0, n) * sd_u
     pre = pre_true + rng.normal(0.0, MEASUREMENT_SD_KPA, n)
     post = pre_true + delta_true + rng.normal(0.0, MEASUREMENT_SD_KPA, n)
     # Keep PPTs positive and under the device ceiling: this touches a few rows per
@@ -422,7 +444,7 @@ def simulate_cohort(n: int, seed: int = 0, scenario: str = "default", *,
         frame = frame.drop(columns=["eih_ppt_pre_kpa", "eih_ppt_post_kpa"])
         columns, p_impaired, design_truth = _simulate_design(
             np.random.default_rng([seed, 2]), sc, outcome or LabelRule(), mu=mu,
-            delta_true=delta_true, modality=modality, factor=factor,
+            delta_true=delta_true, modality=modality, factor=factor, sd_u=sd_u,
             baselines={"local": local_true, "remote": remote_true,
                        "semilocal": np.sqrt(local_true * remote_true)},
             shared=shared, ceiling=ceiling)
@@ -443,9 +465,12 @@ def simulate_cohort(n: int, seed: int = 0, scenario: str = "default", *,
         "true_groups": [] if sc.null else list(TRUE_GROUPS),
         "null_groups": list(TRUE_GROUPS + NULL_GROUPS) if sc.null else list(NULL_GROUPS),
         "sd_unexplained_kpa": sc.sd_unexplained,
+        **({"population_sd_factor": dict(zip(POPULATIONS, sc.population_sd_factor,
+                                              strict=True))}
+           if sc.population_sd_factor else {}),
         "measurement_sd_kpa": MEASUREMENT_SD_KPA,
         "signal": sc.signal,
-        "variance_explained": float(np.var(mu) / (np.var(mu) + sd_total**2)),
+        "variance_explained": float(np.var(mu) / (np.var(mu) + np.mean(sd_total**2))),
         **({"extras": list(extras)} if extras else {}),
         **design_truth,
     }
@@ -471,12 +496,12 @@ def _design_threshold(rule: LabelRule) -> float:
 
 def _simulate_design(rng: np.random.Generator, sc: Scenario, rule: LabelRule, *,
                      mu: np.ndarray, delta_true: np.ndarray, modality: np.ndarray,
-                     factor: np.ndarray, baselines: dict[str, np.ndarray],
+                     factor: np.ndarray, sd_u: np.ndarray, baselines: dict[str, np.ndarray],
                      shared: np.ndarray, ceiling: np.ndarray
                      ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
     """The design columns, the exact P(impaired) of ``rule`` and the truth's facts."""
     n = len(mu)
-    sd_u, sd_h = sc.sd_unexplained, HABITUATION_SD_KPA
+    sd_h = HABITUATION_SD_KPA
     share = sd_h**2 / sd_u**2  # sd_h < sd_u in every scenario
     hab_mean = (np.full(n, HABITUATION_NULL_KPA) if sc.null
                 else np.array([HABITUATION_KPA[m] for m in modality]))

@@ -7,12 +7,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import ndtri
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from eihpredict.cli import app
 from eihpredict.schema import QUESTIONNAIRES
-from eihpredict.simulate import SCENARIOS, simulate_cohort
+from eihpredict.simulate import POPULATIONS, SCENARIOS, simulate_cohort
 from eihpredict.validation import validate_frame
 
 
@@ -54,6 +55,33 @@ def test_oracle_auc_is_half_under_null_and_high_under_default():
     assert auc > 0.85
     realistic = simulate_cohort(20_000, seed=2, scenario="realistic")
     assert 0.65 <= roc_auc_score(_labels(realistic.frame), realistic.p_impaired) <= 0.78
+
+
+def test_heteroscedastic_scenario_varies_more_in_chronic_pain_and_its_truth_knows():
+    """The change's SD per population is the scenario's factor times the unexplained SD
+    (plus two 20 kPa measurement errors), and the truth's P(impaired) uses each row's
+    own SD: calibrated within each population."""
+    sc = SCENARIOS["heteroscedastic"]
+    cohort = simulate_cohort(60_000, seed=11, scenario="heteroscedastic")
+    frame = cohort.frame
+    change = (frame["eih_ppt_post_kpa"] - frame["eih_ppt_pre_kpa"]).to_numpy()
+    y = _labels(frame)
+    same = simulate_cohort(60_000, seed=11, scenario="realistic")
+    mu_change = (same.frame["eih_ppt_post_kpa"] - same.frame["eih_ppt_pre_kpa"]).to_numpy()
+    for j, name in enumerate(POPULATIONS):
+        rows = (frame["population"] == name).to_numpy()
+        sd = np.sqrt((sc.sd_unexplained * sc.population_sd_factor[j]) ** 2 + 2 * 20**2)
+        mean = -sd * ndtri(cohort.p_impaired[rows])  # the truth's P = Phi(-mean / sd)
+        assert abs((change[rows] - mean).std() / sd - 1) < 0.04, name
+        assert abs(y[rows].mean() - cohort.p_impaired[rows].mean()) < 0.02, name
+    # the same participants and draws as ``realistic``: only the unexplained part differs
+    predictors = [c for c in frame.columns
+                  if not c.startswith("eih_ppt_") and c != "participant_id"]
+    assert frame[predictors].equals(same.frame[predictors])
+    for name, narrower in (("healthy", True), ("fibromyalgia", False)):
+        rows = (frame["population"] == name).to_numpy()
+        assert (change[rows].std() < mu_change[rows].std()) == narrower, name
+    assert cohort.truth["population_sd_factor"]["fibromyalgia"] == 1.3
 
 
 def test_tsk_reverse_keyed_items_are_answered_in_reverse():

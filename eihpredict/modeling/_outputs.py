@@ -39,6 +39,7 @@ Top-K explanations of a three-class model explain each row's **predicted class**
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,8 +49,8 @@ from ._calibration import Calibrator, MulticlassCalibrator
 from ._external import THREE_CLASSES as _EXTERNAL_CLASSES
 
 __all__ = ["THREE_CLASSES", "BinaryOutputs", "ContinuousOutputs", "LocationScaleDistribution",
-           "OutputMap", "ResidualDistribution", "ThreeClassOutputs", "conformal_interval",
-           "stratum_keys"]
+           "OutputMap", "ResidualDistribution", "StratumFactors", "ThreeClassOutputs",
+           "conformal_interval", "stratum_factors", "stratum_keys"]
 
 #: Classes of a three-class model, in label order (0, 1, 2).
 THREE_CLASSES = _EXTERNAL_CLASSES
@@ -218,18 +219,86 @@ def stratum_keys(values, n: int | None = None) -> np.ndarray:
     return keys
 
 
-class LocationScaleDistribution:
-    """Standardised out-of-fold residuals ``(observed - predicted) / s(x)``, pooled and
-    per stratum (Mondrian conformal prediction with partial pooling).
+@dataclass(frozen=True)
+class StratumFactors:
+    """Empirical-Bayes spread factors per stratum (:func:`stratum_factors`)."""
 
-    A stratum ``g`` with ``n_g`` residuals gets the weight ``w_g = n_g / (n_g +
-    prior_rows)`` on its own distribution and ``1 - w_g`` on the pooled one: its bounds
-    are ``w_g`` times its own conformal bounds plus ``1 - w_g`` times the pooled ones,
-    its distribution function the same mixture. Many rows: the stratum's own
-    (group-conditional) calibration; few: mostly the pooled one, whose quantiles vary
-    less (the coverage of a conformal interval from ``n`` residuals has SD about
-    ``sqrt(level (1 - level) / n)``: 0.037 at 120 rows). ``prior_rows = 0`` is plain
-    Mondrian conformal prediction.
+    factors: dict[str, float]
+    counts: dict[str, int]
+    between_variance: float
+
+    def of(self, keys: np.ndarray | None, n: int) -> np.ndarray:
+        """Each row's factor (1 where its stratum is missing, small or unseen)."""
+        f = np.ones(n)
+        if keys is not None:
+            for key, factor in self.factors.items():
+                f[keys == key] = factor
+        return f
+
+
+def stratum_factors(residuals: np.ndarray, keys: np.ndarray | None,
+                    min_stratum: int = 20) -> StratumFactors:
+    """Each stratum's spread relative to all rows', shrunk by how much strata differ.
+
+    ``l_g = log(mean |r - median(r)| in g / over all rows)``, with sampling variance
+    ``v_g = CV^2 / n_g`` (``CV`` of the absolute deviations over all rows, so heavy
+    tails count); ``tau^2`` = the DerSimonian-Laird variance of the true ``l_g``; the
+    factor is ``exp(w_g l_g)``, ``w_g = tau^2 / (tau^2 + v_g)``. Strata with fewer than
+    ``min_stratum`` rows, missing or unseen keys: factor 1 (fewer than two strata: all 1).
+
+    Examples
+    --------
+    >>> r = np.random.default_rng(0).normal(0, [1.0, 2.0] * 2000)
+    >>> f = stratum_factors(r, np.array(["a", "b"] * 2000, dtype=object)).factors
+    >>> round(f["b"] / f["a"], 1)
+    2.0
+    """
+    r = np.asarray(residuals, dtype="float64")
+    counts: dict[str, int] = {}
+    rows_of: dict[str, np.ndarray] = {}
+    for key in sorted({k for k in keys if k is not None} if keys is not None else ()):
+        rows = keys == key
+        counts[key] = int(rows.sum())
+        if counts[key] >= min_stratum:
+            rows_of[key] = rows
+    deviation = np.abs(r - np.median(r))
+    mean = float(deviation.mean())
+    if len(rows_of) < 2 or mean <= 0:
+        return StratumFactors(dict.fromkeys(rows_of, 1.0), counts, 0.0)
+    cv2 = float(deviation.var() / mean**2) or 1.0
+    n = np.array([rows.sum() for rows in rows_of.values()], dtype="float64")
+    log_spread = np.log(np.maximum(
+        [deviation[rows].mean() / mean for rows in rows_of.values()], 1e-12))
+    v = cv2 / n
+    w = 1 / v
+    centre = float(np.sum(w * log_spread) / np.sum(w))
+    q = float(np.sum(w * (log_spread - centre) ** 2))
+    tau2 = max(0.0, (q - (len(n) - 1)) / (np.sum(w) - np.sum(w**2) / np.sum(w)))
+    return StratumFactors({key: float(np.exp(tau2 / (tau2 + vg) * lg))
+                           for key, vg, lg in zip(rows_of, v, log_spread, strict=True)},
+                          counts, tau2)
+
+
+class LocationScaleDistribution:
+    """Standardised out-of-fold residuals ``e = (observed - predicted) / s(x)``, with a
+    spread factor per stratum (Mondrian calibration with partial pooling).
+
+    Empirical-Bayes stratum scales (the default, ``prior_rows=None``): each stratum
+    ``g`` has a factor ``f_g`` (:func:`stratum_factors`: its own spread relative to all
+    rows', shrunk towards 1 by how much the strata differ beyond chance), from ``e``:
+    the spread by stratum the scale model left. The residuals divided by their
+    stratum's factor are pooled into one conformal distribution ``F`` (every row's:
+    its quantiles vary least), and a row of stratum
+    ``g`` gets the bounds ``f_g * [q_low, q_high]`` and ``P(e <= t) = F(t / f_g)``.
+    Strata that differ no more than chance keep ``f_g`` near 1; a stratum that really
+    varies more gets most of its own spread, the more the more rows it has. A
+    stratum's own conformal bounds alone would vary much more: the coverage of an
+    interval from ``n`` residuals has SD about ``sqrt(level (1 - level) / n)``, 0.040
+    at 100 rows (``python -m benchmarks.stratum_pooling`` compares the rules).
+
+    A number ``prior_rows`` selects the rule of models saved before (0.1.x): the
+    stratum's own conformal distribution with weight ``n_g / (n_g + prior_rows)``,
+    mixed with the pooled one.
 
     Parameters
     ----------
@@ -237,33 +306,49 @@ class LocationScaleDistribution:
         Coverage of the prediction interval.
     stratify_by : str or None
         The contract column whose values are the strata (``None``: pooled only).
-    prior_rows : float
-        Rows' worth of weight on the pooled distribution within a stratum.
+    prior_rows : float or None
+        ``None``: empirical-Bayes stratum scales (above); a number: the mixture rule.
     min_stratum : int
-        A stratum with fewer residuals uses the pooled distribution alone.
+        A stratum with fewer residuals gets no factor of its own (``f = 1``).
 
     Attributes
     ----------
     pooled_ : ResidualDistribution
-        Of every standardised residual.
+        Of every standardised residual (divided by its stratum's factor).
+    factors_ : dict of str to float
+        Per stratum with at least ``min_stratum`` residuals, its factor ``f_g``
+        (``None`` under the mixture rule).
     strata_ : dict of str to (ResidualDistribution, float)
-        Per stratum with at least ``min_stratum`` residuals: its distribution and weight.
+        The mixture rule's per-stratum distribution and weight (empty otherwise).
     counts_ : dict of str to int
         Residuals per stratum seen in training.
+    between_strata_variance_ : float or None
+        ``tau^2`` of the log spreads (``None`` under the mixture rule).
 
     Examples
     --------
     >>> rng = np.random.default_rng(0)
     >>> g = np.array(["a", "b"] * 5000, dtype=object)
     >>> e = rng.normal(0, np.where(g == "a", 1.0, 2.0))
-    >>> d = LocationScaleDistribution(0.8, "group", prior_rows=0).fit(e, g)
+    >>> d = LocationScaleDistribution(0.8, "group").fit(e, g)
     >>> low, high = d.bounds(np.array(["a", "b"], dtype=object), 2)
     >>> round(float((high[1] - low[1]) / (high[0] - low[0])), 1)  # interval widths
     2.0
+    >>> six = np.array(list("abcdef") * 100, dtype=object)  # 100 rows each, no difference
+    >>> same = LocationScaleDistribution(0.8, "group").fit(
+    ...     np.random.default_rng(1).normal(0, 1, 600), six)
+    >>> same.between_strata_variance_, set(same.factors_.values())
+    (0.0, {1.0})
     """
 
+    #: Class defaults for models saved before the empirical-Bayes stratum scales: they
+    #: load with their fitted mixture (``prior_rows`` 200, ``strata_``).
+    prior_rows: float | None = 200.0
+    factors_: dict[str, float] | None = None
+    between_strata_variance_: float | None = None
+
     def __init__(self, level: float = 0.8, stratify_by: str | None = None,
-                 prior_rows: float = 200.0, min_stratum: int = 20) -> None:
+                 prior_rows: float | None = None, min_stratum: int = 20) -> None:
         self.level = level
         self.stratify_by = stratify_by
         self.prior_rows = prior_rows
@@ -271,24 +356,38 @@ class LocationScaleDistribution:
 
     def fit(self, standardised: np.ndarray, strata: np.ndarray | None = None
             ) -> LocationScaleDistribution:
+        """Fit on out-of-fold residuals divided by their (cross-fitted) scale ``s(x)``."""
         e = np.asarray(standardised, dtype="float64")
-        self.pooled_ = ResidualDistribution(self.level).fit(e)
         self.strata_: dict[str, tuple[ResidualDistribution, float]] = {}
-        self.counts_: dict[str, int] = {}
-        if self.stratify_by is not None and strata is not None:
-            keys = stratum_keys(strata)
-            for key in sorted({k for k in keys if k is not None}):
+        keys = (stratum_keys(strata) if self.stratify_by is not None and strata is not None
+                else None)
+        if self.prior_rows is not None:  # the mixture rule of models saved before
+            self.factors_ = self.between_strata_variance_ = None
+            self.counts_ = {}
+            self.pooled_ = ResidualDistribution(self.level).fit(e)
+            for key in sorted({k for k in keys if k is not None} if keys is not None else ()):
                 rows = keys == key
-                n = int(rows.sum())
-                self.counts_[key] = n
+                n = self.counts_[key] = int(rows.sum())
                 if n >= self.min_stratum:
                     self.strata_[key] = (ResidualDistribution(self.level).fit(e[rows]),
                                          n / (n + self.prior_rows))
+            return self
+        factors = stratum_factors(e, keys, self.min_stratum)
+        self.factors_ = dict(factors.factors)
+        self.counts_ = dict(factors.counts)
+        self.between_strata_variance_ = factors.between_variance
+        self.pooled_ = ResidualDistribution(self.level).fit(e / factors.of(keys, len(e)))
         return self
 
+    def _factor(self, strata: np.ndarray | None, n: int) -> np.ndarray:
+        """Each row's stratum factor (1 where the stratum is missing or unseen)."""
+        if not self.factors_ or strata is None:
+            return np.ones(n)
+        return StratumFactors(self.factors_, {}, 0.0).of(stratum_keys(strata, n), n)
+
     def _parts(self, strata: np.ndarray | None, n: int):
-        """``(distribution, weight, rows)`` triples covering ``n`` rows (weight 0: the
-        pooled distribution alone)."""
+        """The mixture rule's ``(distribution, weight, rows)`` triples covering ``n``
+        rows (weight 0: the pooled distribution alone)."""
         if not self.strata_ or strata is None:
             return [(self.pooled_, 0.0, np.ones(n, dtype=bool))]
         keys = stratum_keys(strata, n)
@@ -304,8 +403,11 @@ class LocationScaleDistribution:
 
     def bounds(self, strata: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Per row, the bounds of the standardised residual."""
-        low, high = np.empty(n), np.empty(n)
         pooled = self.pooled_
+        if self.factors_ is not None:
+            f = self._factor(strata, n)
+            return f * pooled.low_, f * pooled.high_
+        low, high = np.empty(n), np.empty(n)
         for dist, w, rows in self._parts(strata, n):
             low[rows] = w * dist.low_ + (1 - w) * pooled.low_
             high[rows] = w * dist.high_ + (1 - w) * pooled.high_
@@ -314,6 +416,8 @@ class LocationScaleDistribution:
     def cdf(self, t: np.ndarray, strata: np.ndarray | None) -> np.ndarray:
         """Per row, ``P(standardised residual <= t)`` in the row's stratum."""
         t = np.asarray(t, dtype="float64")
+        if self.factors_ is not None:
+            return self.pooled_.cdf(t / self._factor(strata, len(t)))
         out = np.empty(len(t))
         for dist, w, rows in self._parts(strata, len(t)):
             part = t[rows]
@@ -325,18 +429,26 @@ class LocationScaleDistribution:
         pooled = self.pooled_.describe()
         strata = {}
         for key, count in self.counts_.items():
-            found = self.strata_.get(key)
-            if found is None:
-                strata[key] = {"n": count, "weight": 0.0}
-            else:
-                low, high = self.bounds(np.array([key], dtype=object), 1)
-                strata[key] = {"n": count, "weight": round(found[1], 4),
+            low, high = self.bounds(np.array([key], dtype=object), 1)
+            if self.factors_ is not None:
+                factor = self.factors_.get(key)
+                strata[key] = {"n": count, "factor": round(factor or 1.0, 4),
+                               "own_factor": factor is not None,
                                "interval_low": float(low[0]), "interval_high": float(high[0])}
+                continue
+            found = self.strata_.get(key)
+            strata[key] = ({"n": count, "weight": 0.0} if found is None else
+                           {"n": count, "weight": round(found[1], 4),
+                            "interval_low": float(low[0]), "interval_high": float(high[0])})
         return {"method": "conformal: standardised out-of-fold residuals (location-scale)",
                 "level": self.level, "n_residuals": pooled["n_residuals"],
                 "interval_low": pooled["interval_low"],
                 "interval_high": pooled["interval_high"], "units": "scale units",
-                "stratify_by": self.stratify_by, "prior_rows": self.prior_rows,
+                "stratify_by": self.stratify_by,
+                "pooling": ("empirical_bayes_scale" if self.factors_ is not None
+                            else "fixed_prior_rows"),
+                "prior_rows": self.prior_rows,
+                "between_strata_variance": self.between_strata_variance_,
                 "strata": strata}
 
 

@@ -611,11 +611,22 @@ def _continuous_calibration_line(cal: dict[str, Any]) -> str:
     """The model card's sentence on a continuous model's predictive distribution."""
     if cal.get("interval_method") == "location_scale":
         strata = cal.get("strata") or {}
-        by = (f", conformalised within each {cal['stratify_by']} (partially pooled: "
-              f"{cal.get('prior_rows', 0):g} rows' weight on all strata's)"
+        if cal.get("prior_rows") is None:  # empirical-Bayes stratum scales
+            factors = ", ".join(f"{key} x{part['factor']:.2f}" for key, part in strata.items()
+                                if part.get("own_factor"))
+            pooling = (f"each stratum's spread factor shrunk by how much the strata differ "
+                       f"beyond chance: {factors}" if factors else "pooled")
+        else:
+            pooling = (f"partially pooled: {cal['prior_rows']:g} rows' weight on all "
+                       "strata's")
+        by = (f", conformalised within each {cal['stratify_by']} ({pooling})"
               if cal.get("stratify_by") else "")
+        chosen = cal.get("scale_model") or {}
+        on = ("the features" if chosen.get("C", 1) > 1e-6 else
+              "the features; cross-validation chose a constant: no dependence beyond noise")
         return (f"location-scale: the predicted change plus its own spread s(x) (a ridge "
-                f"model of the log absolute out-of-fold residual on the features) times "
+                f"model of the log absolute out-of-fold residual on {on}, chosen by "
+                f"cross-validation) times "
                 f"the {cal.get('n_residuals')} standardised out-of-fold residuals{by}; "
                 f"pooled interval {cal.get('interval_low', 0):+.2f} to "
                 f"{cal.get('interval_high', 0):+.2f} s(x) around the prediction"
@@ -630,10 +641,11 @@ def _continuous_calibration_line(cal: dict[str, Any]) -> str:
 
 #: The scale model of a location-scale continuous model: a ridge regression (the linear
 #: family's) of the log absolute residual, its penalty chosen by cross-validation from
-#: this grid, strongest first (``C``: inverse penalty per row; the smallest is all but
-#: a constant, the choice when the spread does not depend on the features).
+#: this grid, strongest first (``C``: inverse penalty; ``1e-9`` leaves coefficients
+#: below a millionth of the target's SD, a constant scale: the choice when the spread
+#: does not depend on the features beyond what cross-validation can tell from noise).
 SCALE_FAMILY = "logistic"
-SCALE_C_GRID = (0.0002, 0.002, 0.01, 0.05, 0.25)
+SCALE_C_GRID = (1e-9, 2e-5, 0.0002, 0.002, 0.01, 0.05, 0.25)
 
 
 def _fit_scale(config, X, residuals: np.ndarray, groups: list[str], seed: int,
@@ -664,7 +676,7 @@ def _fit_scale(config, X, residuals: np.ndarray, groups: list[str], seed: int,
             predicted[j, val] = estimator.fit(design_train, target[train]).predict(design_val)
     # The one-standard-error rule: the strongest penalty whose cross-validated error is
     # within one (paired) standard error of the best (a spread that does not depend on the
-    # features should give an all but constant scale, not fitted noise).
+    # features should give a constant scale, not fitted noise).
     errors = (predicted - target) ** 2
     mean = errors.mean(axis=1)
     best = int(np.argmin(mean))

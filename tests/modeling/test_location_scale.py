@@ -110,6 +110,66 @@ def test_a_row_without_its_stratum_gets_the_pooled_distribution():
                         np.array([0.5]))[0]])
 
 
+def test_stratum_factors_follow_real_differences_and_stay_1_without_them():
+    """Empirical-Bayes stratum scales: a stratum that varies 1.5x as much gets nearly its
+    own factor (many rows), strata that differ only by chance get factors near 1 and
+    intervals near the pooled one's."""
+    rng = np.random.default_rng(2)
+    strata = np.array(["a"] * 2000 + ["b"] * 2000 + ["c"] * 2000, dtype=object)
+    truth = np.where(strata == "c", 1.5, 1.0)
+    d = LocationScaleDistribution(0.8, "population").fit(rng.normal(0, truth), strata)
+    f = d.factors_
+    assert abs(f["c"] / f["a"] - 1.5) < 0.1 and abs(f["a"] / f["b"] - 1) < 0.05
+    assert d.between_strata_variance_ > 0
+    low, high = d.bounds(np.array(["a", "c"], dtype=object), 2)
+    for j, sd in enumerate((1.0, 1.5)):  # the exact coverage under the truth
+        assert abs(norm.cdf(high[j] / sd) - norm.cdf(low[j] / sd) - 0.8) < 0.02
+    # No real difference, few rows: how often does the rule move a stratum's factor by
+    # more than 10 %? (Its own spread from 100 rows is off by more than that in about a
+    # third of draws.)
+    moved = own = 0
+    six = np.array(list("abcdef") * 100, dtype=object)
+    for seed in range(200):
+        e = np.random.default_rng(seed).normal(0, 1, 600)
+        same = LocationScaleDistribution(0.8, "population").fit(e, six)
+        moved += any(abs(v - 1) > 0.1 for v in same.factors_.values())
+        spread = [np.mean(np.abs(e[six == k])) / np.mean(np.abs(e)) for k in "abcdef"]
+        own += any(abs(v - 1) > 0.1 for v in spread)
+    assert moved < 0.25 * own
+    # the probability follows the same factor: P(e <= t) = F(t / f)
+    t = np.array([1.0, 1.0])
+    assert_allclose(d.cdf(t, np.array(["a", "c"], dtype=object)),
+                    d.pooled_.cdf(t / np.array([f["a"], f["c"]])))
+
+
+def test_an_unseen_or_missing_stratum_gets_factor_1():
+    rng = np.random.default_rng(0)
+    strata = np.array(["a"] * 500 + ["b"] * 500, dtype=object)
+    d = LocationScaleDistribution(0.8, "population").fit(
+        rng.normal(0, np.where(strata == "a", 1.0, 3.0)), strata)
+    low, high = d.bounds(np.array(["a", None, "unseen", "b"], dtype=object), 4)
+    assert high[0] < high[1] == high[2] == d.pooled_.high_ < high[3]
+    assert d.describe()["strata"]["b"]["own_factor"] is True
+
+
+def test_a_mixture_rule_model_saved_before_gives_the_same_numbers():
+    """A location-scale distribution pickled by 0.1.x (no ``factors_`` in its state, fixed
+    ``prior_rows`` 200) keeps its mixture of own and pooled distributions."""
+    rng = np.random.default_rng(3)
+    strata = np.array(["a"] * 300 + ["b"] * 100, dtype=object)
+    e = rng.normal(0, np.where(strata == "a", 1.0, 2.0))
+    pooled, own_b = ResidualDistribution(0.8).fit(e), ResidualDistribution(0.8).fit(e[100 * 3:])
+    old = LocationScaleDistribution.__new__(LocationScaleDistribution)
+    old.__dict__.update({"level": 0.8, "stratify_by": "population", "prior_rows": 200.0,
+                         "min_stratum": 20, "pooled_": pooled,
+                         "strata_": {"b": (own_b, 100 / 300)}, "counts_": {"b": 100}})
+    loaded = pickle.loads(pickle.dumps(old))
+    low, high = loaded.bounds(np.array(["b", "a"], dtype=object), 2)
+    assert high[0] == 100 / 300 * own_b.high_ + (1 - 100 / 300) * pooled.high_
+    assert high[1] == pooled.high_
+    assert loaded.describe()["pooling"] == "fixed_prior_rows"
+
+
 def test_a_homoscedastic_model_saved_before_gives_the_same_numbers():
     """An old pickle's output map has no scale in its state: one residual distribution."""
     rng = np.random.default_rng(1)
