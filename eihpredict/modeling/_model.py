@@ -149,7 +149,7 @@ class FittedModel(ABC):
                     "missing_explanation_share": np.full(batch.n, np.nan),
                     "missing_dominated": np.full(batch.n, None, dtype=object)}
         if rows.any():
-            split = self.missing_split(batch.take(rows), raw[rows])
+            split = self.missing_split(batch, raw[rows], rows=rows)
             if split.shape[2] > 1:
                 chosen = np.asarray(self.outputs_map.explained(
                     {name: values[rows] for name, values in outputs.items()}), dtype=int)
@@ -162,10 +162,14 @@ class FittedModel(ABC):
         return {**outputs, "missing_input_share": missing,
                 "missing_explanation_share": explained, "missing_dominated": dominated}
 
-    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None) -> np.ndarray:
+    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None,
+                      rows: np.ndarray | None = None) -> np.ndarray:
         """Two-group Shapley values ``(phi_M, phi_O)`` of the missing and the observed
         features, shape (n, 2, K) (K = 1 for one output): they add up to the raw score
-        minus its expected value. ``raw``: :meth:`raw_score` of the batch, when known."""
+        minus its expected value. ``rows``: a mask of the batch's rows to compute (the
+        answer has one row per selected row; the batch's features, already computed
+        for its scores, are reused); ``raw``: :meth:`raw_score` of those rows, when
+        known."""
         raise NotImplementedError(f"{type(self).__name__} has no missing_split")
 
     def missing_share(self, batch: ColumnBatch) -> np.ndarray:
@@ -280,8 +284,9 @@ class TrainedModel(FittedModel):
     def contributions(self, batch: ColumnBatch) -> Contributions:
         return self.scorer.contributions(batch)
 
-    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None) -> np.ndarray:
-        return self.scorer.missing_split(batch, raw)
+    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None,
+                      rows: np.ndarray | None = None) -> np.ndarray:
+        return self.scorer.missing_split(batch, raw, rows)
 
     def feature_matrix(self, batch: ColumnBatch) -> np.ndarray:
         return self.scorer.features(batch)
@@ -366,9 +371,10 @@ class EnsembleModel(FittedModel):
         return Contributions(values, data, float(base) if base.ndim == 0 else base, names,
                              parts[0].outputs)
 
-    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None) -> np.ndarray:
+    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None,
+                      rows: np.ndarray | None = None) -> np.ndarray:
         """The members' average (a Shapley value is linear in the model)."""
-        return sum(m.missing_split(batch) for m in self.members) / len(self.members)
+        return sum(m.missing_split(batch, rows=rows) for m in self.members) / len(self.members)
 
     def feature_matrix(self, batch: ColumnBatch) -> np.ndarray:
         names = self.feature_names_in
@@ -456,8 +462,10 @@ class CovariateAdjustedModel(FittedModel):
     def raw_score(self, batch: ColumnBatch) -> np.ndarray:
         return self._merge(batch, lambda m, b: m.raw_score(b))
 
-    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None) -> np.ndarray:
-        return self._merge(batch, lambda m, b: m.missing_split(b))
+    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None,
+                      rows: np.ndarray | None = None) -> np.ndarray:
+        return self._merge(batch if rows is None else batch.take(rows),
+                           lambda m, b: m.missing_split(b))
 
     def predict(self, batch: ColumnBatch, explanation: Contributions | None = None, *,
                 missing_explanation: bool = True) -> dict[str, np.ndarray]:

@@ -296,8 +296,8 @@ class LocationScaleDistribution:
     interval from ``n`` residuals has SD about ``sqrt(level (1 - level) / n)``, 0.040
     at 100 rows (``python -m benchmarks.stratum_pooling`` compares the rules).
 
-    A number ``prior_rows`` selects the rule of models saved before (0.1.x): the
-    stratum's own conformal distribution with weight ``n_g / (n_g + prior_rows)``,
+    A number ``prior_rows`` selects the rule of models saved by the previous release:
+    the stratum's own conformal distribution with weight ``n_g / (n_g + prior_rows)``,
     mixed with the pooled one.
 
     Parameters

@@ -311,12 +311,17 @@ class PipelineScorer:
         values, base = self.head.contributions(design)
         return Contributions(values, shown, base, self.feature_names, self.outputs)
 
-    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None) -> np.ndarray:
+    def missing_split(self, batch: ColumnBatch, raw: np.ndarray | None = None,
+                      rows: np.ndarray | None = None) -> np.ndarray:
         """Two-group Shapley values ``(phi_M, phi_O)`` of the missing and the observed
         features (:func:`missing_features`), shape (n, 2, k): a tree model's by tree
         walks (:mod:`._treegroups`, no TreeSHAP), an additive model's as sums of its
-        exact contributions. ``raw``: :meth:`raw_score` of the batch, when known."""
+        exact contributions. ``rows``: a mask of the rows to compute (the batch's design,
+        cached from its scores, is reused); ``raw``: :meth:`raw_score` of those rows,
+        when known."""
         shown, design = self.design(batch)
+        if rows is not None:
+            shown, design = shown[rows], design[rows]
         missing = missing_features(shown, self.feature_names)
         group_values = getattr(self.head, "group_values", None)
         if group_values is not None:

@@ -153,8 +153,8 @@ def test_an_unseen_or_missing_stratum_gets_factor_1():
 
 
 def test_a_mixture_rule_model_saved_before_gives_the_same_numbers():
-    """A location-scale distribution pickled by 0.1.x (no ``factors_`` in its state, fixed
-    ``prior_rows`` 200) keeps its mixture of own and pooled distributions."""
+    """A location-scale distribution pickled by the previous release (no ``factors_`` in
+    its state, fixed ``prior_rows`` 200) keeps its mixture of own and pooled ones."""
     rng = np.random.default_rng(3)
     strata = np.array(["a"] * 300 + ["b"] * 100, dtype=object)
     e = rng.normal(0, np.where(strata == "a", 1.0, 2.0))
