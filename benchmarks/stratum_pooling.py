@@ -17,8 +17,8 @@ from the true distribution. Reported per truth and rule, over ``--reps`` cohorts
 Rules: ``pooled`` (one distribution for every row), ``mondrian`` (each population its
 own conformal interval), ``mixture200`` (the previous release's rule: own and
 pooled mixed with weight ``n / (n + 200)``), ``eb_scale`` (the default:
-empirical-Bayes stratum spread factors). Truths: ``same`` (the scale model explained every difference),
-``fibromyalgia_x1.15`` (one group left 15 % wider), ``chronic_pain_wider`` (x0.8
+empirical-Bayes stratum spread factors). Truths: ``same`` (the scale model explained
+every difference), ``fibromyalgia_x1.15`` (one group left 15 % wider), ``chronic_pain_wider`` (x0.8
 healthy, x1.15 chronic pain, x1.3 fibromyalgia: the ``heteroscedastic`` scenario
 before any scale model) and ``mixed`` (+-10-15 % either way).
 """
