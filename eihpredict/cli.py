@@ -446,6 +446,8 @@ _SEP = typer.Option("--sep", help="CSV separator (default: comma).")
 _DECIMAL = typer.Option("--decimal", help="Decimal mark of a CSV (e.g. ',').")
 _SHEET = typer.Option("--sheet", help="Excel sheet (default: the first).")
 _MAPPING = typer.Option("--mapping", help="Study mapping (YAML) onto the contract.")
+_MODEL_MAPPING = typer.Option("--mapping", help="Study mapping (default: the model's own, "
+                              "for files in the study's names).")
 _DIGEST = typer.Option("--digest", help="The model directory's digest printed at training "
                        "(SHA-256 of its checksums.sha256); refuse a directory without it "
                        "(default: EIHPREDICT_MODEL_DIGEST when set).")
@@ -534,9 +536,7 @@ def score(
     sep: Annotated[str | None, _SEP] = None,
     decimal: Annotated[str, _DECIMAL] = ".",
     sheet: Annotated[str | None, _SHEET] = None,
-    mapping: Annotated[Path | None, typer.Option(
-        "--mapping", help="Study mapping (default: the model's own, for files in the "
-        "study's names).")] = None,
+    mapping: Annotated[Path | None, _MODEL_MAPPING] = None,
     raw_text: Annotated[bool, typer.Option("--raw-text", help="Write text cells of a CSV as "
                                            "they are (by default a cell starting with =, +, "
                                            "-, @ gets a leading quote).")] = False,
@@ -599,6 +599,7 @@ def prescribe(
     sep: Annotated[str | None, _SEP] = None,
     decimal: Annotated[str, _DECIMAL] = ".",
     sheet: Annotated[str | None, _SHEET] = None,
+    mapping: Annotated[Path | None, _MODEL_MAPPING] = None,
 ) -> None:
     """Which exercise for each participant: P(impaired EIH) per option with 95 % intervals,
     rank and difference to the best option (heterogeneity test reported first)."""
@@ -608,10 +609,12 @@ def prescribe(
                                                                          ".about.json")}
     if report is not None:
         outputs.update(_report_outputs(report, ("strata.csv", "strata.png", "report.md")))
-    _refuse_overwrite(outputs, {"--input": input, "--options": options}, model=model)
+    _refuse_overwrite(outputs, {"--input": input, "--options": options,
+                                "--mapping": mapping}, model=model)
     result = _run(prescribe_file, model, input, output, options=options, report=report,
                   allow_observational=allow_observational,
-                  read_options=_read_options(sep, decimal, sheet))
+                  read_options=_read_options(sep, decimal, sheet),
+                  mapping=_load_mapping(mapping))
     for line in result.heading():
         typer.echo(line, err=line.startswith("warning"))
     n = result.table["participant_id"].nunique()

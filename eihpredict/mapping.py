@@ -82,7 +82,7 @@ from .cohort_io import (
 )
 from .fileio import read_yaml
 from .instruments import INSTRUMENTS, Instrument, instrument_of_column
-from .schema import COLUMN_BY_NAME, ColumnSpec
+from .schema import COLUMN_BY_NAME, REQUIRED_COLUMNS, ColumnSpec
 from .validation import PlausibilityCheck
 
 __all__ = [
@@ -96,6 +96,7 @@ __all__ = [
     "UnmappedValue",
     "code_key",
     "map_file",
+    "stored_mapping",
     "unit_factor",
 ]
 
@@ -1208,3 +1209,16 @@ class MappingReport:
         return [entry.line() for entry in self.unmapped_values] + [
             f"study column {column!r}: {count} more cell(s) with other values that could "
             "not be mapped" for column, count in self.more_unmapped.items()]
+
+
+def stored_mapping(stored: StudyMapping | None, columns,
+                   explicit: StudyMapping | None = None) -> StudyMapping | None:
+    """The study mapping to apply to a file with these ``columns``: the one given, else a
+    model's own (stored at training, :attr:`eihpredict.model_dir.LoadedModel.mapping`)
+    when the file uses the study's names (it lacks a column the contract requires).
+    ``score`` and ``prescribe`` decide the same way."""
+    if explicit is not None:
+        return explicit
+    if stored is not None and any(c not in columns for c in REQUIRED_COLUMNS):
+        return stored
+    return None

@@ -40,6 +40,7 @@ from .cohort_io import ReadOptions
 from .config import CandidateConfig, PipelineConfig
 from .features import baseline_moderators
 from .fileio import atomic_path
+from .mapping import StudyMapping
 from .model_dir import LoadedModel
 from .modeling import ColumnBatch, FittedModel, draw_rows, fit_candidate, heterogeneity_test
 from .sessions import (
@@ -381,14 +382,22 @@ def prescribe_file(model: str | os.PathLike[str], input: str | os.PathLike[str],
                    options: str | os.PathLike[str] | None = None,
                    report: str | os.PathLike[str] | None = None,
                    allow_observational: bool = False,
-                   read_options: ReadOptions | None = None) -> Prescription:
+                   read_options: ReadOptions | None = None,
+                   mapping: StudyMapping | None = None) -> Prescription:
     """``eihpredict prescribe``: read and check the whole input file (any invalid row
-    stops it, with every problem listed), prescribe, write (:func:`write_prescription`)."""
+    stops it, with every problem listed), prescribe, write (:func:`write_prescription`).
+    ``mapping`` maps a study's own names, codes and units onto the contract; without
+    one, a model trained with a mapping applies its stored mapping to a file that uses
+    the study's names (as ``score`` does: :func:`~eihpredict.mapping.stored_mapping`)."""
+    from .cohort_io import open_cohort
+    from .mapping import stored_mapping
     from .model_dir import load_model_dir
 
     loaded = load_model_dir(model)
     chosen = load_options(options) if options is not None else None
-    frame = read_valid_cohort(input, read_options=read_options)
+    header = open_cohort(input, required=(), options=read_options).columns
+    mapping = stored_mapping(loaded.mapping, header, mapping)
+    frame = read_valid_cohort(input, read_options=read_options, mapping=mapping)
     result = _prescribe(loaded, _columns_of(frame), len(frame), chosen, allow_observational)
     write_prescription(result, output, report=report)
     return result

@@ -40,7 +40,7 @@ from .cohort_io import (
 )
 from .explain import top_contributions
 from .fileio import OutputPathError, atomic_path, check_outputs, same_file
-from .mapping import MappingError, StudyMapping
+from .mapping import MappingError, StudyMapping, stored_mapping
 from .modeling import ColumnBatch, FittedModel
 from .schema import COLUMN_BY_NAME, OUTCOME_COLUMNS, REQUIRED_COLUMNS
 from .validation import (
@@ -137,18 +137,6 @@ def _outputs_frame(model: FittedModel, batch: ColumnBatch, ids, explain: int,
             top[f"contribution_{i + 1}"] = np.nan
         scored = pd.concat([scored, top.reset_index(drop=True)], axis=1)
     return scored
-
-
-def stored_mapping(stored: StudyMapping | None, columns,
-                   explicit: StudyMapping | None = None) -> StudyMapping | None:
-    """The study mapping to apply: the one given, else the model's own (stored at training,
-    :attr:`eihpredict.model_dir.LoadedModel.mapping`) when the input uses the study's
-    names (it lacks a column the contract requires)."""
-    if explicit is not None:
-        return explicit
-    if stored is not None and any(c not in columns for c in REQUIRED_COLUMNS):
-        return stored
-    return None
 
 
 def score_frame(model: FittedModel, frame: pd.DataFrame, *, first_row: int = 1,

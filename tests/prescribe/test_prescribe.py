@@ -126,6 +126,30 @@ def test_cli_service_and_function_give_the_same_bits(crossover_model, patients, 
     pd.testing.assert_frame_equal(from_http, expected, check_exact=True, check_dtype=False)
 
 
+def test_a_study_file_is_mapped_as_score_maps_it(crossover_model, patients, tmp_path):
+    """``prescribe --mapping`` reads a file in the study's own names and codes; the
+    prescription is the contract file's, bit for bit."""
+    expected = prescribe(crossover_model, patients).table
+    study = patients.rename(columns={"participant_id": "record_id", "sex": "gender"})
+    study["gender"] = study["gender"].map({"female": 1, "male": 2})
+    source, out = tmp_path / "study.csv", tmp_path / "mapped.csv"
+    study.to_csv(source, index=False)
+    mapping = tmp_path / "study.yaml"
+    mapping.write_text("format: 1\nstudy: crossover\ncolumns:\n"
+                       "  participant_id: record_id\n"
+                       "  sex: {from: gender, codes: {1: female, 2: male}}\n")
+    result = runner.invoke(app, ["prescribe", "--model", str(crossover_model.path),
+                                 "--input", str(source), "--output", str(out),
+                                 "--mapping", str(mapping)])
+    assert result.exit_code == 0, result.output
+    pd.testing.assert_frame_equal(pd.read_csv(out, dtype={"participant_id": str}),
+                                  expected, check_exact=True, check_dtype=False)
+    # without the mapping the study's names are refused, naming the missing column
+    result = runner.invoke(app, ["prescribe", "--model", str(crossover_model.path),
+                                 "--input", str(source), "--output", str(out)])
+    assert result.exit_code != 0 and "participant_id" in result.output
+
+
 def test_service_refuses_bad_records_with_422(crossover_model, patients):
     from eihpredict.serve import ServiceSettings, create_app
 
