@@ -242,8 +242,9 @@ def stratum_factors(residuals: np.ndarray, keys: np.ndarray | None,
 
     ``l_g = log(mean |r - median(r)| in g / over all rows)``, with sampling variance
     ``v_g = CV^2 / n_g`` (``CV`` of the absolute deviations over all rows, so heavy
-    tails count); ``tau^2`` = the DerSimonian-Laird variance of the true ``l_g``; the
-    factor is ``exp(w_g l_g)``, ``w_g = tau^2 / (tau^2 + v_g)``. Strata with fewer than
+    tails count); ``tau^2`` = the DerSimonian-Laird variance of the true ``l_g`` around
+    their precision-weighted centre ``c``; the factor is ``exp(w_g (l_g - c))``, ``w_g =
+    tau^2 / (tau^2 + v_g)``. Strata with fewer than
     ``min_stratum`` rows, missing or unseen keys: factor 1 (fewer than two strata: all 1).
 
     Examples
@@ -274,7 +275,9 @@ def stratum_factors(residuals: np.ndarray, keys: np.ndarray | None,
     centre = float(np.sum(w * log_spread) / np.sum(w))
     q = float(np.sum(w * (log_spread - centre) ** 2))
     tau2 = max(0.0, (q - (len(n) - 1)) / (np.sum(w) - np.sum(w**2) / np.sum(w)))
-    return StratumFactors({key: float(np.exp(tau2 / (tau2 + vg) * lg))
+    # shrunk towards the strata's precision-weighted centre, which is the factor 1 (a
+    # common factor is absorbed by the pooled quantiles; unseen strata get the centre)
+    return StratumFactors({key: float(np.exp(tau2 / (tau2 + vg) * (lg - centre)))
                            for key, vg, lg in zip(rows_of, v, log_spread, strict=True)},
                           counts, tau2)
 
