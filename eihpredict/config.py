@@ -335,6 +335,11 @@ class PipelineConfig(_Strict):
     selection_metric: Literal["log_loss", "roc_auc", "brier", "rmse", "mae", "r2"] = Field(
         "log_loss", description="Outer-CV metric that chooses the final candidate (per task: "
         "see docs/configuration.md).")
+    selection_rule: Literal["one_se", "best"] = Field(
+        "one_se", description="How selection_metric chooses: one_se, the least complex "
+        "candidate (linear, then trees, then ensembles) whose outer-CV loss is within one "
+        "standard error (paired, per row) of the best; best, the best value. roc_auc has "
+        "no per-row loss and always takes the best.")
     anticipated_c_statistic: Annotated[float, Field(gt=0.5, lt=1)] = Field(
         0.70, description="C-statistic assumed by the Riley sample size (realistic: 0.65-0.75)."
     )

@@ -59,6 +59,7 @@ from .modeling import (
     plot_decision_curves,
     pool_site_performance,
     run_outer_cv,
+    select_candidate,
     site_performance,
     subgroup_metrics,
 )
@@ -263,9 +264,12 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
         metrics[name], curves[name] = _evaluate(config, y, outer, name, clusters=participants)
     key, lower = task.selection_keys[config.selection_metric]
     eligible = [c.name for c in config.models if not c.baseline]
-    scores = {n: metrics[n].loc[key, "estimate"] for n in eligible}
-    chosen = (min if lower else max)(scores, key=scores.get)
-    logger.info("    chosen by outer-CV %s (%s): %s", config.selection_metric, key, chosen)
+    scores = {n: metrics[n].loc[key, "estimate"] * (1 if lower else -1) for n in eligible}
+    losses = {n: task.row_losses(config.selection_metric, y,
+                                 task.selection_predictions(outer, n)) for n in eligible}
+    chosen = select_candidate(config, scores, losses)
+    logger.info("    chosen by outer-CV %s (%s, rule %s): %s", config.selection_metric, key,
+                config.selection_rule, chosen)
     without = {}
     if chosen in outer.without_covariate:
         without[chosen] = _evaluate(config, y, outer, chosen, without_covariate=True,
@@ -451,6 +455,7 @@ def _finish(result: TrainingResult, X: pd.DataFrame, y: np.ndarray, *, data, fin
                 "scheme": config.cv.scheme, "outer_folds": config.cv.outer_folds,
                 "repeats": result.outer.n_repeats, "bootstrap": config.cv.bootstrap,
                 "selection_metric": config.selection_metric,
+                "selection_rule": config.selection_rule,
                 "reported": SELECTED,
                 "selected_per_fold": [f["params"]["chosen"] for f in result.outer.folds
                                       if f["candidate"] == SELECTED],
@@ -614,7 +619,9 @@ def format_results(result: TrainingResult) -> str:
     for name, row in table.iterrows():
         tag = "*" if name == result.chosen else ""
         lines.append(f"{name + tag:<{width}}" + "  ".join(f"{row[c]:<21}" for c in cols))
-    lines.append(f"* chosen for the final model (best outer-CV {config.selection_metric};"
+    rule = ("best" if config.selection_rule == "best" else
+            "the least complex within one standard error of the best")
+    lines.append(f"* chosen for the final model (outer-CV {config.selection_metric}, {rule};"
                  " baselines are never chosen). Its own row is optimistic: it won on these"
                  " folds.")
     lines.append(f"{SELECTED}: the honest figure of the whole procedure, the candidate each "

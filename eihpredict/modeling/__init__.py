@@ -76,9 +76,11 @@ from ._nested import (
     SELECTED,
     FittedCandidate,
     OuterResult,
+    candidate_complexity,
     fit_candidate,
     outer_splits,
     run_outer_cv,
+    select_candidate,
     split_groups,
 )
 from ._outputs import (
@@ -153,6 +155,7 @@ __all__ = [
     "net_benefit_curve", "plot_calibration", "plot_decision_curves", "plot_roc",
     "point_metrics", "pool_site_performance", "random_effects_meta",
     "recalibrate_intercept", "recalibrate_logistic", "resolve_method",
-    "run_outer_cv", "outer_splits", "split_groups", "site_performance", "subgroup_metrics",
+    "run_outer_cv", "select_candidate", "candidate_complexity",
+    "outer_splits", "split_groups", "site_performance", "subgroup_metrics",
     "validation_sample_size", "draw_rows", "HeterogeneityTest", "heterogeneity_test",
 ]

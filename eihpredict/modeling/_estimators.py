@@ -294,6 +294,10 @@ class ModelFamily:
         ``name -> (type, lowest, highest)`` of the hyperparameters a config may fix
         (bounds inclusive, ``None`` open), checked when the config is read so a wrong
         value is named with its file and key; other params reach the estimator as given.
+    complexity : int
+        Rank for the one-standard-error selection (``selection_rule: one_se``): among
+        candidates whose outer-CV loss is within one standard error of the best, the
+        least complex wins (linear 0, trees 1; an ensemble ranks above its members).
     """
 
     name: str
@@ -307,6 +311,7 @@ class ModelFamily:
     tasks: tuple[str, ...] | None = None
     param_types: dict[str, tuple[type, float | None, float | None]] = field(
         default_factory=dict)
+    complexity: int = 1
 
     def role_for(self, task):
         """The estimator factory for ``task`` (a name or task object), or None (also for
@@ -403,7 +408,7 @@ register_family(ModelFamily(
     param_types={
         "C": (float, 1e-12, None), "l1_ratio": (float, 0, 1),
         "max_iter": (int, 1, 10_000_000), "tol": (float, 0, None), "solver": (str, None, None),
-        "fit_intercept": (bool, None, None)}))
+        "fit_intercept": (bool, None, None)}, complexity=0))
 register_family(ModelFamily(
     name="ordinal", classifier=lambda params, seed: OrdinalLogistic(random_state=seed,
                                                                     **params),
@@ -411,7 +416,7 @@ register_family(ModelFamily(
     recognises=lambda e: isinstance(e, OrdinalLogistic), default_params={"C": 1.0},
     tasks=("three_class",),
     param_types={"C": (float, 1e-12, None), "max_iter": (int, 1, 10_000_000),
-                 "tol": (float, 0, None)}))
+                 "tol": (float, 0, None)}, complexity=0))
 
 #: Default hyperparameters per family (read from the registry; kept for callers).
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {n: f.default_params for n, f in FAMILIES.items()}

@@ -37,7 +37,7 @@ from sklearn.model_selection import LeaveOneGroupOut
 
 from ..sessions import ISSUE, participant_groups
 from ._calibration import Calibrator
-from ._estimators import make_pipeline
+from ._estimators import get_family, make_pipeline
 from ._model import CovariateAdjustedModel, EnsembleModel, FittedModel, TrainedModel
 from ._outputs import (
     OutputMap,
@@ -297,12 +297,53 @@ def _outer_task(candidate, config, X, y, repeat, fold, train, test, storage, stu
     return candidate.name, repeat, fold, test, outputs, without, fitted, inner
 
 
-def _inner_score(config: PipelineConfig, y: np.ndarray, fitted: FittedCandidate) -> float:
+def _inner_score(config: PipelineConfig, y: np.ndarray, fitted: FittedCandidate
+                 ) -> tuple[float, np.ndarray | None]:
     """The selection metric on a training set's own out-of-fold predictions (lower is
-    better; AUROC is negated). Binary: calibrated probabilities; continuous: the mean
-    squared (or absolute, for ``mae``) error of the predicted change; three classes: the
-    raw logits."""
-    return get_task(config.task).selection_score(config.selection_metric, y, fitted)
+    better; AUROC is negated) and each row's loss (``None`` for AUROC). Binary:
+    calibrated probabilities; continuous: the squared (or absolute, for ``mae``) error of
+    the predicted change; three classes: the raw logits."""
+    task = get_task(config.task)
+    return (task.selection_score(config.selection_metric, y, fitted),
+            task.row_losses(config.selection_metric, y, task.oof_predictions(fitted)))
+
+
+def candidate_complexity(config: PipelineConfig, name: str) -> int:
+    """A candidate's rank for the one-standard-error rule: its family's
+    :attr:`~eihpredict.modeling.ModelFamily.complexity`; an ensemble ranks above its most
+    complex member."""
+    candidate = config.candidate(name)
+    if candidate.members:
+        return 1 + max(candidate_complexity(config, m) for m in candidate.members)
+    return get_family(candidate.kind).complexity
+
+
+def select_candidate(config: PipelineConfig, scores: dict[str, float],
+                     losses: dict[str, np.ndarray | None]) -> str:
+    """The candidate ``selection_rule`` chooses from outer-CV (or inner) results.
+
+    ``scores``: the selection metric per candidate, lower is better (ties go to the
+    first listed); ``losses``: each row's loss per candidate (its mean is the metric).
+    ``best``: the lowest score. ``one_se`` (Breiman's one-standard-error rule): every
+    candidate whose mean loss exceeds the best's by at most one standard error of the
+    paired per-row difference is as good as the data can tell; the least complex of
+    them wins (:func:`candidate_complexity`; then the lower score). A metric without
+    per-row losses (AUROC) falls back to ``best``.
+    """
+    names = list(scores)
+    best = min(names, key=lambda c: scores[c])
+    if config.selection_rule == "best" or any(losses.get(c) is None for c in names):
+        return best
+    best = min(names, key=lambda c: float(np.mean(losses[c])))
+    within = []
+    for name in names:
+        difference = np.asarray(losses[name]) - np.asarray(losses[best])
+        se = float(np.std(difference, ddof=1)) / np.sqrt(len(difference)) \
+            if len(difference) > 1 else 0.0
+        if float(np.mean(difference)) <= se:
+            within.append(name)
+    return min(within, key=lambda c: (candidate_complexity(config, c),
+                                      float(np.mean(losses[c]))))
 
 
 def _store(target: dict[str, np.ndarray], outputs: dict[str, np.ndarray], repeat: int,
@@ -365,9 +406,10 @@ def run_outer_cv(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, *,
         probability = model.outputs_map.probability(outputs)
         decision = (np.argmax(probability, axis=1) if k
                     else outputs["eih_prediction"] == "impaired")
+        score, row_losses = score
         if name in eligible:
             inner.setdefault((repeat, fold), {})[name] = (score, test, probability, decision,
-                                                         outputs, model.threshold)
+                                                         outputs, model.threshold, row_losses)
         result.probabilities[name][repeat, test] = probability
         result.decisions[name][repeat, test] = decision
         _store(result.outputs[name], outputs, repeat, test, shape)
@@ -385,7 +427,7 @@ def run_outer_cv(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, *,
                     total, name, repeat + 1, fold + 1, fitted.n_trials, fitted.seconds)
         if on_fold is not None:
             on_fold(done, total)
-    _select_inside(result, inner, labels, len(y), k)
+    _select_inside(config, result, inner, labels, len(y), k)
     result.folds.sort(key=lambda d: (d["candidate"], d["repeat"], d["fold"]))
     return result
 
@@ -419,16 +461,20 @@ def _on_dask(scheduler: str, tasks, config, X, y, storage, study_prefix):
 SELECTED = "selected_by_inner_cv"
 
 
-def _select_inside(result: OuterResult, inner, labels, n: int, k: int | None) -> None:
-    """Add :data:`SELECTED`: the honest figure of "tune every candidate, then pick one"."""
+def _select_inside(config: PipelineConfig, result: OuterResult, inner, labels, n: int,
+                   k: int | None) -> None:
+    """Add :data:`SELECTED`: the honest figure of "tune every candidate, then pick one"
+    (by the same rule as the final choice, :func:`select_candidate`)."""
     result.probabilities[SELECTED] = np.full((result.n_repeats, n, *([k] if k else [])),
                                              np.nan)
     result.decisions[SELECTED] = np.zeros((result.n_repeats, n), dtype=int if k else bool)
     result.outputs[SELECTED] = {}
     for (repeat, fold), scores in sorted(inner.items()):
         # ties go to the candidate listed first, whatever order the jobs finished in
-        name = min((c for c in result.candidates if c in scores), key=lambda c: scores[c][0])
-        score, test, probability, decision, outputs, threshold = scores[name]
+        listed = [c for c in result.candidates if c in scores]
+        name = select_candidate(config, {c: scores[c][0] for c in listed},
+                                {c: scores[c][6] for c in listed})
+        score, test, probability, decision, outputs, threshold, _ = scores[name]
         result.probabilities[SELECTED][repeat, test] = probability
         result.decisions[SELECTED][repeat, test] = decision
         _store(result.outputs[SELECTED], outputs, repeat, test, (result.n_repeats, n))

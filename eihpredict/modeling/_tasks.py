@@ -189,6 +189,30 @@ class Task:
                                          "roc_auc": "auroc"}[metric]]
         return -value if metric == "roc_auc" else value
 
+    def row_losses(self, metric: str, y: np.ndarray, predicted: np.ndarray
+                   ) -> np.ndarray | None:
+        """Each row's share of the selection metric (its mean over rows is the metric),
+        averaged over leading axes (repeats); ``None`` for a metric that is not a mean
+        over rows (AUROC). ``predicted``: what :meth:`selection_predictions` gives."""
+        if metric == "roc_auc":
+            return None
+        p = np.asarray(predicted, dtype="float64")
+        y = np.asarray(y, dtype="float64")
+        if metric == "brier":
+            loss = (p - y) ** 2
+        else:
+            pc = np.clip(p, _EPS, 1 - _EPS)
+            loss = -(y * np.log(pc) + (1 - y) * np.log(1 - pc))
+        return loss.reshape(-1, loss.shape[-1]).mean(axis=0)
+
+    def selection_predictions(self, outer, name: str) -> np.ndarray:
+        """The outer-CV predictions the selection metric reads: P(impaired EIH)."""
+        return outer.probabilities[name]
+
+    def oof_predictions(self, fitted) -> np.ndarray:
+        """The same from a fitted candidate's own out-of-fold raw scores."""
+        return fitted.model.calibrator.predict(fitted.raw_oof)
+
     def calibrate(self, config, raw_oof: np.ndarray, y: np.ndarray, *, X=None,
                   groups=None, seed: int = 0, site_groups=None):
         """The output map from out-of-fold raw scores: ``(output_map, calibrator,
@@ -369,6 +393,18 @@ class ContinuousTask(Task):
     def selection_score(self, metric, y, fitted):
         # r2 on one training set ranks as the MSE does
         return self.tuning_score("mae" if metric == "mae" else "mse", y, fitted.raw_oof)
+
+    def row_losses(self, metric, y, predicted):
+        # squared error (rmse, r2 and the Gaussian scores rank as the MSE does) or absolute
+        error = np.asarray(y, dtype="float64") - np.asarray(predicted, dtype="float64")
+        loss = np.abs(error) if metric == "mae" else error**2
+        return loss.reshape(-1, loss.shape[-1]).mean(axis=0)
+
+    def selection_predictions(self, outer, name):
+        return outer.outputs[name]["predicted_change_kpa"]
+
+    def oof_predictions(self, fitted):
+        return fitted.raw_oof
 
     def calibrate(self, config, raw_oof, y, *, X=None, groups=None, seed=0,
                   site_groups=None):
@@ -557,6 +593,26 @@ class ThreeClassTask(Task):
     def selection_score(self, metric, y, fitted):
         value = self.tuning_score(metric, y, fitted.raw_oof)
         return -value if metric == "roc_auc" else value
+
+    def row_losses(self, metric, y, predicted):
+        if metric == "roc_auc":
+            return None
+        p = np.asarray(predicted, dtype="float64")
+        p = p.reshape(-1, *p.shape[-2:])  # (repeats, n, K)
+        y = np.asarray(y).astype(int)
+        if metric == "brier":
+            loss = ((p - np.eye(p.shape[-1])[y]) ** 2).sum(axis=-1)
+        else:
+            loss = -np.log(np.clip(p[:, np.arange(len(y)), y], _EPS, 1))
+        return loss.mean(axis=0)
+
+    def selection_predictions(self, outer, name):
+        return outer.probabilities[name]
+
+    def oof_predictions(self, fitted):
+        z = np.asarray(fitted.raw_oof, dtype="float64")
+        z = z - z.max(axis=1, keepdims=True)
+        return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
 
     def calibrate(self, config, raw_oof, y, *, X=None, groups=None, seed=0,
                   site_groups=None):

@@ -1,0 +1,58 @@
+"""Choosing the final candidate: the one-standard-error rule against the best value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eihpredict.config import load_config
+from eihpredict.modeling import candidate_complexity, select_candidate
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config("pipelines/default.yaml")
+
+
+def _losses(rng, n, means):
+    """Per-row losses with exactly these mean excesses over a common part (rows share
+    most of their loss across candidates) and a per-row difference of SD 0.05."""
+    common = rng.normal(0.6, 0.3, n)
+    out = {}
+    for name, mean in means.items():
+        noise = rng.normal(0, 1, n)
+        out[name] = common + mean + 0.05 * (noise - noise.mean()) / noise.std(ddof=1)
+    return out
+
+
+def test_complexity_ranks_linear_below_trees_below_their_ensemble(config):
+    assert [candidate_complexity(config, n) for n in ("elasticnet", "lightgbm", "ensemble")] \
+        == [0, 1, 2]
+
+
+def test_a_simpler_candidate_within_one_standard_error_wins(config):
+    rng = np.random.default_rng(0)
+    n = 1000
+    # one SE of a paired difference here: about 0.05 * sqrt(2) / sqrt(1000) = 0.0022
+    losses = _losses(rng, n, {"lightgbm": 0.0, "elasticnet": 0.001, "ensemble": -0.0005})
+    scores = {k: float(v.mean()) for k, v in losses.items()}
+    difference = losses["elasticnet"] - losses["ensemble"]
+    # the premise: elastic net is worse on average, by less than one standard error
+    assert 0 < difference.mean() < difference.std(ddof=1) / np.sqrt(n)
+    assert select_candidate(config, scores, losses) == "elasticnet"
+    best = config.model_copy(update={"selection_rule": "best"})
+    assert select_candidate(best, scores, losses) == "ensemble"
+
+
+def test_a_clearly_better_complex_candidate_is_chosen(config):
+    rng = np.random.default_rng(1)
+    losses = _losses(rng, 1000, {"lightgbm": 0.0, "elasticnet": 0.05, "ensemble": 0.01})
+    scores = {k: float(v.mean()) for k, v in losses.items()}
+    # the ensemble is within one SE of lightgbm, elastic net is not: trees beat ensembles
+    assert select_candidate(config, scores, losses) == "lightgbm"
+
+
+def test_a_metric_without_per_row_losses_takes_the_best(config):
+    scores = {"lightgbm": -0.80, "elasticnet": -0.79, "ensemble": -0.81}  # AUROC negated
+    losses = dict.fromkeys(scores)
+    assert select_candidate(config, scores, losses) == "ensemble"
