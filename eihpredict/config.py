@@ -337,7 +337,8 @@ class PipelineConfig(_Strict):
         "see docs/configuration.md).")
     selection_rule: Literal["one_se", "best"] = Field(
         "one_se", description="How selection_metric chooses: one_se, the least complex "
-        "candidate (linear, then trees, then ensembles) whose outer-CV loss is within one "
+        "candidate (linear, then an ensemble of linear and trees, then trees) whose "
+        "outer-CV loss is within one "
         "standard error (paired, per row) of the best; best, the best value. roc_auc has "
         "no per-row loss and always takes the best.")
     anticipated_c_statistic: Annotated[float, Field(gt=0.5, lt=1)] = Field(

@@ -297,7 +297,7 @@ class ModelFamily:
     complexity : int
         Rank for the one-standard-error selection (``selection_rule: one_se``): among
         candidates whose outer-CV loss is within one standard error of the best, the
-        least complex wins (linear 0, trees 1; an ensemble ranks above its members).
+        least complex wins (linear 0, trees 1; an ensemble ranks at its members' mean).
     """
 
     name: str

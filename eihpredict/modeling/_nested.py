@@ -308,14 +308,15 @@ def _inner_score(config: PipelineConfig, y: np.ndarray, fitted: FittedCandidate
             task.row_losses(config.selection_metric, y, task.oof_predictions(fitted)))
 
 
-def candidate_complexity(config: PipelineConfig, name: str) -> int:
+def candidate_complexity(config: PipelineConfig, name: str) -> float:
     """A candidate's rank for the one-standard-error rule: its family's
-    :attr:`~eihpredict.modeling.ModelFamily.complexity`; an ensemble ranks above its most
-    complex member."""
+    :attr:`~eihpredict.modeling.ModelFamily.complexity`; an ensemble ranks at the mean of
+    its members' (averaging a linear model with trees varies less than the trees
+    alone)."""
     candidate = config.candidate(name)
     if candidate.members:
-        return 1 + max(candidate_complexity(config, m) for m in candidate.members)
-    return get_family(candidate.kind).complexity
+        return float(np.mean([candidate_complexity(config, m) for m in candidate.members]))
+    return float(get_family(candidate.kind).complexity)
 
 
 def select_candidate(config: PipelineConfig, scores: dict[str, float],
