@@ -36,7 +36,11 @@ def test_a_near_empty_record_is_flagged_as_resting_on_missing_inputs(loaded, sma
     model = loaded.model
     near_empty = score_records(model, [{"participant_id": "x", "sex": "female"}]).outputs
     complete = score_frame(model, _complete_rows(small_cohort, loaded)).scored
-    assert near_empty["missing_explanation_share"][0] > MISSING_DOMINATES
+    # Flagged whatever candidate was chosen: most of the row was never measured. (How
+    # much of the prediction the gaps carry depends on the model: a linear model imputes
+    # medians, whose contributions are near zero; trees send gaps down learned branches.)
+    assert near_empty["missing_input_share"][0] > MISSING_DOMINATES
+    assert 0 <= near_empty["missing_explanation_share"][0] <= 1
     assert near_empty["missing_dominated"].tolist() == ["yes"]
     assert (complete["missing_input_share"] == 0).all()
     assert (complete["missing_explanation_share"] == 0).all()
