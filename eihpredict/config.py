@@ -264,7 +264,8 @@ class ContinuousConfig(_Strict):
         "population", description="A categorical contract column whose values get their "
         "own spread factor (Mondrian calibration, partially pooled: each value's spread of "
         "the out-of-fold residuals, shrunk towards all rows' by how much the values differ "
-        "beyond chance, empirical Bayes); missing or unseen values get the pooled spread; "
+        "beyond chance, empirical Bayes, keeping at least n / (n + 200) of its own); "
+        "missing or unseen values get the pooled spread; "
         "null: pooled only. Used by interval_method location_scale.")
 
     @field_validator("stratify_by")

@@ -670,8 +670,9 @@ def _continuous_calibration_line(cal: dict[str, Any]) -> str:
         if cal.get("prior_rows") is None:  # empirical-Bayes stratum scales
             factors = ", ".join(f"{key} x{part['factor']:.2f}" for key, part in strata.items()
                                 if part.get("own_factor"))
-            pooling = (f"each stratum's spread factor shrunk by how much the strata differ "
-                       f"beyond chance: {factors}" if factors else "pooled")
+            pooling = (f"each stratum's own spread, shrunk by how much the strata differ "
+                       f"beyond chance (at least a 200-row prior's share kept): {factors}"
+                       if factors else "pooled")
         else:
             pooling = (f"partially pooled: {cal['prior_rows']:g} rows' weight on all "
                        "strata's")
