@@ -267,7 +267,7 @@ def train(config: PipelineConfig, data: str | os.PathLike[str], *,
     scores = {n: metrics[n].loc[key, "estimate"] * (1 if lower else -1) for n in eligible}
     losses = {n: task.row_losses(config.selection_metric, y,
                                  task.selection_predictions(outer, n)) for n in eligible}
-    chosen = select_candidate(config, scores, losses)
+    chosen = select_candidate(config, scores, losses, participants)
     logger.info("    chosen by outer-CV %s (%s, rule %s): %s", config.selection_metric, key,
                 config.selection_rule, chosen)
     without = {}

@@ -293,19 +293,22 @@ def _outer_task(candidate, config, X, y, repeat, fold, train, test, storage, stu
     if model.optional_columns:  # also scored as rows that lack the optional covariate
         bare = rows.drop(columns=[c for c in model.optional_columns if c in rows.columns])
         without = model.predict(model.batch(bare))
-    inner = _inner_score(config, y[train], fitted)
+    inner = _inner_score(config, y[train], fitted, participant_groups(X.iloc[train]))
     return candidate.name, repeat, fold, test, outputs, without, fitted, inner
 
 
-def _inner_score(config: PipelineConfig, y: np.ndarray, fitted: FittedCandidate
-                 ) -> tuple[float, np.ndarray | None]:
+def _inner_score(config: PipelineConfig, y: np.ndarray, fitted: FittedCandidate,
+                 groups: np.ndarray | None = None
+                 ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
     """The selection metric on a training set's own out-of-fold predictions (lower is
-    better; AUROC is negated) and each row's loss (``None`` for AUROC). Binary:
+    better; AUROC is negated), each row's loss (``None`` for AUROC) and the rows'
+    participants when sessions repeat (``groups``, for the clustered SE). Binary:
     calibrated probabilities; continuous: the squared (or absolute, for ``mae``) error of
     the predicted change; three classes: the raw logits."""
     task = get_task(config.task)
     return (task.selection_score(config.selection_metric, y, fitted),
-            task.row_losses(config.selection_metric, y, task.oof_predictions(fitted)))
+            task.row_losses(config.selection_metric, y, task.oof_predictions(fitted)),
+            groups)
 
 
 def candidate_complexity(config: PipelineConfig, name: str) -> float:
@@ -319,17 +322,33 @@ def candidate_complexity(config: PipelineConfig, name: str) -> float:
     return float(get_family(candidate.kind).complexity)
 
 
+def _mean_se(values: np.ndarray, groups: np.ndarray | None) -> float:
+    """Standard error of the mean of ``values``; with ``groups`` (a participant's
+    sessions), clustered: the sum over each group varies as one unit."""
+    n = len(values)
+    if n < 2:
+        return 0.0
+    if groups is None:
+        return float(np.std(values, ddof=1)) / np.sqrt(n)
+    _, index = np.unique(np.asarray(groups), return_inverse=True)
+    centred = np.bincount(index, weights=values - values.mean())
+    g = len(centred)
+    return float(np.sqrt(g / max(g - 1, 1) * np.sum(centred**2))) / n if g > 1 else 0.0
+
+
 def select_candidate(config: PipelineConfig, scores: dict[str, float],
-                     losses: dict[str, np.ndarray | None]) -> str:
+                     losses: dict[str, np.ndarray | None],
+                     groups: np.ndarray | None = None) -> str:
     """The candidate ``selection_rule`` chooses from outer-CV (or inner) results.
 
     ``scores``: the selection metric per candidate, lower is better (ties go to the
-    first listed); ``losses``: each row's loss per candidate (its mean is the metric).
-    ``best``: the lowest score. ``one_se`` (Breiman's one-standard-error rule): every
-    candidate whose mean loss exceeds the best's by at most one standard error of the
-    paired per-row difference is as good as the data can tell; the least complex of
-    them wins (:func:`candidate_complexity`; then the lower score). A metric without
-    per-row losses (AUROC) falls back to ``best``.
+    first listed); ``losses``: each row's loss per candidate (its mean is the metric);
+    ``groups``: each row's participant when sessions repeat (the standard error is then
+    clustered by participant). ``best``: the lowest score. ``one_se`` (Breiman's
+    one-standard-error rule): every candidate whose mean loss exceeds the best's by at
+    most one standard error of the paired per-row difference is as good as the data can
+    tell; the least complex of them wins (:func:`candidate_complexity`; then the lower
+    score). A metric without per-row losses (AUROC) falls back to ``best``.
     """
     names = list(scores)
     best = min(names, key=lambda c: scores[c])
@@ -339,9 +358,7 @@ def select_candidate(config: PipelineConfig, scores: dict[str, float],
     within = []
     for name in names:
         difference = np.asarray(losses[name]) - np.asarray(losses[best])
-        se = float(np.std(difference, ddof=1)) / np.sqrt(len(difference)) \
-            if len(difference) > 1 else 0.0
-        if float(np.mean(difference)) <= se:
+        if float(np.mean(difference)) <= _mean_se(difference, groups):
             within.append(name)
     return min(within, key=lambda c: (candidate_complexity(config, c),
                                       float(np.mean(losses[c]))))
@@ -407,10 +424,11 @@ def run_outer_cv(config: PipelineConfig, X: pd.DataFrame, y: np.ndarray, *,
         probability = model.outputs_map.probability(outputs)
         decision = (np.argmax(probability, axis=1) if k
                     else outputs["eih_prediction"] == "impaired")
-        score, row_losses = score
+        score, row_losses, inner_groups = score
         if name in eligible:
             inner.setdefault((repeat, fold), {})[name] = (score, test, probability, decision,
-                                                         outputs, model.threshold, row_losses)
+                                                         outputs, model.threshold, row_losses,
+                                                         inner_groups)
         result.probabilities[name][repeat, test] = probability
         result.decisions[name][repeat, test] = decision
         _store(result.outputs[name], outputs, repeat, test, shape)
@@ -474,8 +492,8 @@ def _select_inside(config: PipelineConfig, result: OuterResult, inner, labels, n
         # ties go to the candidate listed first, whatever order the jobs finished in
         listed = [c for c in result.candidates if c in scores]
         name = select_candidate(config, {c: scores[c][0] for c in listed},
-                                {c: scores[c][6] for c in listed})
-        score, test, probability, decision, outputs, threshold, _ = scores[name]
+                                {c: scores[c][6] for c in listed}, scores[listed[0]][7])
+        score, test, probability, decision, outputs, threshold, _, _ = scores[name]
         result.probabilities[SELECTED][repeat, test] = probability
         result.decisions[SELECTED][repeat, test] = decision
         _store(result.outputs[SELECTED], outputs, repeat, test, (result.n_repeats, n))

@@ -59,3 +59,24 @@ def test_a_metric_without_per_row_losses_takes_the_best(config):
     scores = {"lightgbm": -0.80, "elasticnet": -0.79, "ensemble": -0.81}  # AUROC negated
     losses = dict.fromkeys(scores)
     assert select_candidate(config, scores, losses) == "ensemble"
+
+
+def test_with_sessions_the_standard_error_is_clustered_by_participant(config):
+    """Two sessions per participant whose losses move together: half as many independent
+    units, a wider standard error, so a gap one naive SE wide no longer counts."""
+    from eihpredict.modeling._nested import _mean_se
+
+    rng = np.random.default_rng(2)
+    z = rng.normal(0, 1, 500)
+    per_person = 0.05 * (z - z.mean()) / z.std(ddof=1)
+    difference = np.repeat(per_person, 2)  # each participant's two sessions alike
+    groups = np.repeat([f"p{i}" for i in range(500)], 2)
+    naive, clustered = _mean_se(difference, None), _mean_se(difference, groups)
+    assert 1.35 < clustered / naive < 1.45  # about sqrt(2)
+    gap = 1.2 * naive  # between the two standard errors
+    common = rng.normal(0.6, 0.3, 1000)
+    losses = {"lightgbm": common, "elasticnet": common + difference + gap,
+              "ensemble": common + 0.2}
+    scores = {k: float(v.mean()) for k, v in losses.items()}
+    assert select_candidate(config, scores, losses) == "lightgbm"
+    assert select_candidate(config, scores, losses, groups) == "elasticnet"
