@@ -30,6 +30,8 @@ import logging
 
 import numpy as np
 
+from benchmarks._util import print_mean_sd
+
 GROUPS = ["cpm", "ts", "pcs", "tsk", "hads", "ppt", "exercise", "sex", "population", "age"]
 
 
@@ -118,11 +120,7 @@ def main() -> None:
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
                           for k, v in row.items()}), flush=True)
     print(f"\n{args.kind}, {len(rows)} seed(s), train {args.train}, held-out {args.test}:")
-    for key in [k for k in rows[0] if k not in ("seed", "kind")]:
-        values = np.array([r[key] for r in rows])
-        sd = values.std(ddof=1) if len(values) > 1 else float("nan")
-        print(f"  {key:<40} mean {values.mean():.4f}  SD {sd:.4f}  "
-              f"min {values.min():.4f}  max {values.max():.4f}")
+    print_mean_sd(rows, ("seed", "kind"), 40)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ import logging
 
 import numpy as np
 
+from benchmarks._util import print_mean_sd
+
 OTHERS = ["ts", "pcs", "tsk", "hads", "ppt", "exercise", "sex", "population", "age"]
 PPT_CPM = ("cpm_test_before_kpa", "cpm_test_after_kpa")
 RATING_CPM = ("cpm_test_before_rating", "cpm_test_after_rating", "cpm_rating_scale",
@@ -114,11 +116,7 @@ def main() -> None:
 
     print(f"\n{args.kind}, {args.scenario}, {len(rows)} seed(s), train {args.train}, "
           f"held-out {args.test}, rating error SD {simulate.RATING_ERROR_SD:g}:")
-    for key in [k for k in rows[0] if k not in ("seed", "kind", "scenario")]:
-        values = np.array([r[key] for r in rows])
-        sd = values.std(ddof=1) if len(values) > 1 else float("nan")
-        print(f"  {key:<28} mean {values.mean():.4f}  SD {sd:.4f}  "
-              f"min {values.min():.4f}  max {values.max():.4f}")
+    print_mean_sd(rows, ("seed", "kind", "scenario"), 28)
 
 
 if __name__ == "__main__":

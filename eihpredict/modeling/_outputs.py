@@ -229,11 +229,30 @@ class StratumFactors:
 
     def of(self, keys: np.ndarray | None, n: int) -> np.ndarray:
         """Each row's factor (1 where its stratum is missing, small or unseen)."""
-        f = np.ones(n)
-        if keys is not None:
-            for key, factor in self.factors.items():
-                f[keys == key] = factor
-        return f
+        return _per_row(self.factors, keys, n)
+
+
+def _per_row(factors: dict[str, float], keys: np.ndarray | None, n: int) -> np.ndarray:
+    """Each row's stratum factor from ``factors`` (1 where the key is absent)."""
+    f = np.ones(n)
+    if keys is not None:
+        for key, factor in factors.items():
+            f[keys == key] = factor
+    return f
+
+
+def _stratum_rows(keys: np.ndarray | None, min_stratum: int
+                  ) -> tuple[dict[str, int], dict[str, np.ndarray]]:
+    """Rows per stratum key (sorted) and the row masks of those with at least
+    ``min_stratum`` rows."""
+    counts: dict[str, int] = {}
+    rows_of: dict[str, np.ndarray] = {}
+    for key in sorted({k for k in keys if k is not None} if keys is not None else ()):
+        rows = keys == key
+        counts[key] = int(rows.sum())
+        if counts[key] >= min_stratum:
+            rows_of[key] = rows
+    return counts, rows_of
 
 
 def stratum_factors(residuals: np.ndarray, keys: np.ndarray | None,
@@ -257,13 +276,7 @@ def stratum_factors(residuals: np.ndarray, keys: np.ndarray | None,
     2.0
     """
     r = np.asarray(residuals, dtype="float64")
-    counts: dict[str, int] = {}
-    rows_of: dict[str, np.ndarray] = {}
-    for key in sorted({k for k in keys if k is not None} if keys is not None else ()):
-        rows = keys == key
-        counts[key] = int(rows.sum())
-        if counts[key] >= min_stratum:
-            rows_of[key] = rows
+    counts, rows_of = _stratum_rows(keys, min_stratum)
     deviation = np.abs(r - np.median(r))
     mean = float(deviation.mean())
     if len(rows_of) < 2 or mean <= 0:
@@ -370,14 +383,12 @@ class LocationScaleDistribution:
                 else None)
         if self.prior_rows is not None:  # the mixture rule of models saved before
             self.factors_ = self.between_strata_variance_ = None
-            self.counts_ = {}
             self.pooled_ = ResidualDistribution(self.level).fit(e)
-            for key in sorted({k for k in keys if k is not None} if keys is not None else ()):
-                rows = keys == key
-                n = self.counts_[key] = int(rows.sum())
-                if n >= self.min_stratum:
-                    self.strata_[key] = (ResidualDistribution(self.level).fit(e[rows]),
-                                         n / (n + self.prior_rows))
+            self.counts_, rows_of = _stratum_rows(keys, self.min_stratum)
+            for key, rows in rows_of.items():
+                n = self.counts_[key]
+                self.strata_[key] = (ResidualDistribution(self.level).fit(e[rows]),
+                                     n / (n + self.prior_rows))
             return self
         factors = stratum_factors(e, keys, self.min_stratum)
         self.factors_ = dict(factors.factors)
@@ -390,7 +401,7 @@ class LocationScaleDistribution:
         """Each row's stratum factor (1 where the stratum is missing or unseen)."""
         if not self.factors_ or strata is None:
             return np.ones(n)
-        return StratumFactors(self.factors_, {}, 0.0).of(stratum_keys(strata, n), n)
+        return _per_row(self.factors_, stratum_keys(strata, n), n)
 
     def _parts(self, strata: np.ndarray | None, n: int):
         """The mixture rule's ``(distribution, weight, rows)`` triples covering ``n``

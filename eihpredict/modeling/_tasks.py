@@ -28,7 +28,7 @@ import pandas as pd
 
 from ._calibration import Calibrator, MulticlassCalibrator, resolve_method
 from ._external import binary_metrics, continuous_metrics, multiclass_metrics
-from ._metrics import _auroc, bootstrap_metrics, choose_threshold, point_metrics
+from ._metrics import _auroc, bootstrap_metrics, choose_threshold
 from ._outputs import (
     THREE_CLASSES,
     ContinuousOutputs,
@@ -182,12 +182,11 @@ class Task:
 
     def selection_score(self, metric: str, y: np.ndarray, fitted) -> float:
         """The selection metric on a training set's own out-of-fold predictions (lower
-        is better; AUROC negated)."""
-
-        p = fitted.model.calibrator.predict(fitted.raw_oof)
-        value = point_metrics(y, p, 0.5)[{"log_loss": "log_loss", "brier": "brier",
-                                         "roc_auc": "auroc"}[metric]]
-        return -value if metric == "roc_auc" else value
+        is better; AUROC negated): the mean of :meth:`row_losses`."""
+        losses = self.row_losses(metric, y, self.oof_predictions(fitted))
+        if losses is None:
+            return -_auroc(y, self.oof_predictions(fitted))
+        return float(np.mean(losses))
 
     def row_losses(self, metric: str, y: np.ndarray, predicted: np.ndarray
                    ) -> np.ndarray | None:
@@ -390,10 +389,6 @@ class ContinuousTask(Task):
         mse = float(np.mean(error**2))
         return float(np.sqrt(mse)) if metric == "rmse" else mse
 
-    def selection_score(self, metric, y, fitted):
-        # r2 on one training set ranks as the MSE does
-        return self.tuning_score("mae" if metric == "mae" else "mse", y, fitted.raw_oof)
-
     def row_losses(self, metric, y, predicted):
         # squared error (rmse, r2 and the Gaussian scores rank as the MSE does) or absolute
         error = np.asarray(y, dtype="float64") - np.asarray(predicted, dtype="float64")
@@ -591,8 +586,9 @@ class ThreeClassTask(Task):
         return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], _EPS, 1))))
 
     def selection_score(self, metric, y, fitted):
-        value = self.tuning_score(metric, y, fitted.raw_oof)
-        return -value if metric == "roc_auc" else value
+        if metric == "roc_auc":  # the mean one-vs-rest AUROC of the raw logits, negated
+            return -self.tuning_score(metric, y, fitted.raw_oof)
+        return super().selection_score(metric, y, fitted)
 
     def row_losses(self, metric, y, predicted):
         if metric == "roc_auc":
